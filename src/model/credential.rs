@@ -1,0 +1,130 @@
+//! The BigCommerceCredential resource: one type for file manifests and Kubernetes objects.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::secret_source::{ClientId, SecretSource};
+
+/// API group of the resource.
+pub const GROUP: &str = "bigcommerce.unopim.io";
+/// API version of the resource.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as written in manifests.
+pub const API_VERSION: &str = "bigcommerce.unopim.io/v1alpha1";
+/// `kind` as written in manifests.
+pub const KIND: &str = "BigCommerceCredential";
+/// Annotation choosing what happens to the stored row when the manifest goes away.
+pub const DELETION_POLICY_ANNOTATION: &str = "bigcommerce.unopim.io/deletion-policy";
+/// Annotation allowing bccreds to take over an existing, unowned row with the same label.
+pub const ADOPT_ANNOTATION: &str = "bigcommerce.unopim.io/adopt";
+
+/// Desired state of one BigCommerce API credential of UnoPim's connector.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "bigcommerce.unopim.io",
+    version = "v1alpha1",
+    kind = "BigCommerceCredential",
+    namespaced,
+    shortname = "bcc",
+    status = "BigCommerceCredentialStatus",
+    doc = "A BigCommerce API credential of UnoPim's BigCommerce connector, verified with BigCommerce and reconciled into the connector store.",
+    printcolumn(name = "Label", type_ = "string", json_path = ".spec.label"),
+    printcolumn(name = "API URL", type_ = "string", json_path = ".spec.apiUrl"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.credentialStatus"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BigCommerceCredentialSpec {
+    /// Name shown on the credentials page; unique across the connector store.
+    #[schemars(length(min = 1, max = 255))]
+    pub label: String,
+    /// The API path from the BigCommerce API account, `https://api.bigcommerce.com/stores/{hash}/`.
+    #[schemars(length(max = 500), regex(pattern = r"^https://[^/?#@\s]+/stores/[A-Za-z0-9]+/?((v2|v3)/?)?$"))]
+    pub api_url: String,
+    /// Client ID of the API account; stored as given, since no store-level call can verify it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientId>,
+    /// Client secret of the API account; absent or `**********` keeps the stored value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretSource>,
+    /// Access token of the API account; required to create, absent or `**********` keeps the stored value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<SecretSource>,
+    /// Active credentials appear in the connector's import and export dropdowns.
+    #[serde(default = "default_active")]
+    pub active: bool,
+    /// UnoPim locale (ICU, e.g. `en_US`) used when a product lacks a locale-specific value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_([A-Z]{2}|[0-9]{3}))?$"))]
+    pub default_locale: Option<String>,
+    /// UnoPim currency (ISO 4217, e.g. `USD`) used when a product lacks a currency-specific value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub default_currency: Option<String>,
+    /// UnoPim locale (ICU) to BigCommerce locale (language tag such as `en` or `en-US`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locale_mapping: BTreeMap<String, String>,
+    /// UnoPim currency (ISO 4217) to BigCommerce currency (ISO 4217).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub currency_mapping: BTreeMap<String, String>,
+}
+
+fn default_active() -> bool {
+    true
+}
+
+/// Observed state, written by bccreds; never holds a secret.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BigCommerceCredentialStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Verified, Stored and Ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// `Active` or `Inactive`, as the credentials page shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_status: Option<String>,
+    /// What BigCommerce reported about the store at the last successful verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreInfo>,
+    /// What the token was shown to be able to do, e.g. `products:read`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Row id of the credential in the connector store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<i64>,
+    /// When BigCommerce last answered a verification of this credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_time: Option<Time>,
+}
+
+/// The store facts bccreds keeps from `GET v2/store`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreInfo {
+    /// The store hash (`id` in `v2/store`).
+    pub hash: String,
+    /// The store's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The store's primary domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The store's default language, e.g. `en`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The store's default currency code, e.g. `USD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
