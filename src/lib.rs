@@ -1,5 +1,11 @@
 //! bccreds: a declarative reconciler for the BigCommerce API credentials of UnoPim's connector.
 
+pub mod api_url;
+pub mod cli;
+pub mod diagnostic;
+pub mod manifest;
 pub mod model;
 pub mod schema;
+pub mod secret;
+pub mod validate;
 pub mod yaml;

@@ -1,4 +1,5 @@
-fn main() {
-    println!("{}", bccreds::schema::manifest_schema_json());
-    println!("{}", bccreds::schema::crd_yaml());
+//! The `bccreds` binary.
+
+fn main() -> std::process::ExitCode {
+    bccreds::cli::run()
 }

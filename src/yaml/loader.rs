@@ -70,12 +70,6 @@ pub enum YamlError {
         /// The key.
         pos: Pos,
     },
-    /// An alias refers to an anchor that was not defined before it.
-    #[error("alias refers to an unknown anchor")]
-    UnknownAnchor {
-        /// The alias.
-        pos: Pos,
-    },
 }
 
 impl YamlError {
@@ -86,8 +80,7 @@ impl YamlError {
             | YamlError::TooDeep { pos, .. }
             | YamlError::TooManyNodes { pos, .. }
             | YamlError::DuplicateKey { pos, .. }
-            | YamlError::ComplexKey { pos }
-            | YamlError::UnknownAnchor { pos } => *pos,
+            | YamlError::ComplexKey { pos } => *pos,
         }
     }
 }
@@ -184,7 +177,13 @@ pub fn load(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
             Event::Alias(id) => {
                 let (node, size, height) = match builder.anchors.get(&id) {
                     Some(a) => (a.node.clone(), a.size, a.height),
-                    None => return Err(YamlError::UnknownAnchor { pos }),
+                    // The parser itself rejects unknown anchors; this is a second line of defence.
+                    None => {
+                        return Err(YamlError::Syntax {
+                            pos,
+                            message: "alias refers to an unknown anchor".into(),
+                        })
+                    }
                 };
                 builder.count(pos, size)?;
                 if builder.stack.len() + height > builder.limits.max_depth {
@@ -295,7 +294,12 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                pos: map_pos,
+                ..
+            }) => match key.take() {
                 Some((key, key_pos)) => entries.push(Entry {
                     key,
                     key_pos,
@@ -317,6 +321,11 @@ impl Builder {
                             key: text,
                             first_line: first.key_pos.line,
                         });
+                    }
+                    // A block mapping's start event is marked after its first key; the key
+                    // itself is where a reader looks for the mapping.
+                    if entries.is_empty() && node.pos < *map_pos {
+                        *map_pos = node.pos;
                     }
                     *key = Some((text, node.pos));
                 }

@@ -7,4 +7,4 @@ mod loader;
 mod node;
 
 pub use loader::{load, Limits, YamlError};
-pub use node::{Document, Entry, Node, NodeKind, Pos, Segment};
+pub use node::{json_path, pointer_segments, Document, Entry, Node, NodeKind, Pos, Segment};

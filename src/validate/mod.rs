@@ -1,0 +1,197 @@
+//! Validation: JSON Schema, then semantic checks, then checks across the whole tree.
+
+mod schema_check;
+pub mod semantic;
+mod tree;
+
+use std::path::PathBuf;
+
+use crate::diagnostic::Diagnostic;
+use crate::manifest::{self, Classified, CredentialDoc, DocContext, MissingPath, SecretDoc};
+use crate::model::BigCommerceCredential;
+use crate::yaml::{self, Limits, Pos, Segment};
+
+pub use semantic::SemanticOptions;
+
+/// How strictly and how far to validate.
+#[derive(Clone, Debug)]
+pub struct ValidateOptions {
+    /// Largest file read, in bytes.
+    pub max_file_size: u64,
+    /// YAML depth and alias-expansion bounds.
+    pub limits: Limits,
+    /// URL host allow-list and mode.
+    pub semantic: SemanticOptions,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions {
+            max_file_size: manifest::DEFAULT_MAX_FILE_SIZE,
+            limits: Limits::default(),
+            semantic: SemanticOptions {
+                allowed_hosts: vec![crate::api_url::DEFAULT_ALLOWED_HOST.to_string()],
+                kubernetes: false,
+            },
+        }
+    }
+}
+
+/// A credential that passed the schema and the semantic checks of its own document.
+#[derive(Clone, Debug)]
+pub struct ValidCredential {
+    /// Its document, for locations.
+    pub doc: CredentialDoc,
+    /// The typed resource.
+    pub resource: BigCommerceCredential,
+}
+
+impl ValidCredential {
+    /// `namespace/name`, with file mode's default namespace.
+    pub fn key(&self) -> (String, String) {
+        (
+            self.resource
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| manifest::DEFAULT_NAMESPACE.to_string()),
+            self.resource.metadata.name.clone().unwrap_or_default(),
+        )
+    }
+
+    /// A diagnostic about the node at `path` of this credential's document.
+    pub fn diagnostic(&self, path: &[Segment], at_key: bool, message: String) -> Diagnostic {
+        let (pos, key) = self.doc.root.locate(path);
+        let pos = if at_key { key.unwrap_or(pos) } else { pos };
+        Diagnostic::new(&self.doc.file, pos, path, message)
+    }
+}
+
+/// Everything found under the given paths.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Problems, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Verbose notes, such as skipped documents.
+    pub notes: Vec<String>,
+    /// Credentials whose own documents are valid (tree-wide problems may still name them).
+    pub credentials: Vec<ValidCredential>,
+    /// Secret documents.
+    pub secrets: Vec<SecretDoc>,
+    /// Files read.
+    pub files: usize,
+    /// Non-empty documents seen.
+    pub documents: usize,
+}
+
+impl Report {
+    /// True when nothing is wrong.
+    pub fn is_valid(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+}
+
+/// Validates every manifest under `paths`.
+pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Report, MissingPath> {
+    let found = manifest::discover(paths)?;
+    let mut report = Report {
+        diagnostics: found.problems,
+        ..Report::default()
+    };
+    for file in &found.files {
+        report.files += 1;
+        let name = file.display().to_string();
+        match manifest::read_text(file, opts.max_file_size) {
+            Ok(text) => validate_text(&name, &text, opts, &mut report),
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    if found.files.is_empty() && report.diagnostics.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        report.diagnostics.push(Diagnostic::file(
+            &shown.join(", "),
+            Pos::START,
+            "no *.yaml or *.yml files found",
+        ));
+    }
+    report.diagnostics.extend(tree::check(
+        &report.credentials,
+        &report.secrets,
+        opts.semantic.kubernetes,
+    ));
+    report
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    report.diagnostics.dedup();
+    Ok(report)
+}
+
+/// Validates the documents of one file's text, adding to `report`.
+pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mut Report) {
+    let docs = match yaml::load(text, opts.limits) {
+        Ok(docs) => docs,
+        Err(e) => {
+            report.diagnostics.push(Diagnostic::file(file, e.pos(), e.to_string()));
+            return;
+        }
+    };
+    if docs.iter().all(|d| d.root.is_none()) {
+        report
+            .diagnostics
+            .push(Diagnostic::file(file, Pos::START, "file is empty: it holds no YAML document"));
+        return;
+    }
+    for doc in docs {
+        let Some(root) = doc.root else {
+            continue;
+        };
+        report.documents += 1;
+        let ctx = DocContext { file, pos: doc.pos };
+        match manifest::classify(&ctx, root) {
+            Classified::Credential(doc) => check_credential(doc, opts, report),
+            Classified::Secret(secret, problems) => {
+                report.diagnostics.extend(problems);
+                report.secrets.push(secret);
+            }
+            Classified::Other { what } => report.notes.push(format!(
+                "{file}:{}:{}: skipped {what}: not a bccreds kind",
+                ctx.pos.line, ctx.pos.column
+            )),
+            Classified::Invalid(diags) => report.diagnostics.extend(diags),
+        }
+    }
+}
+
+fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Report) {
+    let json = match schema_check::check(&doc.file, &doc.root) {
+        Ok(json) => json,
+        Err(diags) => {
+            report.diagnostics.extend(diags);
+            return;
+        }
+    };
+    let resource: BigCommerceCredential = match serde_json::from_value(json) {
+        Ok(r) => r,
+        Err(_) => {
+            // serde's messages quote values, so only the fact is reported.
+            report.diagnostics.push(Diagnostic::new(
+                &doc.file,
+                doc.root.pos,
+                &[],
+                "does not match the BigCommerceCredential type",
+            ));
+            return;
+        }
+    };
+    let valid = ValidCredential { doc, resource };
+    let findings = semantic::check(&valid.resource, &opts.semantic);
+    if findings.is_empty() {
+        report.credentials.push(valid);
+    } else {
+        report.diagnostics.extend(
+            findings
+                .into_iter()
+                .map(|f| valid.diagnostic(&f.path, f.at_key, f.message)),
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Checks the JSON Schema cannot express: URL normalisation, code formats, mapping rules,
+//! secret-source rules and annotations. Pure functions over one credential.
+
+use std::collections::BTreeMap;
+
+use crate::api_url;
+use crate::model::{
+    BigCommerceCredential, ClientId, SecretSource, ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION,
+};
+use crate::yaml::Segment;
+
+/// A problem in one credential, located by its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Path of the offending node.
+    pub path: Vec<Segment>,
+    /// Whether the finding is about a mapping key rather than its value.
+    pub at_key: bool,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What the semantic checks need to know beyond the credential.
+#[derive(Clone, Debug)]
+pub struct SemanticOptions {
+    /// Hosts `apiUrl` may name.
+    pub allowed_hosts: Vec<String>,
+    /// Kubernetes mode: only secretKeyRef sources are possible.
+    pub kubernetes: bool,
+}
+
+fn path(parts: &[&str]) -> Vec<Segment> {
+    parts.iter().map(|p| Segment::Key(p.to_string())).collect()
+}
+
+fn at(parts: &[&str], message: impl Into<String>) -> Finding {
+    Finding {
+        path: path(parts),
+        at_key: false,
+        message: message.into(),
+    }
+}
+
+/// UnoPim locale: ICU style, `en_US`, `de_DE`, `en_029`, `az_Cyrl_AZ`.
+pub fn is_icu_locale(code: &str) -> bool {
+    let parts: Vec<&str> = code.split('_').collect();
+    let lang = |s: &str| (2..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase());
+    let script = |s: &str| {
+        s.len() == 4
+            && s.as_bytes()[0].is_ascii_uppercase()
+            && s.bytes().skip(1).all(|b| b.is_ascii_lowercase())
+    };
+    let region = |s: &str| {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
+            || (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match parts.as_slice() {
+        [l] => lang(l),
+        [l, r] => lang(l) && (region(r) || script(r)),
+        [l, s, r] => lang(l) && script(s) && region(r),
+        _ => false,
+    }
+}
+
+/// ISO 4217 alphabetic code format: three capital letters.
+pub fn is_iso4217(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// BigCommerce locale: a loose language tag (`en`, `fr`, `en-US`, `en-UK`, `ua`).
+pub fn is_bigcommerce_locale(code: &str) -> bool {
+    let mut parts = code.split(['-', '_']);
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    first_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Runs every per-credential check.
+pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Finding> {
+    let spec = &cred.spec;
+    let mut out = Vec::new();
+
+    if let Err(e) = api_url::normalize(&spec.api_url, &opts.allowed_hosts) {
+        out.push(at(&["spec", "apiUrl"], format!("apiUrl {e}")));
+    }
+    if spec.label.trim().is_empty() {
+        out.push(at(&["spec", "label"], "label must not be blank"));
+    } else if spec.label.chars().any(char::is_control) {
+        out.push(at(&["spec", "label"], "label must not contain control characters"));
+    }
+
+    check_mapping(
+        &mut out,
+        "localeMapping",
+        &spec.locale_mapping,
+        (is_icu_locale, "a UnoPim (ICU) locale code such as en_US or az_Cyrl_AZ"),
+        (is_bigcommerce_locale, "a BigCommerce locale such as en, fr or en-US"),
+    );
+    check_mapping(
+        &mut out,
+        "currencyMapping",
+        &spec.currency_mapping,
+        (is_iso4217, "an ISO 4217 currency code such as USD"),
+        (is_iso4217, "an ISO 4217 currency code such as USD"),
+    );
+    check_default(&mut out, "defaultLocale", spec.default_locale.as_deref(), "localeMapping", &spec.locale_mapping);
+    check_default(&mut out, "defaultCurrency", spec.default_currency.as_deref(), "currencyMapping", &spec.currency_mapping);
+
+    let sources = [
+        ("accessToken", spec.access_token.as_ref()),
+        ("clientSecret", spec.client_secret.as_ref()),
+        (
+            "clientId",
+            match &spec.client_id {
+                Some(ClientId::Source(s)) => Some(s),
+                _ => None,
+            },
+        ),
+    ];
+    for (field, source) in sources {
+        if let Some(source) = source {
+            check_source(&mut out, field, source, opts.kubernetes);
+        }
+    }
+    check_annotations(&mut out, cred.metadata.annotations.as_ref());
+    out
+}
+
+type CodeRule = (fn(&str) -> bool, &'static str);
+
+fn check_mapping(
+    out: &mut Vec<Finding>,
+    field: &str,
+    mapping: &BTreeMap<String, String>,
+    (key_ok, key_what): CodeRule,
+    (value_ok, value_what): CodeRule,
+) {
+    for (key, value) in mapping {
+        let mut p = path(&["spec", field]);
+        p.push(Segment::Key(key.clone()));
+        if !key_ok(key) {
+            out.push(Finding {
+                path: p.clone(),
+                at_key: true,
+                message: format!("`{key}` is not {key_what}"),
+            });
+        }
+        if !value_ok(value) {
+            out.push(Finding {
+                path: p,
+                at_key: false,
+                message: format!("`{value}` is not {value_what}"),
+            });
+        }
+    }
+}
+
+fn check_default(
+    out: &mut Vec<Finding>,
+    field: &str,
+    value: Option<&str>,
+    mapping_field: &str,
+    mapping: &BTreeMap<String, String>,
+) {
+    if let Some(value) = value {
+        if !mapping.is_empty() && !mapping.contains_key(value) {
+            let keys: Vec<&str> = mapping.keys().map(String::as_str).collect();
+            out.push(at(
+                &["spec", field],
+                format!(
+                    "{field} `{value}` must be one of the {mapping_field} keys ({})",
+                    keys.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+fn check_source(out: &mut Vec<Finding>, field: &str, source: &SecretSource, kubernetes: bool) {
+    let kind = source.kind();
+    if kubernetes && !matches!(source, SecretSource::SecretKeyRef(_)) {
+        out.push(at(
+            &["spec", field, kind],
+            format!("{kind} sources exist only in file mode; in Kubernetes use secretKeyRef"),
+        ));
+        return;
+    }
+    if let SecretSource::File(rel) = source {
+        let p = std::path::Path::new(rel);
+        if p.is_absolute() || rel.starts_with('\\') {
+            out.push(at(
+                &["spec", field, "file"],
+                "file must be a path relative to --secrets-dir, not an absolute path",
+            ));
+        } else if p
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+            || rel.split(['/', '\\']).any(|s| s == "..")
+        {
+            out.push(at(
+                &["spec", field, "file"],
+                "file must stay inside --secrets-dir; `..` is not allowed",
+            ));
+        } else if rel.contains('\0') {
+            out.push(at(&["spec", field, "file"], "file must not contain NUL"));
+        }
+    }
+}
+
+fn check_annotations(out: &mut Vec<Finding>, annotations: Option<&BTreeMap<String, String>>) {
+    let Some(annotations) = annotations else {
+        return;
+    };
+    let mut check = |key: &str, allowed: &[&str]| {
+        if let Some(value) = annotations.get(key) {
+            if !allowed.contains(&value.as_str()) {
+                out.push(at(
+                    &["metadata", "annotations", key],
+                    format!("`{key}` must be {}, not `{value}`", allowed.join(" or ")),
+                ));
+            }
+        }
+    };
+    check(DELETION_POLICY_ANNOTATION, &["Delete", "Orphan"]);
+    check(ADOPT_ANNOTATION, &["true", "false"]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icu_locales() {
+        for ok in ["en", "en_US", "de_DE", "en_029", "az_Cyrl_AZ", "sr_Latn"] {
+            assert!(is_icu_locale(ok), "{ok}");
+        }
+        for bad in ["EN", "en-US", "en_us", "english", "en_US_POSIX", "", "az_cyrl_AZ"] {
+            assert!(!is_icu_locale(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bigcommerce_locales_are_loose_tags() {
+        for ok in ["en", "fr", "en-US", "en-UK", "ua", "zh-Hans"] {
+            assert!(is_bigcommerce_locale(ok), "{ok}");
+        }
+        for bad in ["", "e", "en-", "english-language", "en US"] {
+            assert!(!is_bigcommerce_locale(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn currencies() {
+        assert!(is_iso4217("USD"));
+        assert!(!is_iso4217("usd"));
+        assert!(!is_iso4217("US"));
+        assert!(!is_iso4217("USDT"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: running the built binary and reading its output.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The bccreds binary cargo built for these tests.
+pub fn bccreds() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bccreds"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Flags also come from the environment; a developer's shell must not change the results.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BCCREDS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs `bccreds ARGS…` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    bccreds().args(args).output().expect("bccreds runs")
+}
+
+/// Runs `bccreds validate ARGS… PATH` with JSON output and returns (exit code, diagnostics, stderr).
+pub fn validate_json(args: &[&str], path: &Path) -> (i32, Vec<serde_json::Value>, String) {
+    let out = bccreds()
+        .arg("validate")
+        .args(["--output", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("bccreds runs");
+    let diags: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not a JSON array ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+    (
+        out.status.code().unwrap_or(-1),
+        diags,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// stdout and stderr together, for leak checks.
+pub fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
