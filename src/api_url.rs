@@ -99,7 +99,10 @@ mod tests {
             "https://API.BigCommerce.com/stores/ABC123/",
         ] {
             let got = normalize(raw, &allowed()).unwrap();
-            assert_eq!(got.normalized, "https://api.bigcommerce.com/stores/abc123/", "{raw}");
+            assert_eq!(
+                got.normalized, "https://api.bigcommerce.com/stores/abc123/",
+                "{raw}"
+            );
             assert_eq!(got.store_hash, "abc123");
         }
     }
@@ -109,7 +112,10 @@ mod tests {
         let cases = [
             ("http://api.bigcommerce.com/stores/abc/", "https"),
             ("https://evil.example/stores/abc/", "not allowed"),
-            ("https://user:pw@api.bigcommerce.com/stores/abc/", "user info"),
+            (
+                "https://user:pw@api.bigcommerce.com/stores/abc/",
+                "user info",
+            ),
             ("https://api.bigcommerce.com:8443/stores/abc/", "port"),
             ("https://api.bigcommerce.com/stores/abc/?x=1", "query"),
             ("https://api.bigcommerce.com/stores/abc/v3/catalog", "path"),

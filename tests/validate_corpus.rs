@@ -66,19 +66,31 @@ fn every_invalid_manifest_reports_its_exact_location_and_message() {
     let mut failures = Vec::new();
     for file in cases() {
         let (args, expected) = parse_case(&file);
-        assert!(!expected.is_empty(), "{} has no `# expect:` line", file.display());
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` line",
+            file.display()
+        );
         let rel = file
             .strip_prefix(env!("CARGO_MANIFEST_DIR"))
             .expect("inside the crate")
             .to_path_buf();
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, diags, _) = common::validate_json(&arg_refs, &rel);
-        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if code != 1 {
             failures.push(format!("{name}: exit code {code}, want 1"));
         }
         if diags.len() != expected.len() {
-            failures.push(format!("{name}: {} diagnostics, want {}: {diags:?}", diags.len(), expected.len()));
+            failures.push(format!(
+                "{name}: {} diagnostics, want {}: {diags:?}",
+                diags.len(),
+                expected.len()
+            ));
             continue;
         }
         for (got, want) in diags.iter().zip(&expected) {
@@ -86,7 +98,9 @@ fn every_invalid_manifest_reports_its_exact_location_and_message() {
                 && got["column"] == want.column
                 && got["path"] == want.path.as_str()
                 && got["file"] == rel.display().to_string().as_str()
-                && got["message"].as_str().is_some_and(|m| m.contains(&want.words));
+                && got["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&want.words));
             if !ok {
                 failures.push(format!("{name}: got {got}, want {want:?}"));
             }

@@ -57,7 +57,9 @@ pub fn run() -> ExitCode {
             EXIT_OK
         }
         Command::Demo => {
-            eprintln!("bccreds demo: not yet available; it arrives with the reconciler (file mode).");
+            eprintln!(
+                "bccreds demo: not yet available; it arrives with the reconciler (file mode)."
+            );
             eprintln!("Meanwhile: cargo run -- validate examples/");
             EXIT_OK
         }

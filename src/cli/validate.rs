@@ -43,10 +43,17 @@ fn parse_size(text: &str) -> Result<u64, String> {
         "" | "B" => 1,
         "K" | "KiB" | "k" => 1024,
         "M" | "MiB" => 1024 * 1024,
-        other => return Err(format!("unknown size unit `{other}`; use bytes, KiB or MiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use bytes, KiB or MiB"
+            ))
+        }
     };
-    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size"))?;
-    n.checked_mul(factor).ok_or_else(|| "size too large".to_string())
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size"))?;
+    n.checked_mul(factor)
+        .ok_or_else(|| "size too large".to_string())
 }
 
 pub fn run(args: &ValidateArgs) -> u8 {
@@ -92,7 +99,10 @@ pub fn run(args: &ValidateArgs) -> u8 {
         eprintln!("valid: {summary}");
         EXIT_OK
     } else {
-        eprintln!("invalid: {} problems in {summary}", report.diagnostics.len());
+        eprintln!(
+            "invalid: {} problems in {summary}",
+            report.diagnostics.len()
+        );
         EXIT_FAILED
     }
 }

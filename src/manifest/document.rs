@@ -30,7 +30,7 @@ pub enum Classified {
     /// A BigCommerceCredential.
     Credential(CredentialDoc),
     /// A `v1/Secret` that secretKeyRefs may point to, with any problems found in it.
-    Secret(SecretDoc, Vec<Diagnostic>),
+    Secret(Box<SecretDoc>, Vec<Diagnostic>),
     /// Some other kind, which bccreds ignores.
     Other {
         /// `apiVersion/kind`, for the verbose note.
@@ -58,7 +58,11 @@ pub fn classify(ctx: &DocContext<'_>, root: Node) -> Classified {
     let field = |name: &str| -> Result<String, Classified> {
         let key = Segment::Key(name.to_string());
         match root.get(name) {
-            None => Err(err(root.pos, &[], format!("missing `{name}`; every document needs apiVersion and kind"))),
+            None => Err(err(
+                root.pos,
+                &[],
+                format!("missing `{name}`; every document needs apiVersion and kind"),
+            )),
             Some(node) => match node.as_str() {
                 Some(s) => Ok(s.to_string()),
                 None => Err(err(
@@ -98,7 +102,7 @@ pub fn classify(ctx: &DocContext<'_>, root: Node) -> Classified {
     }
     if kind == "Secret" && api_version == "v1" {
         let (secret, problems) = parse_secret(ctx.file, &root);
-        return Classified::Secret(secret, problems);
+        return Classified::Secret(Box::new(secret), problems);
     }
     Classified::Other {
         what: format!("{api_version}/{kind}"),

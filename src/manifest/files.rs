@@ -40,7 +40,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, MissingPath> {
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_skipped(e.file_name().to_string_lossy().as_ref()));
+            .filter_entry(|e| {
+                e.depth() == 0 || !is_skipped(e.file_name().to_string_lossy().as_ref())
+            });
         for entry in walker {
             match entry {
                 Ok(entry) if entry.file_type().is_file() && is_manifest_name(entry.path()) => {
@@ -59,7 +61,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, MissingPath> {
                         ),
                         None => format!("cannot read: {}", io_reason(&err)),
                     };
-                    found.problems.push(Diagnostic::file(&at, Pos::START, message));
+                    found
+                        .problems
+                        .push(Diagnostic::file(&at, Pos::START, message));
                 }
             }
         }
@@ -93,10 +97,13 @@ pub fn read_text(path: &Path, max_size: u64) -> Result<String, Diagnostic> {
     let too_big = || {
         fail(
             Pos::START,
-            format!("file is larger than the limit of {max_size} bytes (raise it with --max-file-size)"),
+            format!(
+                "file is larger than the limit of {max_size} bytes (raise it with --max-file-size)"
+            ),
         )
     };
-    let file = fs::File::open(path).map_err(|e| fail(Pos::START, format!("cannot read: {}", e.kind())))?;
+    let file =
+        fs::File::open(path).map_err(|e| fail(Pos::START, format!("cannot read: {}", e.kind())))?;
     if file.metadata().map(|m| m.len() > max_size).unwrap_or(false) {
         return Err(too_big());
     }

@@ -32,15 +32,11 @@ pub const ADOPT_ANNOTATION: &str = "bigcommerce.unopim.io/adopt";
     shortname = "bcc",
     status = "BigCommerceCredentialStatus",
     doc = "A BigCommerce API credential of UnoPim's BigCommerce connector, verified with BigCommerce and reconciled into the connector store.",
-    printcolumn(name = "Label", type_ = "string", json_path = ".spec.label"),
-    printcolumn(name = "API URL", type_ = "string", json_path = ".spec.apiUrl"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.credentialStatus"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Label","type":"string","jsonPath":".spec.label"}"#,
+    printcolumn = r#"{"name":"API URL","type":"string","jsonPath":".spec.apiUrl"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.credentialStatus"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BigCommerceCredentialSpec {
@@ -48,7 +44,10 @@ pub struct BigCommerceCredentialSpec {
     #[schemars(length(min = 1, max = 255))]
     pub label: String,
     /// The API path from the BigCommerce API account, `https://api.bigcommerce.com/stores/{hash}/`.
-    #[schemars(length(max = 500), regex(pattern = r"^https://[^/?#@\s]+/stores/[A-Za-z0-9]+/?((v2|v3)/?)?$"))]
+    #[schemars(
+        length(max = 500),
+        regex(pattern = r"^https://[^/?#@\s]+/stores/[A-Za-z0-9]+/?((v2|v3)/?)?$")
+    )]
     pub api_url: String,
     /// Client ID of the API account; stored as given, since no store-level call can verify it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,9 +71,11 @@ pub struct BigCommerceCredentialSpec {
     pub default_currency: Option<String>,
     /// UnoPim locale (ICU) to BigCommerce locale (language tag such as `en` or `en-US`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 256))]
     pub locale_mapping: BTreeMap<String, String>,
     /// UnoPim currency (ISO 4217) to BigCommerce currency (ISO 4217).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 256))]
     pub currency_mapping: BTreeMap<String, String>,
 }
 

@@ -16,7 +16,8 @@ pub struct CelRule {
     pub message: &'static str,
 }
 
-const SECRET_ONE_OF: &str = "[has(self.secretKeyRef), has(self.file), has(self.env)].exists_one(b, b)";
+const SECRET_ONE_OF: &str =
+    "[has(self.secretKeyRef), has(self.file), has(self.env)].exists_one(b, b)";
 const SECRET_ONE_OF_MSG: &str = "set exactly one of secretKeyRef, file or env";
 const SECRET_REF_ONLY: &str = "!has(self.file) && !has(self.env)";
 const SECRET_REF_ONLY_MSG: &str =
@@ -82,9 +83,10 @@ pub fn crd() -> Value {
     }
     for rule in CEL_RULES {
         if let Some(node) = node_mut(root, rule.path) {
-            let rules = node
-                .as_object_mut()
-                .map(|o| o.entry("x-kubernetes-validations").or_insert_with(|| json!([])));
+            let rules = node.as_object_mut().map(|o| {
+                o.entry("x-kubernetes-validations")
+                    .or_insert_with(|| json!([]))
+            });
             if let Some(Value::Array(list)) = rules {
                 list.push(json!({"rule": rule.rule, "message": rule.message}));
             }
@@ -99,6 +101,7 @@ pub fn crd_yaml() -> String {
 }
 
 fn node_mut<'a>(root: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
-    path.iter()
-        .try_fold(root, |node, name| node.get_mut("properties")?.get_mut(*name))
+    path.iter().try_fold(root, |node, name| {
+        node.get_mut("properties")?.get_mut(*name)
+    })
 }

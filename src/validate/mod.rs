@@ -131,14 +131,18 @@ pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mu
     let docs = match yaml::load(text, opts.limits) {
         Ok(docs) => docs,
         Err(e) => {
-            report.diagnostics.push(Diagnostic::file(file, e.pos(), e.to_string()));
+            report
+                .diagnostics
+                .push(Diagnostic::file(file, e.pos(), e.to_string()));
             return;
         }
     };
     if docs.iter().all(|d| d.root.is_none()) {
-        report
-            .diagnostics
-            .push(Diagnostic::file(file, Pos::START, "file is empty: it holds no YAML document"));
+        report.diagnostics.push(Diagnostic::file(
+            file,
+            Pos::START,
+            "file is empty: it holds no YAML document",
+        ));
         return;
     }
     for doc in docs {
@@ -146,12 +150,15 @@ pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mu
             continue;
         };
         report.documents += 1;
-        let ctx = DocContext { file, pos: doc.pos };
+        let ctx = DocContext {
+            file,
+            pos: root.pos,
+        };
         match manifest::classify(&ctx, root) {
             Classified::Credential(doc) => check_credential(doc, opts, report),
             Classified::Secret(secret, problems) => {
                 report.diagnostics.extend(problems);
-                report.secrets.push(secret);
+                report.secrets.push(*secret);
             }
             Classified::Other { what } => report.notes.push(format!(
                 "{file}:{}:{}: skipped {what}: not a bccreds kind",

@@ -50,7 +50,12 @@ fn collect_property_names(schema: &Value, out: &mut BTreeSet<String>) {
 pub fn check(file: &str, root: &Node) -> Result<Value, Vec<Diagnostic>> {
     let json = root.to_json();
     let Some(validator) = compiled().validator.as_ref() else {
-        return Err(vec![Diagnostic::new(file, root.pos, &[], "internal error: the generated schema does not compile")]);
+        return Err(vec![Diagnostic::new(
+            file,
+            root.pos,
+            &[],
+            "internal error: the generated schema does not compile",
+        )]);
     };
     let mut out = Vec::new();
     for error in validator.iter_errors(&json) {
@@ -241,7 +246,11 @@ fn expected_type(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t))
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 

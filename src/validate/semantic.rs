@@ -73,7 +73,8 @@ pub fn is_bigcommerce_locale(code: &str) -> bool {
     let first_ok = parts
         .next()
         .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    first_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    first_ok
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Runs every per-credential check.
@@ -87,15 +88,24 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
     if spec.label.trim().is_empty() {
         out.push(at(&["spec", "label"], "label must not be blank"));
     } else if spec.label.chars().any(char::is_control) {
-        out.push(at(&["spec", "label"], "label must not contain control characters"));
+        out.push(at(
+            &["spec", "label"],
+            "label must not contain control characters",
+        ));
     }
 
     check_mapping(
         &mut out,
         "localeMapping",
         &spec.locale_mapping,
-        (is_icu_locale, "a UnoPim (ICU) locale code such as en_US or az_Cyrl_AZ"),
-        (is_bigcommerce_locale, "a BigCommerce locale such as en, fr or en-US"),
+        (
+            is_icu_locale,
+            "a UnoPim (ICU) locale code such as en_US or az_Cyrl_AZ",
+        ),
+        (
+            is_bigcommerce_locale,
+            "a BigCommerce locale such as en, fr or en-US",
+        ),
     );
     check_mapping(
         &mut out,
@@ -104,8 +114,20 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
         (is_iso4217, "an ISO 4217 currency code such as USD"),
         (is_iso4217, "an ISO 4217 currency code such as USD"),
     );
-    check_default(&mut out, "defaultLocale", spec.default_locale.as_deref(), "localeMapping", &spec.locale_mapping);
-    check_default(&mut out, "defaultCurrency", spec.default_currency.as_deref(), "currencyMapping", &spec.currency_mapping);
+    check_default(
+        &mut out,
+        "defaultLocale",
+        spec.default_locale.as_deref(),
+        "localeMapping",
+        &spec.locale_mapping,
+    );
+    check_default(
+        &mut out,
+        "defaultCurrency",
+        spec.default_currency.as_deref(),
+        "currencyMapping",
+        &spec.currency_mapping,
+    );
 
     let sources = [
         ("accessToken", spec.access_token.as_ref()),
@@ -235,7 +257,15 @@ mod tests {
         for ok in ["en", "en_US", "de_DE", "en_029", "az_Cyrl_AZ", "sr_Latn"] {
             assert!(is_icu_locale(ok), "{ok}");
         }
-        for bad in ["EN", "en-US", "en_us", "english", "en_US_POSIX", "", "az_cyrl_AZ"] {
+        for bad in [
+            "EN",
+            "en-US",
+            "en_us",
+            "english",
+            "en_US_POSIX",
+            "",
+            "az_cyrl_AZ",
+        ] {
             assert!(!is_icu_locale(bad), "{bad}");
         }
     }

@@ -10,7 +10,11 @@ use crate::yaml::Segment;
 use super::ValidCredential;
 
 /// Tree-wide diagnostics for the credentials and Secrets found.
-pub fn check(creds: &[ValidCredential], secrets: &[SecretDoc], kubernetes: bool) -> Vec<Diagnostic> {
+pub fn check(
+    creds: &[ValidCredential],
+    secrets: &[SecretDoc],
+    kubernetes: bool,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut secret_index: BTreeMap<(&str, &str), &SecretDoc> = BTreeMap::new();
     for secret in secrets {
@@ -46,7 +50,10 @@ pub fn check(creds: &[ValidCredential], secrets: &[SecretDoc], kubernetes: bool)
     out
 }
 
-fn check_refs(cred: &ValidCredential, secrets: &BTreeMap<(&str, &str), &SecretDoc>) -> Vec<Diagnostic> {
+fn check_refs(
+    cred: &ValidCredential,
+    secrets: &BTreeMap<(&str, &str), &SecretDoc>,
+) -> Vec<Diagnostic> {
     let spec = &cred.resource.spec;
     let (namespace, _) = cred.key();
     let client_id = match &spec.client_id {
@@ -64,7 +71,10 @@ fn check_refs(cred: &ValidCredential, secrets: &BTreeMap<(&str, &str), &SecretDo
         };
         let base = ["spec", field, "secretKeyRef"];
         let at = |leaf: &str| -> Vec<Segment> {
-            base.iter().chain([&leaf]).map(|s| Segment::Key(s.to_string())).collect()
+            base.iter()
+                .chain([&leaf])
+                .map(|s| Segment::Key(s.to_string()))
+                .collect()
         };
         match secrets.get(&(namespace.as_str(), r.name.as_str())) {
             None => out.push(cred.diagnostic(

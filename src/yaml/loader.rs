@@ -338,9 +338,10 @@ impl Builder {
 /// Node count and height of a subtree, computed once when it is anchored.
 fn measure(node: &Node) -> (usize, usize) {
     match &node.kind {
-        NodeKind::Seq(items) => items.iter().map(measure).fold((1, 1), |(s, h), (cs, ch)| {
-            (s + cs, h.max(ch + 1))
-        }),
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(measure)
+            .fold((1, 1), |(s, h), (cs, ch)| (s + cs, h.max(ch + 1))),
         NodeKind::Map(entries) => entries
             .iter()
             .map(|e| measure(&e.value))
@@ -428,7 +429,13 @@ mod tests {
             super::super::Segment::Key("spec".into()),
             super::super::Segment::Key("label".into()),
         ]);
-        assert_eq!(pos, Pos { line: 3, column: 10 });
+        assert_eq!(
+            pos,
+            Pos {
+                line: 3,
+                column: 10
+            }
+        );
         assert_eq!(key, Some(Pos { line: 3, column: 3 }));
     }
 
@@ -481,7 +488,10 @@ mod tests {
     fn deep_nesting_is_cut_off() {
         let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = load(&text, Limits::default()).unwrap_err();
-        assert!(matches!(err, YamlError::TooDeep { limit: 64, .. }), "{err:?}");
+        assert!(
+            matches!(err, YamlError::TooDeep { limit: 64, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -490,7 +500,10 @@ mod tests {
             .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
             .collect();
         let err = load(&text, Limits::default()).unwrap_err();
-        assert!(matches!(err, YamlError::TooDeep { limit: 64, .. }), "{err:?}");
+        assert!(
+            matches!(err, YamlError::TooDeep { limit: 64, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

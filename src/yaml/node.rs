@@ -64,7 +64,13 @@ impl fmt::Debug for Node {
                 .debug_map()
                 .entries(entries.iter().map(|e| (&e.key, &e.value)))
                 .finish(),
-            _ => write!(f, "{}@{}:{}", self.type_name(), self.pos.line, self.pos.column),
+            _ => write!(
+                f,
+                "{}@{}:{}",
+                self.type_name(),
+                self.pos.line,
+                self.pos.column
+            ),
         }
     }
 }
@@ -227,7 +233,10 @@ mod tests {
             json_path(&path),
             "$.metadata.annotations['bigcommerce.unopim.io/adopt']"
         );
-        assert_eq!(json_path(&[Segment::Key("a".into()), Segment::Index(2)]), "$.a[2]");
+        assert_eq!(
+            json_path(&[Segment::Key("a".into()), Segment::Index(2)]),
+            "$.a[2]"
+        );
     }
 
     #[test]

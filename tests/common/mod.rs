@@ -31,13 +31,12 @@ pub fn validate_json(args: &[&str], path: &Path) -> (i32, Vec<serde_json::Value>
         .arg(path)
         .output()
         .expect("bccreds runs");
-    let diags: Vec<serde_json::Value> =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not a JSON array ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        });
+    let diags: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a JSON array ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     (
         out.status.code().unwrap_or(-1),
         diags,
