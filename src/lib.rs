@@ -7,5 +7,7 @@ pub mod manifest;
 pub mod model;
 pub mod schema;
 pub mod secret;
+pub mod simulator;
+pub mod tls;
 pub mod validate;
 pub mod yaml;

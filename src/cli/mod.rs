@@ -1,6 +1,8 @@
 //! The command line: parsing flags and dispatching to commands.
 
+mod simulate;
 mod validate;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,10 @@ pub struct Cli {
 enum Command {
     /// Check manifests against the schema and the semantic rules, without network access.
     Validate(validate::ValidateArgs),
+    /// Verify manifests with BigCommerce now; stores nothing.
+    Verify(verify::VerifyArgs),
+    /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
+    SimulateBigcommerce(simulate::SimulateArgs),
     /// Print the JSON Schema of a BigCommerceCredential manifest.
     Schema,
     /// Print the BigCommerceCredential CustomResourceDefinition.
@@ -48,6 +54,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
             print!("{}", crate::schema::manifest_schema_json());
             EXIT_OK
