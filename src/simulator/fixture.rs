@@ -8,9 +8,16 @@ use serde::Deserialize;
 use crate::yaml::{self, Limits};
 
 /// All the simulated stores and the tokens that may call them.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
+    /// Optional `simulator.bccreds.unopim.io/v1`; lets `bccreds validate` skip fixture files as
+    /// another kind instead of reporting them as manifests without `apiVersion`.
+    #[serde(default, rename = "apiVersion")]
+    pub api_version: Option<String>,
+    /// Optional `BigCommerceFixture`, for the same reason as `api_version`.
+    #[serde(default)]
+    pub kind: Option<String>,
     /// Status for a store hash the fixture lacks: 404 (default) or 403, as the gateway may answer.
     #[serde(default = "default_unknown_store_status")]
     pub unknown_store_status: u16,
@@ -26,8 +33,21 @@ fn default_unknown_store_status() -> u16 {
     404
 }
 
+// Written out so that `..Default::default()` in code gets the same values as an omitted YAML key.
+impl Default for Fixture {
+    fn default() -> Self {
+        Fixture {
+            api_version: None,
+            kind: None,
+            unknown_store_status: default_unknown_store_status(),
+            stores: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
 /// One store.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StoreFixture {
     /// The store hash, as in `/stores/{hash}/`.
@@ -79,6 +99,26 @@ fn default_window_ms() -> u64 {
     30_000
 }
 
+// Written out so that `..Default::default()` in code gets the same values as an omitted YAML key.
+impl Default for StoreFixture {
+    fn default() -> Self {
+        StoreFixture {
+            hash: String::new(),
+            name: String::new(),
+            domain: String::new(),
+            language: default_language(),
+            currency: default_currency(),
+            currencies: Vec::new(),
+            shopper_language: None,
+            channels: Vec::new(),
+            product_count: 0,
+            quota: default_quota(),
+            window_ms: default_window_ms(),
+            faults: Vec::new(),
+        }
+    }
+}
+
 /// One currency of `v2/currencies`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -120,7 +160,7 @@ pub struct ChannelFixture {
 }
 
 /// A store-level API account's access token.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenFixture {
     /// The access token (fixtures hold test tokens only).
@@ -157,6 +197,18 @@ pub struct Fault {
     /// `X-Rate-Limit-Time-Reset-Ms` sent with an injected 429 (default: the real window's reset).
     #[serde(default)]
     pub reset_ms: Option<u64>,
+}
+
+// Debug hides the token, like every other secret in bccreds.
+impl std::fmt::Debug for TokenFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenFixture")
+            .field("token", &"**********")
+            .field("store", &self.store)
+            .field("scopes", &self.scopes)
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Fault {
@@ -202,7 +254,10 @@ impl Fixture {
             .into_iter()
             .find_map(|d| d.root)
             .ok_or_else(|| invalid("the fixture is empty".into()))?;
-        serde_json::from_value(root.to_json()).map_err(|e| invalid(e.to_string()))
+        let fixture: Fixture =
+            serde_json::from_value(root.to_json()).map_err(|e| invalid(e.to_string()))?;
+        fixture.check().map_err(invalid)?;
+        Ok(fixture)
     }
 
     /// Reads a fixture file.
