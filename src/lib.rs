@@ -10,4 +10,5 @@ pub mod secret;
 pub mod simulator;
 pub mod tls;
 pub mod validate;
+pub mod verify;
 pub mod yaml;

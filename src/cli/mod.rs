@@ -1,5 +1,6 @@
 //! The command line: parsing flags and dispatching to commands.
 
+mod options;
 mod simulate;
 mod validate;
 mod verify;
@@ -52,6 +53,7 @@ pub enum Output {
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Verify(args) => verify::run(&args),
@@ -73,4 +75,14 @@ pub fn run() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`), so stdout stays for results.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

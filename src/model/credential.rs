@@ -111,7 +111,7 @@ pub struct BigCommerceCredentialStatus {
 }
 
 /// The store facts bccreds keeps from `GET v2/store`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreInfo {
     /// The store hash (`id` in `v2/store`).

@@ -1,0 +1,218 @@
+//! `bccreds verify` end to end against an in-process simulator: output, exit codes, refusing
+//! unsafe URLs before any request, and never printing the token, even at trace level.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use bccreds::simulator::{Fixture, Simulator};
+
+const TOKEN: &str = "tok-CLI-LEAK-0e4d9b3a21";
+
+const FIXTURE: &str = r#"
+stores:
+  - hash: abc123
+    name: Demo Store
+    currencies: [{code: USD}, {code: EUR}]
+tokens:
+  - token: tok-CLI-LEAK-0e4d9b3a21
+    store: abc123
+    scopes: [store_v2_information_read_only, store_v2_products_read_only]
+"#;
+
+fn manifest(name: &str, url: &str, token_source: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: {url}\n  accessToken:\n    {token_source}\n{extra}"
+    )
+}
+
+async fn start() -> Simulator {
+    let fixture = Fixture::from_yaml(FIXTURE, "test").expect("fixture");
+    Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator")
+}
+
+async fn verify(sim: &Simulator, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = common::bccreds();
+    cmd.arg("verify")
+        .arg(dir)
+        .args([
+            "--bigcommerce-base-url",
+            &sim.base_url(),
+            "--retry-base-delay",
+            "10ms",
+        ])
+        .args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("bccreds runs"))
+        .await
+        .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_prints_each_outcome_and_exits_1_on_any_failure() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = "https://api.bigcommerce.com/stores/abc123/";
+    fs::write(
+        dir.path().join("good.yaml"),
+        manifest("good", url, "env: BC_TOKEN", ""),
+    )
+    .expect("w");
+    let out = verify(&sim, dir.path(), &[], &[("BC_TOKEN", TOKEN)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "ok   Verified: default/good: verified with BigCommerce store \"Demo Store\" (abc123)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("1 verified, 0 failed\n"), "{stdout}");
+
+    fs::write(
+        dir.path().join("bad.yaml"),
+        manifest(
+            "bad",
+            url,
+            "env: BC_TOKEN",
+            "  currencyMapping: {JPY: JPY}\n",
+        ),
+    )
+    .expect("w");
+    let out = verify(
+        &sim,
+        dir.path(),
+        &["--output", "json"],
+        &[("BC_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"verified": 1, "failed": 1})
+    );
+    let bad = &json["items"][0];
+    assert_eq!(bad["name"], "bad");
+    assert_eq!(bad["reason"], "MappingInvalid");
+    assert_eq!(bad["status"], "False");
+    assert!(bad["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("the store's currencies: USD, EUR"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_api_urls_are_refused_before_any_request() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, url) in [
+        ("plain-http", "http://api.bigcommerce.com/stores/abc123/"),
+        (
+            "other-host",
+            "https://api.bigcommerce.evil.example/stores/abc123/",
+        ),
+        (
+            "loopback",
+            &format!("https://{}/stores/abc123/", sim.addr()),
+        ),
+    ] {
+        fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            manifest(name, url, "env: BC_TOKEN", ""),
+        )
+        .expect("w");
+    }
+    let out = verify(&sim, dir.path(), &[], &[("BC_TOKEN", TOKEN)]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let text = common::all_output(&out);
+    assert_eq!(text.matches("$.spec.apiUrl").count(), 3, "{text}");
+    assert!(
+        sim.requests().is_empty(),
+        "the simulator saw {:?}",
+        sim.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_never_appears_in_output_or_trace_logs() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets");
+    fs::create_dir(&secrets).expect("mkdir");
+    fs::write(secrets.join("token"), format!("{TOKEN}\n")).expect("w");
+    let url = "https://api.bigcommerce.com/stores/abc123/";
+    let manifests = dir.path().join("manifests");
+    fs::create_dir(&manifests).expect("mkdir");
+    fs::write(
+        manifests.join("env.yaml"),
+        manifest("from-env", url, "env: BC_TOKEN", ""),
+    )
+    .expect("w");
+    fs::write(
+        manifests.join("file.yaml"),
+        manifest("from-file", url, "file: token", ""),
+    )
+    .expect("w");
+    fs::write(
+        manifests.join("ref.yaml"),
+        manifest("from-ref", url, "secretKeyRef: {name: bc, key: token}", "")
+            + &format!("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\nstringData:\n  token: {TOKEN}\n"),
+    )
+    .expect("w");
+    // A wrong token and a store that does not exist produce error paths too.
+    fs::write(
+        manifests.join("wrong.yaml"),
+        manifest("wrong", url, "env: BC_WRONG", ""),
+    )
+    .expect("w");
+    fs::write(
+        manifests.join("nostore.yaml"),
+        manifest(
+            "nostore",
+            "https://api.bigcommerce.com/stores/zzz999/",
+            "env: BC_TOKEN",
+            "",
+        ),
+    )
+    .expect("w");
+    let secrets_arg = secrets.display().to_string();
+    for output in ["text", "json"] {
+        let out = verify(
+            &sim,
+            &manifests,
+            &["--secrets-dir", &secrets_arg, "--output", output],
+            &[
+                ("BC_TOKEN", TOKEN),
+                ("BC_WRONG", "tok-CLI-LEAK-wrong"),
+                ("RUST_LOG", "trace"),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        let text = common::all_output(&out);
+        assert!(
+            text.contains("TRACE") || text.contains("DEBUG"),
+            "trace logging was not on:\n{text}"
+        );
+        assert!(
+            text.contains("InvalidToken") && text.contains("StoreNotFound"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("verified with BigCommerce").count(),
+            3,
+            "{text}"
+        );
+        assert!(
+            !text.contains("CLI-LEAK"),
+            "a token leaked with --output {output}:\n{text}"
+        );
+    }
+}
