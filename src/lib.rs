@@ -2,6 +2,7 @@
 
 pub mod api_url;
 pub mod cli;
+pub mod crypto;
 pub mod diagnostic;
 pub mod manifest;
 pub mod model;

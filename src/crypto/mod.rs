@@ -1,0 +1,10 @@
+//! Secret encryption compatible with Laravel's encrypter, so UnoPim can read what we store.
+//!
+//! UnoPim's `encrypted` cast decrypts with `Crypt::decryptString` under `APP_KEY` (or one of
+//! `APP_PREVIOUS_KEYS`), so stored secrets must be byte-for-byte Laravel AES-256-CBC payloads.
+
+mod key;
+mod laravel;
+
+pub use key::{load_or_create_key_file, AppKey, KeyError, KEY_LEN};
+pub use laravel::{DecryptError, Encrypter};
