@@ -9,6 +9,7 @@ pub mod model;
 pub mod schema;
 pub mod secret;
 pub mod simulator;
+pub mod store;
 pub mod tls;
 pub mod validate;
 pub mod verify;

@@ -1,0 +1,31 @@
+-- The connector store on MySql, as bccreds' migrations create it (generated; do not edit).
+
+-- migration 1
+CREATE TABLE IF NOT EXISTS `wk_bigcommerce_credentials` (
+    `id` BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    `label` VARCHAR(255) NOT NULL,
+    `apiUrl` VARCHAR(500) NOT NULL,
+    `clientId` VARCHAR(255) NULL,
+    `clientSecret` TEXT NULL,
+    `accessToken` TEXT NOT NULL,
+    `status` TINYINT(1) NOT NULL DEFAULT 1,
+    `defaultLocale` VARCHAR(32) NULL,
+    `defaultCurrency` VARCHAR(3) NULL,
+    `localeMapping` JSON NULL,
+    `currencyMapping` JSON NULL,
+    `storeInfo` JSON NULL,
+    `created_at` DATETIME NULL,
+    `updated_at` DATETIME NULL,
+    CONSTRAINT `wk_bigcommerce_credentials_label_unique` UNIQUE (`label`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+CREATE TABLE IF NOT EXISTS `bccreds_ownership` (
+    credential_id BIGINT NOT NULL PRIMARY KEY,
+    owner_id VARCHAR(255) NOT NULL,
+    source_key VARCHAR(320) NOT NULL,
+    spec_sha256 CHAR(64) NOT NULL,
+    secret_sha256 CHAR(64) NOT NULL,
+    last_verified_at DATETIME NULL,
+    last_result VARCHAR(64) NULL,
+    last_message TEXT NULL,
+    CONSTRAINT `bccreds_ownership_source_unique` UNIQUE (owner_id, source_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -1,0 +1,31 @@
+-- The connector store on Postgres, as bccreds' migrations create it (generated; do not edit).
+
+-- migration 1
+CREATE TABLE IF NOT EXISTS "wk_bigcommerce_credentials" (
+    "id" BIGSERIAL PRIMARY KEY,
+    "label" VARCHAR(255) NOT NULL,
+    "apiUrl" VARCHAR(500) NOT NULL,
+    "clientId" VARCHAR(255) NULL,
+    "clientSecret" TEXT NULL,
+    "accessToken" TEXT NOT NULL,
+    "status" BOOLEAN NOT NULL DEFAULT TRUE,
+    "defaultLocale" VARCHAR(32) NULL,
+    "defaultCurrency" VARCHAR(3) NULL,
+    "localeMapping" JSON NULL,
+    "currencyMapping" JSON NULL,
+    "storeInfo" JSON NULL,
+    "created_at" TIMESTAMP(0) WITHOUT TIME ZONE NULL,
+    "updated_at" TIMESTAMP(0) WITHOUT TIME ZONE NULL,
+    CONSTRAINT "wk_bigcommerce_credentials_label_unique" UNIQUE ("label")
+);
+CREATE TABLE IF NOT EXISTS "bccreds_ownership" (
+    credential_id BIGINT NOT NULL PRIMARY KEY,
+    owner_id VARCHAR(255) NOT NULL,
+    source_key VARCHAR(320) NOT NULL,
+    spec_sha256 CHAR(64) NOT NULL,
+    secret_sha256 CHAR(64) NOT NULL,
+    last_verified_at TIMESTAMP(0) WITHOUT TIME ZONE NULL,
+    last_result VARCHAR(64) NULL,
+    last_message TEXT NULL,
+    CONSTRAINT "bccreds_ownership_source_unique" UNIQUE (owner_id, source_key)
+);

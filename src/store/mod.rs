@@ -1,0 +1,338 @@
+//! The connector store: the credential table UnoPim's connector reads, and bccreds' ownership
+//! records, on SQLite, MySQL/MariaDB or PostgreSQL.
+//!
+//! One implementation serves the three engines: SQL text comes from [`Dialect`], and every query
+//! is compiled once per engine by the `with_pool!` macro, so each runs on its native driver.
+
+mod dialect;
+mod list;
+mod migrate;
+mod ops;
+mod types;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use thiserror::Error;
+
+use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError};
+use crate::secret::SecretValue;
+
+pub use dialect::Dialect;
+pub use migrate::schema_sql;
+pub use types::{
+    CredentialData, ListQuery, ListedCredential, Ownership, SecretUpdate, SortColumn,
+    StoredCredential, StoredData, UnoPimCodes,
+};
+
+/// The credential table's name without a prefix.
+pub const CREDENTIALS_TABLE: &str = "wk_bigcommerce_credentials";
+/// The default store: an SQLite file in the working directory.
+pub const DEFAULT_STORE_URL: &str = "sqlite://bccreds.db";
+
+/// Why a store operation failed; messages never hold a secret.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The URL names no supported engine.
+    #[error("unsupported store URL `{0}`: use sqlite://PATH, mysql://… or postgres://…")]
+    Url(String),
+    /// The table prefix could inject SQL.
+    #[error("table prefix `{0}` may only hold letters, digits and `_` (at most 32)")]
+    Prefix(String),
+    /// The database cannot be reached.
+    #[error("cannot connect to the store at {url}: {source}")]
+    Connect {
+        /// The URL, password masked.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Another row already has this label.
+    #[error("label `{label}` is already used by {}", owner.as_ref().map_or_else(|| "a credential bccreds does not manage (annotate the manifest with bigcommerce.unopim.io/adopt: \"true\" to take it over)".to_string(), |o| format!("a credential managed by owner `{o}`")))]
+    LabelConflict {
+        /// The label.
+        label: String,
+        /// The owner of the other row, if bccreds manages it.
+        owner: Option<String>,
+    },
+    /// The row is not managed by this owner, so it is never changed.
+    #[error("credential {id} is not managed by owner `{owner}`; bccreds never changes rows it does not own")]
+    NotOwned {
+        /// Row id.
+        id: i64,
+        /// The owner that asked.
+        owner: String,
+    },
+    /// No such row.
+    #[error("credential {0} does not exist")]
+    NotFound(i64),
+    /// A credential cannot be created without a token.
+    #[error("an access token is required to create a credential")]
+    MissingAccessToken,
+    /// The encryption key is unusable.
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    /// A stored secret cannot be decrypted.
+    #[error("cannot decrypt a secret of credential {id}: {source}")]
+    Decrypt {
+        /// Row id.
+        id: i64,
+        /// Why.
+        source: DecryptError,
+    },
+    /// MySQL and PostgreSQL stores are UnoPim's, so they must use UnoPim's APP_KEY.
+    #[error("APP_KEY is required for a {0} store, so that UnoPim can decrypt what bccreds writes (or pass --secret-encryption none)")]
+    NeedsAppKey(&'static str),
+    /// A test asked for a failure between the two writes of one operation.
+    #[error("injected failure between the credential write and the ownership write")]
+    Injected,
+}
+
+/// How secrets are encrypted at rest.
+pub enum Encryption {
+    /// Plaintext, for connectors that keep it.
+    None,
+    /// Laravel's encrypter with UnoPim's APP_KEY and previous keys.
+    Key {
+        /// APP_KEY.
+        key: AppKey,
+        /// APP_PREVIOUS_KEYS.
+        previous: Vec<AppKey>,
+    },
+    /// A key file beside the SQLite database, created on first use (mode 0600).
+    KeyFile,
+}
+
+/// Where the store is and how it writes.
+pub struct StoreOptions {
+    /// `sqlite://PATH`, `mysql://…` or `postgres://…`.
+    pub url: String,
+    /// UnoPim's `DB_PREFIX`.
+    pub table_prefix: String,
+    /// Secret encryption.
+    pub encryption: Encryption,
+}
+
+/// Table names with the prefix applied.
+#[derive(Clone, Debug)]
+pub(crate) struct Tables {
+    pub credentials: String,
+    pub ownership: String,
+    pub migrations: String,
+    pub locales: String,
+    pub currencies: String,
+}
+
+impl Tables {
+    pub(crate) fn new(prefix: &str) -> Result<Tables, StoreError> {
+        if prefix.len() > 32
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::Prefix(prefix.to_string()));
+        }
+        Ok(Tables {
+            credentials: format!("{prefix}{CREDENTIALS_TABLE}"),
+            ownership: format!("{prefix}bccreds_ownership"),
+            migrations: format!("{prefix}bccreds_migrations"),
+            locales: format!("{prefix}locales"),
+            currencies: format!("{prefix}currencies"),
+        })
+    }
+}
+
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, compiling it once per engine.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::MySql($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// A connected, migrated store.
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) dialect: Dialect,
+    pub(crate) tables: Tables,
+    encrypter: Option<Encrypter>,
+    fail_between_writes: AtomicBool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .field("table", &self.tables.credentials)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// One direct connection first: a pool retries a refused connection until its acquire timeout,
+/// while the user should hear at once that the database is unreachable.
+async fn probe<O>(options: &O) -> Result<(), sqlx::Error>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    let connection = options.connect().await?;
+    sqlx::Connection::close(connection).await
+}
+
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}
+
+impl Store {
+    /// Connects, runs migrations and sets up encryption.
+    pub async fn connect(opts: StoreOptions) -> Result<Store, StoreError> {
+        let tables = Tables::new(&opts.table_prefix)?;
+        let url = opts.url.as_str();
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let acquire = Duration::from_secs(10);
+        let (pool, dialect) = if let Some(path) = sqlite_path(url) {
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            (Pool::Sqlite(pool), Dialect::Sqlite)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let options = MySqlConnectOptions::from_str(url).map_err(connect_err)?;
+            probe(&options).await.map_err(connect_err)?;
+            let pool = MySqlPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            (Pool::MySql(pool), Dialect::MySql)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            probe(&options).await.map_err(connect_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            (Pool::Postgres(pool), Dialect::Postgres)
+        } else {
+            return Err(StoreError::Url(redact_url(url)));
+        };
+        let encrypter = match opts.encryption {
+            Encryption::None => None,
+            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
+            Encryption::KeyFile => {
+                let Some(path) = sqlite_path(url) else {
+                    let engine = if dialect == Dialect::MySql {
+                        "MySQL"
+                    } else {
+                        "PostgreSQL"
+                    };
+                    return Err(StoreError::NeedsAppKey(engine));
+                };
+                let mut key_path = path.into_os_string();
+                key_path.push(".key");
+                let key = crate::crypto::load_or_create_key_file(&PathBuf::from(key_path))?;
+                Some(Encrypter::new(key, Vec::new()))
+            }
+        };
+        let store = Store {
+            pool,
+            dialect,
+            tables,
+            encrypter,
+            fail_between_writes: AtomicBool::new(false),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which engine this store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The credential table's full name.
+    pub fn credentials_table(&self) -> &str {
+        &self.tables.credentials
+    }
+
+    /// Makes the next write fail after the credential write and before the ownership write.
+    ///
+    /// For atomicity tests; it proves that such a failure rolls the whole operation back.
+    pub fn fail_next_write_between_tables(&self) {
+        self.fail_between_writes.store(true, Ordering::SeqCst);
+    }
+
+    fn injected_failure(&self) -> Result<(), StoreError> {
+        if self.fail_between_writes.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Injected);
+        }
+        Ok(())
+    }
+
+    fn seal(&self, value: &SecretValue) -> String {
+        match &self.encrypter {
+            Some(e) => e.encrypt(value),
+            None => value.expose().to_string(),
+        }
+    }
+
+    fn open(&self, id: i64, stored: &str) -> Result<SecretValue, StoreError> {
+        match &self.encrypter {
+            Some(e) => e
+                .decrypt(stored)
+                .map_err(|source| StoreError::Decrypt { id, source }),
+            None => Ok(SecretValue::new(stored)),
+        }
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}

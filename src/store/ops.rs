@@ -1,0 +1,556 @@
+//! Writes and reads of credential rows, each write atomic with its ownership row.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use sqlx::types::Json;
+// SQL text in this file is built only from validated table names, quoted identifiers and
+// placeholders; every value is bound, so asserting it safe is sound.
+use sqlx::AssertSqlSafe;
+
+use super::types::{CredentialData, Ownership, SecretUpdate, StoredCredential, StoredData};
+use super::{with_pool, Dialect, Store, StoreError};
+use crate::model::StoreInfo;
+
+/// Inserts the ownership row of credential `$id` inside transaction `$tx`; a macro because the
+/// transaction's type differs per engine.
+macro_rules! insert_ownership {
+    ($store:expr, $tx:expr, $id:expr, $own:expr) => {{
+        let sql = $store.ownership_insert_sql();
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind($id)
+            .bind(&$own.owner_id)
+            .bind(&$own.source_key)
+            .bind(&$own.spec_sha256)
+            .bind(&$own.secret_sha256)
+            .bind(naive($own.last_verified_at))
+            .bind(&$own.last_result)
+            .bind(&$own.last_message)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// Builds SQL with placeholders numbered in order, as PostgreSQL needs.
+pub(crate) struct Sql {
+    dialect: Dialect,
+    next: usize,
+}
+
+impl Sql {
+    pub(crate) fn new(dialect: Dialect) -> Sql {
+        Sql { dialect, next: 0 }
+    }
+
+    /// The next placeholder.
+    pub(crate) fn p(&mut self) -> String {
+        self.next += 1;
+        self.dialect.param(self.next)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    id: i64,
+    label: String,
+    api_url: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    access_token: String,
+    status: bool,
+    default_locale: Option<String>,
+    default_currency: Option<String>,
+    locale_mapping: Option<Json<BTreeMap<String, String>>>,
+    currency_mapping: Option<Json<BTreeMap<String, String>>>,
+    store_info: Option<Json<StoreInfo>>,
+    created_at: Option<NaiveDateTime>,
+    updated_at: Option<NaiveDateTime>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OwnershipRow {
+    credential_id: i64,
+    owner_id: String,
+    source_key: String,
+    spec_sha256: String,
+    secret_sha256: String,
+    last_verified_at: Option<NaiveDateTime>,
+    last_result: Option<String>,
+    last_message: Option<String>,
+}
+
+impl From<OwnershipRow> for Ownership {
+    fn from(r: OwnershipRow) -> Ownership {
+        Ownership {
+            credential_id: r.credential_id,
+            owner_id: r.owner_id,
+            source_key: r.source_key,
+            spec_sha256: r.spec_sha256,
+            secret_sha256: r.secret_sha256,
+            last_verified_at: r.last_verified_at.map(|t| t.and_utc()),
+            last_result: r.last_result,
+            last_message: r.last_message,
+        }
+    }
+}
+
+/// Now, to the second, as Laravel's timestamps are.
+fn now() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    now.with_nanosecond(0).unwrap_or(now)
+}
+
+fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+    t.map(|t| t.naive_utc().with_nanosecond(0).unwrap_or(t.naive_utc()))
+}
+
+impl Store {
+    fn credential_columns(&self) -> String {
+        let q = |c: &str| self.dialect.ident(c);
+        format!(
+            "c.{id} AS id, c.{label} AS label, c.{api} AS api_url, c.{cid} AS client_id, c.{cs} AS client_secret, c.{tok} AS access_token, c.{st} AS status, c.{dl} AS default_locale, c.{dc} AS default_currency, c.{lm} AS locale_mapping, c.{cm} AS currency_mapping, c.{si} AS store_info, c.{ca} AS created_at, c.{ua} AS updated_at",
+            id = q("id"),
+            label = q("label"),
+            api = q("apiUrl"),
+            cid = q("clientId"),
+            cs = q("clientSecret"),
+            tok = q("accessToken"),
+            st = q("status"),
+            dl = q("defaultLocale"),
+            dc = q("defaultCurrency"),
+            lm = q("localeMapping"),
+            cm = q("currencyMapping"),
+            si = q("storeInfo"),
+            ca = q("created_at"),
+            ua = q("updated_at"),
+        )
+    }
+
+    fn decode(&self, row: CredentialRow) -> Result<StoredCredential, StoreError> {
+        let id = row.id;
+        Ok(StoredCredential {
+            id,
+            data: StoredData {
+                label: row.label,
+                api_url: row.api_url,
+                client_id: row.client_id,
+                client_secret: row.client_secret.map(|s| self.open(id, &s)).transpose()?,
+                access_token: self.open(id, &row.access_token)?,
+                active: row.status,
+                default_locale: row.default_locale,
+                default_currency: row.default_currency,
+                locale_mapping: row.locale_mapping.map(|j| j.0).unwrap_or_default(),
+                currency_mapping: row.currency_mapping.map(|j| j.0).unwrap_or_default(),
+                store_info: row.store_info.map(|j| j.0),
+            },
+            created_at: row.created_at.map(|t| t.and_utc()),
+            updated_at: row.updated_at.map(|t| t.and_utc()),
+        })
+    }
+
+    /// SQL finding another row with the same label; MySQL compares case-insensitively, so all do.
+    fn conflict_sql(&self, excluding: bool) -> String {
+        let d = self.dialect;
+        let mut sql = Sql::new(d);
+        let mut text = format!(
+            "SELECT c.{id}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE LOWER(c.{label}) = LOWER({p})",
+            id = d.ident("id"),
+            creds = d.ident(&self.tables.credentials),
+            own = d.ident(&self.tables.ownership),
+            label = d.ident("label"),
+            p = sql.p(),
+        );
+        if excluding {
+            text.push_str(&format!(" AND c.{} <> {}", d.ident("id"), sql.p()));
+        }
+        text
+    }
+
+    /// Creates a credential and its ownership row.
+    pub async fn create(&self, data: &CredentialData, own: &Ownership) -> Result<i64, StoreError> {
+        let SecretUpdate::Set(token) = &data.access_token else {
+            return Err(StoreError::MissingAccessToken);
+        };
+        let d = self.dialect;
+        let q = |c: &str| d.ident(c);
+        let creds = q(&self.tables.credentials);
+        let mut sql = Sql::new(d);
+        let columns = [
+            "label",
+            "apiUrl",
+            "clientId",
+            "clientSecret",
+            "accessToken",
+            "status",
+            "defaultLocale",
+            "defaultCurrency",
+            "localeMapping",
+            "currencyMapping",
+            "storeInfo",
+            "created_at",
+            "updated_at",
+        ];
+        let insert = format!(
+            "INSERT INTO {creds} ({}) VALUES ({})",
+            columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
+            columns
+                .iter()
+                .map(|_| sql.p())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let id_sql = format!(
+            "SELECT {} FROM {creds} WHERE {} = {}",
+            q("id"),
+            q("label"),
+            d.param(1)
+        );
+        let conflict = self.conflict_sql(false);
+        let dangling = format!(
+            "DELETE FROM {own} WHERE owner_id = {} AND source_key = {} AND credential_id NOT IN (SELECT {} FROM {creds})",
+            d.param(1),
+            d.param(2),
+            q("id"),
+            own = q(&self.tables.ownership),
+        );
+        let client_secret = match &data.client_secret {
+            SecretUpdate::Set(v) => Some(self.seal(v)),
+            SecretUpdate::Keep => None,
+        };
+        let token = self.seal(token);
+        let stamp = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
+                .bind(&data.label)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((_, owner)) = existing {
+                return Err(StoreError::LabelConflict { label: data.label.clone(), owner });
+            }
+            sqlx::query(AssertSqlSafe(insert.as_str()))
+                .bind(&data.label)
+                .bind(&data.api_url)
+                .bind(&data.client_id)
+                .bind(&client_secret)
+                .bind(&token)
+                .bind(data.active)
+                .bind(&data.default_locale)
+                .bind(&data.default_currency)
+                .bind(Json(&data.locale_mapping))
+                .bind(Json(&data.currency_mapping))
+                .bind(data.store_info.as_ref().map(Json))
+                .bind(stamp)
+                .bind(stamp)
+                .execute(&mut *tx)
+                .await?;
+            let id: i64 = sqlx::query_scalar(AssertSqlSafe(id_sql.as_str())).bind(&data.label).fetch_one(&mut *tx).await?;
+            self.injected_failure()?;
+            sqlx::query(AssertSqlSafe(dangling.as_str()))
+                .bind(&own.owner_id)
+                .bind(&own.source_key)
+                .execute(&mut *tx)
+                .await?;
+            insert_ownership!(self, tx, id, own);
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Updates a credential this owner manages, keeping secrets marked `Keep`.
+    pub async fn update(
+        &self,
+        id: i64,
+        data: &CredentialData,
+        own: &Ownership,
+    ) -> Result<(), StoreError> {
+        self.rewrite(id, data, own, false).await
+    }
+
+    /// Takes over an existing row nobody manages, as `bigcommerce.unopim.io/adopt` asks.
+    pub async fn adopt(
+        &self,
+        id: i64,
+        data: &CredentialData,
+        own: &Ownership,
+    ) -> Result<(), StoreError> {
+        self.rewrite(id, data, own, true).await
+    }
+
+    async fn rewrite(
+        &self,
+        id: i64,
+        data: &CredentialData,
+        own: &Ownership,
+        adopt: bool,
+    ) -> Result<(), StoreError> {
+        let d = self.dialect;
+        let q = |c: &str| d.ident(c);
+        let mut sql = Sql::new(d);
+        let mut sets = vec![
+            format!("{} = {}", q("label"), sql.p()),
+            format!("{} = {}", q("apiUrl"), sql.p()),
+            format!("{} = {}", q("clientId"), sql.p()),
+        ];
+        let client_secret = match &data.client_secret {
+            SecretUpdate::Set(v) => {
+                sets.push(format!("{} = {}", q("clientSecret"), sql.p()));
+                Some(self.seal(v))
+            }
+            SecretUpdate::Keep => None,
+        };
+        let token = match &data.access_token {
+            SecretUpdate::Set(v) => {
+                sets.push(format!("{} = {}", q("accessToken"), sql.p()));
+                Some(self.seal(v))
+            }
+            SecretUpdate::Keep => None,
+        };
+        for column in [
+            "status",
+            "defaultLocale",
+            "defaultCurrency",
+            "localeMapping",
+            "currencyMapping",
+            "updated_at",
+        ] {
+            sets.push(format!("{} = {}", q(column), sql.p()));
+        }
+        if data.store_info.is_some() {
+            sets.push(format!("{} = {}", q("storeInfo"), sql.p()));
+        }
+        let update = format!(
+            "UPDATE {} SET {} WHERE {} = {}",
+            q(&self.tables.credentials),
+            sets.join(", "),
+            q("id"),
+            sql.p()
+        );
+        let owner_sql = format!(
+            "SELECT owner_id FROM {} WHERE credential_id = {}",
+            q(&self.tables.ownership),
+            d.param(1)
+        );
+        let conflict = self.conflict_sql(true);
+        let update_own = format!(
+            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {} WHERE credential_id = {} AND owner_id = {}",
+            q(&self.tables.ownership),
+            d.param(1), d.param(2), d.param(3), d.param(4), d.param(5), d.param(6), d.param(7), d.param(8)
+        );
+        let stamp = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
+            match (adopt, owner.as_deref()) {
+                (false, Some(o)) if o == own.owner_id => {}
+                (true, None) => {}
+                (true, Some(o)) if o != own.owner_id => {
+                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner: Some(o.to_string()) });
+                }
+                (true, Some(_)) => {}
+                _ => return Err(StoreError::NotOwned { id, owner: own.owner_id.clone() }),
+            }
+            let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
+                .bind(&data.label)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((_, other)) = existing {
+                return Err(StoreError::LabelConflict { label: data.label.clone(), owner: other });
+            }
+            let mut query = sqlx::query(AssertSqlSafe(update.as_str()))
+                .bind(&data.label)
+                .bind(&data.api_url)
+                .bind(&data.client_id);
+            if let Some(secret) = &client_secret {
+                query = query.bind(secret);
+            }
+            if let Some(token) = &token {
+                query = query.bind(token);
+            }
+            query = query
+                .bind(data.active)
+                .bind(&data.default_locale)
+                .bind(&data.default_currency)
+                .bind(Json(&data.locale_mapping))
+                .bind(Json(&data.currency_mapping))
+                .bind(stamp);
+            if let Some(info) = &data.store_info {
+                query = query.bind(Json(info));
+            }
+            let done = query.bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(id));
+            }
+            self.injected_failure()?;
+            if owner.is_none() {
+                insert_ownership!(self, tx, id, own);
+            } else {
+                sqlx::query(AssertSqlSafe(update_own.as_str()))
+                    .bind(&own.source_key)
+                    .bind(&own.spec_sha256)
+                    .bind(&own.secret_sha256)
+                    .bind(naive(own.last_verified_at))
+                    .bind(&own.last_result)
+                    .bind(&own.last_message)
+                    .bind(id)
+                    .bind(&own.owner_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes a credential this owner manages, with its ownership row.
+    pub async fn delete(&self, owner: &str, id: i64) -> Result<(), StoreError> {
+        let d = self.dialect;
+        let own_table = d.ident(&self.tables.ownership);
+        let owner_sql = format!(
+            "SELECT owner_id FROM {own_table} WHERE credential_id = {}",
+            d.param(1)
+        );
+        let delete_cred = format!(
+            "DELETE FROM {} WHERE {} = {}",
+            d.ident(&self.tables.credentials),
+            d.ident("id"),
+            d.param(1)
+        );
+        let delete_own = format!(
+            "DELETE FROM {own_table} WHERE credential_id = {}",
+            d.param(1)
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
+            if current.as_deref() != Some(owner) {
+                return Err(StoreError::NotOwned { id, owner: owner.to_string() });
+            }
+            sqlx::query(AssertSqlSafe(delete_cred.as_str())).bind(id).execute(&mut *tx).await?;
+            self.injected_failure()?;
+            sqlx::query(AssertSqlSafe(delete_own.as_str())).bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Records a verification result on an owned row without touching the credential.
+    pub async fn record_verification(
+        &self,
+        owner: &str,
+        id: i64,
+        result: &str,
+        message: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let d = self.dialect;
+        let sql = format!(
+            "UPDATE {} SET last_verified_at = {}, last_result = {}, last_message = {} WHERE credential_id = {} AND owner_id = {}",
+            d.ident(&self.tables.ownership),
+            d.param(1), d.param(2), d.param(3), d.param(4), d.param(5)
+        );
+        with_pool!(self, pool => {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(naive(Some(at)))
+                .bind(result)
+                .bind(message)
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// One credential by id.
+    pub async fn get(&self, id: i64) -> Result<Option<StoredCredential>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} c WHERE c.{} = {}",
+            self.credential_columns(),
+            self.dialect.ident(&self.tables.credentials),
+            self.dialect.ident("id"),
+            self.dialect.param(1)
+        );
+        let row: Option<CredentialRow> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?);
+        row.map(|r| self.decode(r)).transpose()
+    }
+
+    /// The credential with this label (compared as MySQL does, ignoring case) and its owner.
+    pub async fn find_by_label(
+        &self,
+        label: &str,
+    ) -> Result<Option<(StoredCredential, Option<Ownership>)>, StoreError> {
+        let d = self.dialect;
+        let sql = format!(
+            "SELECT {} FROM {} c WHERE LOWER(c.{}) = LOWER({})",
+            self.credential_columns(),
+            d.ident(&self.tables.credentials),
+            d.ident("label"),
+            d.param(1)
+        );
+        let row: Option<CredentialRow> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(label).fetch_optional(pool).await?);
+        let Some(row) = row else { return Ok(None) };
+        let cred = self.decode(row)?;
+        let own = self.ownership_of(cred.id).await?;
+        Ok(Some((cred, own)))
+    }
+
+    async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM {} WHERE credential_id = {}",
+            self.dialect.ident(&self.tables.ownership),
+            self.dialect.param(1)
+        );
+        let row: Option<OwnershipRow> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(Ownership::from))
+    }
+
+    /// Every ownership record of `owner`, with its credential (`None` when the row was deleted
+    /// behind bccreds' back).
+    pub async fn owned(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(Ownership, Option<StoredCredential>)>, StoreError> {
+        let d = self.dialect;
+        let own_sql = format!(
+            "SELECT * FROM {} WHERE owner_id = {} ORDER BY credential_id",
+            d.ident(&self.tables.ownership),
+            d.param(1)
+        );
+        let creds_sql = format!(
+            "SELECT {} FROM {} c WHERE c.{} IN (SELECT credential_id FROM {} WHERE owner_id = {})",
+            self.credential_columns(),
+            d.ident(&self.tables.credentials),
+            d.ident("id"),
+            d.ident(&self.tables.ownership),
+            d.param(1)
+        );
+        let (owns, rows): (Vec<OwnershipRow>, Vec<CredentialRow>) = with_pool!(self, pool => {
+            let owns = sqlx::query_as(AssertSqlSafe(own_sql.as_str())).bind(owner).fetch_all(pool).await?;
+            let rows = sqlx::query_as(AssertSqlSafe(creds_sql.as_str())).bind(owner).fetch_all(pool).await?;
+            (owns, rows)
+        });
+        let mut creds: BTreeMap<i64, StoredCredential> = BTreeMap::new();
+        for row in rows {
+            let cred = self.decode(row)?;
+            creds.insert(cred.id, cred);
+        }
+        Ok(owns
+            .into_iter()
+            .map(|o| {
+                let cred = creds.remove(&o.credential_id);
+                (Ownership::from(o), cred)
+            })
+            .collect())
+    }
+
+    fn ownership_insert_sql(&self) -> String {
+        let d = self.dialect;
+        format!(
+            "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message) VALUES ({})",
+            d.ident(&self.tables.ownership),
+            d.params(1, 8)
+        )
+    }
+}
