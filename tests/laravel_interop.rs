@@ -2,8 +2,9 @@
 //! against an independent implementation: the `openssl` command-line tool.
 //!
 //! Payloads built by openssl must decrypt with `Encrypter`, and payloads from `Encrypter` must
-//! verify and decrypt with openssl. The tests fail (never skip) when openssl is missing, since
-//! then nothing independent has checked the format.
+//! verify and decrypt with openssl. Where openssl is missing, these tests say so and skip, so
+//! that a machine with only a Rust toolchain passes `cargo test`; `.ci/run` sets
+//! `BCCREDS_REQUIRE_OPENSSL=1` (and installs openssl), and then a missing openssl fails them.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -14,6 +15,29 @@ use bccreds::crypto::{AppKey, DecryptError, Encrypter, KeyError};
 use bccreds::secret::{SecretValue, MASK};
 
 const MAC_MISMATCH: &str = "the payload's MAC does not match the current key or any previous key (was it encrypted with another APP_KEY?)";
+
+/// Whether openssl can run; without it, a loud note (or a failure when CI requires it).
+fn have_openssl() -> bool {
+    let found = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("BCCREDS_REQUIRE_OPENSSL").is_none(),
+            "BCCREDS_REQUIRE_OPENSSL is set but the `openssl` command-line tool cannot run; install openssl"
+        );
+        static NOTE: std::sync::Once = std::sync::Once::new();
+        // Written past the test harness's capture so that a plain `cargo test` shows it.
+        NOTE.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: Laravel interop tests skipped: the `openssl` command-line tool is not installed"
+            );
+        });
+    }
+    found
+}
 
 /// Runs `openssl ARGS…` with `stdin` and returns its stdout; panics with a clear message if
 /// openssl is missing or fails.
@@ -141,6 +165,9 @@ fn plaintexts() -> Vec<String> {
 
 #[test]
 fn openssl_payloads_decrypt() {
+    if !have_openssl() {
+        return;
+    }
     let encrypter = Encrypter::new(app_key(&KEY_A), Vec::new());
     for plaintext in plaintexts() {
         let payload = openssl_payload(&KEY_A, &IV, &plaintext);
@@ -153,6 +180,9 @@ fn openssl_payloads_decrypt() {
 
 #[test]
 fn openssl_payload_with_raw_32_character_key_decrypts() {
+    if !have_openssl() {
+        return;
+    }
     // APP_KEY without the base64: prefix: the 32 characters are the key bytes.
     let raw = "0123456789abcdef0123456789ABCDEF";
     let key: [u8; 32] = raw.as_bytes().try_into().unwrap();
@@ -166,6 +196,9 @@ fn openssl_payload_with_raw_32_character_key_decrypts() {
 
 #[test]
 fn our_payloads_verify_and_decrypt_with_openssl() {
+    if !have_openssl() {
+        return;
+    }
     let encrypter = Encrypter::new(app_key(&KEY_A), Vec::new());
     for plaintext in plaintexts() {
         let payload = encrypter.encrypt(&SecretValue::new(plaintext.as_str()));
@@ -198,6 +231,9 @@ fn our_payloads_verify_and_decrypt_with_openssl() {
 
 #[test]
 fn tampered_mac_is_refused() {
+    if !have_openssl() {
+        return;
+    }
     let encrypter = Encrypter::new(app_key(&KEY_A), Vec::new());
     let payload = openssl_payload(&KEY_A, &IV, "tok-abc123");
     let json = STANDARD.decode(&payload).unwrap();
@@ -214,6 +250,9 @@ fn tampered_mac_is_refused() {
 
 #[test]
 fn payload_from_another_key_is_refused_and_previous_key_decrypts() {
+    if !have_openssl() {
+        return;
+    }
     let payload = openssl_payload(&KEY_A, &IV, "tok-from-old-key");
 
     let current_only = Encrypter::new(app_key(&KEY_B), Vec::new());
@@ -249,6 +288,9 @@ fn payload_from_another_key_is_refused_and_previous_key_decrypts() {
 
 #[test]
 fn non_empty_tag_is_refused() {
+    if !have_openssl() {
+        return;
+    }
     let encrypter = Encrypter::new(app_key(&KEY_A), Vec::new());
     let payload = openssl_payload(&KEY_A, &IV, "tok");
     let mut object: serde_json::Value =

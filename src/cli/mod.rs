@@ -1,7 +1,9 @@
 //! The command line: parsing flags and dispatching to commands.
 
+mod list;
 mod options;
 mod simulate;
+mod table;
 mod validate;
 mod verify;
 
@@ -31,6 +33,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Verify manifests with BigCommerce now; stores nothing.
     Verify(verify::VerifyArgs),
+    /// List the stored credentials, as the connector's credentials page does.
+    List(list::ListArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
     SimulateBigcommerce(simulate::SimulateArgs),
     /// Print the JSON Schema of a BigCommerceCredential manifest.
@@ -57,6 +61,7 @@ pub fn run() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::List(args) => list::run(&args),
         Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
             print!("{}", crate::schema::manifest_schema_json());

@@ -3,7 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
+
+use crate::crypto::{AppKey, Encrypter};
+use crate::secret::SecretValue;
+use crate::store::{Encryption, Store, StoreOptions};
 
 use crate::validate::{SemanticOptions, ValidateOptions};
 use crate::verify::{ClientOptions, RetryPolicy, DEFAULT_BASE_URL};
@@ -77,6 +82,74 @@ impl BigCommerceArgs {
                 ..RetryPolicy::default()
             },
         }
+    }
+}
+
+/// How secrets are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecretEncryption {
+    /// Laravel's encrypter (AES-256-CBC with HMAC), readable by UnoPim's `encrypted` cast.
+    Laravel,
+    /// Plaintext, for connectors that keep it.
+    None,
+}
+
+/// Where the connector store is and how it is written.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// sqlite://PATH (created on first use), mysql://… (also MariaDB) or postgres://….
+    #[arg(long = "store", default_value = crate::store::DEFAULT_STORE_URL, env = "BCCREDS_STORE")]
+    pub store_url: String,
+    /// UnoPim's DB_PREFIX.
+    #[arg(long, default_value = "", env = "BCCREDS_TABLE_PREFIX")]
+    pub table_prefix: String,
+    /// UnoPim's APP_KEY (`base64:…`); with SQLite and no key, a key file beside the database.
+    #[arg(long, env = "APP_KEY", hide_env_values = true)]
+    pub app_key: Option<String>,
+    /// A file holding APP_KEY.
+    #[arg(long, env = "BCCREDS_APP_KEY_FILE", conflicts_with = "app_key")]
+    pub app_key_file: Option<PathBuf>,
+    /// Older keys, comma-separated, accepted when decrypting.
+    #[arg(long, env = "APP_PREVIOUS_KEYS", hide_env_values = true)]
+    pub app_previous_keys: Option<String>,
+    /// How secrets are stored.
+    #[arg(long, value_enum, default_value_t = SecretEncryption::Laravel, env = "BCCREDS_SECRET_ENCRYPTION")]
+    pub secret_encryption: SecretEncryption,
+}
+
+impl StoreArgs {
+    fn encryption(&self) -> anyhow::Result<Encryption> {
+        if self.secret_encryption == SecretEncryption::None {
+            return Ok(Encryption::None);
+        }
+        let key_text = match (&self.app_key, &self.app_key_file) {
+            (Some(key), _) => Some(SecretValue::new(key.trim())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --app-key-file {}", path.display()))?;
+                Some(SecretValue::new(text.trim()))
+            }
+            (None, None) => None,
+        };
+        let Some(key_text) = key_text else {
+            return Ok(Encryption::KeyFile);
+        };
+        let key = AppKey::parse(key_text.expose())?;
+        let previous = match &self.app_previous_keys {
+            Some(text) => Encrypter::parse_previous_keys(text)?,
+            None => Vec::new(),
+        };
+        Ok(Encryption::Key { key, previous })
+    }
+
+    /// Connects to the store (running its migrations).
+    pub async fn connect(&self) -> anyhow::Result<Store> {
+        let options = StoreOptions {
+            url: self.store_url.clone(),
+            table_prefix: self.table_prefix.clone(),
+            encryption: self.encryption()?,
+        };
+        Ok(Store::connect(options).await?)
     }
 }
 
