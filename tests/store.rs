@@ -597,3 +597,80 @@ async fn an_unreachable_database_is_a_clear_error() {
     .to_string();
     assert!(err.contains("unsupported store URL"), "{err}");
 }
+
+#[tokio::test]
+async fn sqlite_without_a_key_generates_a_private_key_file_and_reuses_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("bccreds.db").display());
+    let options = || bccreds::store::StoreOptions {
+        url: url.clone(),
+        table_prefix: String::new(),
+        encryption: bccreds::store::Encryption::KeyFile,
+    };
+    let store = Store::connect(options()).await.expect("store");
+    let id = store
+        .create(&data("Keyed", "tok-keyfile"), &owned_by("o", "k/1"))
+        .await
+        .expect("create");
+    store.close().await;
+    let key_file = dir.path().join("bccreds.db.key");
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again = Store::connect(options()).await.expect("store again");
+    let got = again.get(id).await.expect("get").expect("row");
+    assert_eq!(got.data.access_token.expose(), "tok-keyfile");
+    again.close().await;
+}
+
+#[tokio::test]
+async fn without_encryption_secrets_are_stored_as_given() {
+    each_engine(|db| async move {
+        let store = Store::connect(bccreds::store::StoreOptions {
+            url: db.url.clone(),
+            table_prefix: String::new(),
+            encryption: bccreds::store::Encryption::None,
+        })
+        .await
+        .expect("store");
+        store
+            .create(&data("Plain", "plain-token"), &owned_by("o", "p/1"))
+            .await
+            .expect("create");
+        let raw = db
+            .strings(&format!(
+                "SELECT {} FROM {}",
+                db.ident("accessToken"),
+                db.ident(store.credentials_table())
+            ))
+            .await;
+        assert_eq!(raw, ["plain-token"]);
+        store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_databases_need_unopims_app_key_before_any_connection() {
+    for (url, engine) in [
+        ("mysql://root@127.0.0.1:1/unopim", "MySQL"),
+        ("postgres://postgres@127.0.0.1:1/unopim", "PostgreSQL"),
+    ] {
+        let err = Store::connect(bccreds::store::StoreOptions {
+            url: url.into(),
+            table_prefix: String::new(),
+            encryption: bccreds::store::Encryption::KeyFile,
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(&format!("APP_KEY is required for a {engine} store")),
+            "{err}"
+        );
+    }
+}

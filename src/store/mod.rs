@@ -225,6 +225,25 @@ impl Store {
             url: redact_url(url),
             source,
         };
+        // Decided before connecting, so a missing key is reported without touching the database.
+        let encrypter = match opts.encryption {
+            Encryption::None => None,
+            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
+            Encryption::KeyFile => {
+                let Some(path) = sqlite_path(url) else {
+                    let engine = if url.starts_with("postgres") {
+                        "PostgreSQL"
+                    } else {
+                        "MySQL"
+                    };
+                    return Err(StoreError::NeedsAppKey(engine));
+                };
+                let mut key_path = path.into_os_string();
+                key_path.push(".key");
+                let key = crate::crypto::load_or_create_key_file(&PathBuf::from(key_path))?;
+                Some(Encrypter::new(key, Vec::new()))
+            }
+        };
         let acquire = Duration::from_secs(10);
         let (pool, dialect) = if let Some(path) = sqlite_path(url) {
             let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
@@ -261,24 +280,6 @@ impl Store {
             (Pool::Postgres(pool), Dialect::Postgres)
         } else {
             return Err(StoreError::Url(redact_url(url)));
-        };
-        let encrypter = match opts.encryption {
-            Encryption::None => None,
-            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
-            Encryption::KeyFile => {
-                let Some(path) = sqlite_path(url) else {
-                    let engine = if dialect == Dialect::MySql {
-                        "MySQL"
-                    } else {
-                        "PostgreSQL"
-                    };
-                    return Err(StoreError::NeedsAppKey(engine));
-                };
-                let mut key_path = path.into_os_string();
-                key_path.push(".key");
-                let key = crate::crypto::load_or_create_key_file(&PathBuf::from(key_path))?;
-                Some(Encrypter::new(key, Vec::new()))
-            }
         };
         let store = Store {
             pool,
