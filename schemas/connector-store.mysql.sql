@@ -29,3 +29,6 @@ CREATE TABLE IF NOT EXISTS `bccreds_ownership` (
     last_message TEXT NULL,
     CONSTRAINT `bccreds_ownership_source_unique` UNIQUE (owner_id, source_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- migration 2
+ALTER TABLE `bccreds_ownership` ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete';

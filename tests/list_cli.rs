@@ -52,6 +52,7 @@ async fn filled_store(path: &std::path::Path) -> String {
                 .map(|_| chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
             last_result: result.map(str::to_string),
             last_message: None,
+            deletion_policy: bccreds::model::DeletionPolicy::Delete,
         };
         let id = store.create(&data, &own).await.expect("create");
         if label == "Staging Store" {

@@ -37,6 +37,7 @@ fn owned_by(owner: &str, key: &str) -> Ownership {
         last_verified_at: None,
         last_result: Some("Verified".into()),
         last_message: None,
+        deletion_policy: bccreds::model::DeletionPolicy::Delete,
     }
 }
 
@@ -673,4 +674,32 @@ async fn server_databases_need_unopims_app_key_before_any_connection() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn releasing_a_row_keeps_it_but_ends_its_management() {
+    each_engine(|db| async move {
+        let store = db.store("").await;
+        let mut own = owned_by("o", "r/1");
+        own.deletion_policy = bccreds::model::DeletionPolicy::Orphan;
+        let id = store
+            .create(&data("Released", "t"), &own)
+            .await
+            .expect("create");
+        assert_eq!(
+            store.owned("o").await.expect("owned")[0].0.deletion_policy,
+            bccreds::model::DeletionPolicy::Orphan
+        );
+        store.release("other", id).await.expect_err("not theirs");
+        store.release("o", id).await.expect("release");
+        assert!(store.owned("o").await.expect("owned").is_empty());
+        assert!(store.get(id).await.expect("get").is_some(), "the row stays");
+        assert!(matches!(
+            store.delete("o", id).await,
+            Err(StoreError::NotOwned { .. })
+        ));
+        store.close().await;
+        db
+    })
+    .await;
 }

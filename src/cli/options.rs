@@ -144,10 +144,23 @@ impl StoreArgs {
 
     /// Connects to the store (running its migrations).
     pub async fn connect(&self) -> anyhow::Result<Store> {
+        self.connect_with(self.encryption()?).await
+    }
+
+    /// Connects for commands that never read or write a secret (`list`), so no key is needed.
+    pub async fn connect_without_secrets(&self) -> anyhow::Result<Store> {
+        let encryption = match self.encryption()? {
+            Encryption::KeyFile => Encryption::None,
+            other => other,
+        };
+        self.connect_with(encryption).await
+    }
+
+    async fn connect_with(&self, encryption: Encryption) -> anyhow::Result<Store> {
         let options = StoreOptions {
             url: self.store_url.clone(),
             table_prefix: self.table_prefix.clone(),
-            encryption: self.encryption()?,
+            encryption,
         };
         Ok(Store::connect(options).await?)
     }

@@ -22,6 +22,35 @@ pub const DELETION_POLICY_ANNOTATION: &str = "bigcommerce.unopim.io/deletion-pol
 /// Annotation allowing bccreds to take over an existing, unowned row with the same label.
 pub const ADOPT_ANNOTATION: &str = "bigcommerce.unopim.io/adopt";
 
+/// What happens to the stored row when its manifest goes away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeletionPolicy {
+    /// The row is deleted (the default).
+    #[default]
+    Delete,
+    /// The row stays, no longer managed by bccreds.
+    Orphan,
+}
+
+impl DeletionPolicy {
+    /// As written in the annotation and stored in the ownership table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionPolicy::Delete => "Delete",
+            DeletionPolicy::Orphan => "Orphan",
+        }
+    }
+
+    /// Reads the annotation value; anything but `Orphan` deletes.
+    pub fn parse(text: &str) -> DeletionPolicy {
+        if text == "Orphan" {
+            DeletionPolicy::Orphan
+        } else {
+            DeletionPolicy::Delete
+        }
+    }
+}
+
 /// Desired state of one BigCommerce API credential of UnoPim's connector.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(

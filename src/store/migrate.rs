@@ -72,12 +72,16 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
                 opts = d.table_options(),
             ),
         ],
+        2 => vec![format!(
+            "ALTER TABLE {} ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete'",
+            q(&t.ownership)
+        )],
         _ => Vec::new(),
     }
 }
 
 /// The newest migration version.
-const LATEST: i64 = 1;
+const LATEST: i64 = 2;
 
 /// Every migration's SQL for `dialect`, as checked in under `schemas/` for reference.
 pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> {

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 
 use super::types::{CredentialData, Ownership, SecretUpdate, StoredCredential, StoredData};
 use super::{with_pool, Dialect, Store, StoreError};
-use crate::model::StoreInfo;
+use crate::model::{DeletionPolicy, StoreInfo};
 
 /// Inserts the ownership row of credential `$id` inside transaction `$tx`; a macro because the
 /// transaction's type differs per engine.
@@ -26,6 +26,7 @@ macro_rules! insert_ownership {
             .bind(naive($own.last_verified_at))
             .bind(&$own.last_result)
             .bind(&$own.last_message)
+            .bind($own.deletion_policy.as_str())
             .execute(&mut *$tx)
             .await?;
     }};
@@ -77,6 +78,7 @@ pub(crate) struct OwnershipRow {
     last_verified_at: Option<NaiveDateTime>,
     last_result: Option<String>,
     last_message: Option<String>,
+    deletion_policy: String,
 }
 
 impl From<OwnershipRow> for Ownership {
@@ -90,6 +92,7 @@ impl From<OwnershipRow> for Ownership {
             last_verified_at: r.last_verified_at.map(|t| t.and_utc()),
             last_result: r.last_result,
             last_message: r.last_message,
+            deletion_policy: DeletionPolicy::parse(&r.deletion_policy),
         }
     }
 }
@@ -333,9 +336,17 @@ impl Store {
         );
         let conflict = self.conflict_sql(true);
         let update_own = format!(
-            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {} WHERE credential_id = {} AND owner_id = {}",
+            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {}, deletion_policy = {} WHERE credential_id = {} AND owner_id = {}",
             q(&self.tables.ownership),
-            d.param(1), d.param(2), d.param(3), d.param(4), d.param(5), d.param(6), d.param(7), d.param(8)
+            d.param(1),
+            d.param(2),
+            d.param(3),
+            d.param(4),
+            d.param(5),
+            d.param(6),
+            d.param(7),
+            d.param(8),
+            d.param(9)
         );
         let stamp = now();
         with_pool!(self, pool => {
@@ -393,6 +404,7 @@ impl Store {
                     .bind(naive(own.last_verified_at))
                     .bind(&own.last_result)
                     .bind(&own.last_message)
+                    .bind(own.deletion_policy.as_str())
                     .bind(id)
                     .bind(&own.owner_id)
                     .execute(&mut *tx)
@@ -433,6 +445,25 @@ impl Store {
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    /// Stops managing a row without deleting it (deletion policy `Orphan`).
+    pub async fn release(&self, owner: &str, id: i64) -> Result<(), StoreError> {
+        let d = self.dialect;
+        let sql = format!(
+            "DELETE FROM {} WHERE credential_id = {} AND owner_id = {}",
+            d.ident(&self.tables.ownership),
+            d.param(1),
+            d.param(2)
+        );
+        let done = with_pool!(self, pool => sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).bind(owner).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotOwned {
+                id,
+                owner: owner.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Records a verification result on an owned row without touching the credential.
@@ -548,9 +579,9 @@ impl Store {
     fn ownership_insert_sql(&self) -> String {
         let d = self.dialect;
         format!(
-            "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message) VALUES ({})",
+            "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy) VALUES ({})",
             d.ident(&self.tables.ownership),
-            d.params(1, 8)
+            d.params(1, 9)
         )
     }
 }

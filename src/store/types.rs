@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::StoreInfo;
+use crate::model::{DeletionPolicy, StoreInfo};
 use crate::secret::SecretValue;
 
 /// A secret column on write: keep what is stored, or set a new value.
@@ -103,6 +103,8 @@ pub struct Ownership {
     pub last_result: Option<String>,
     /// Message of the last verification.
     pub last_message: Option<String>,
+    /// What happens to the row when the manifest goes away, remembered for when it has.
+    pub deletion_policy: DeletionPolicy,
 }
 
 /// How `list` sorts.
