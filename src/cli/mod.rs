@@ -1,5 +1,6 @@
 //! The command line: parsing flags and dispatching to commands.
 
+mod apply;
 mod list;
 mod options;
 mod simulate;
@@ -33,6 +34,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Verify manifests with BigCommerce now; stores nothing.
     Verify(verify::VerifyArgs),
+    /// Show what `apply` would do, with secrets masked; changes nothing.
+    Plan(apply::PassArgs),
+    /// Reconcile manifests into the connector store once.
+    Apply(apply::PassArgs),
     /// List the stored credentials, as the connector's credentials page does.
     List(list::ListArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
@@ -62,6 +67,8 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::List(args) => list::run(&args),
+        Command::Plan(args) => apply::run(&args, false),
+        Command::Apply(args) => apply::run(&args, true),
         Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
             print!("{}", crate::schema::manifest_schema_json());

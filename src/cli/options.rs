@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::crypto::{AppKey, Encrypter};
+use crate::reconcile::{OnRevoked, ReconcilerConfig};
 use crate::secret::SecretValue;
 use crate::store::{Encryption, Store, StoreOptions};
 
@@ -81,6 +82,39 @@ impl BigCommerceArgs {
                 base_delay: self.retry_base_delay,
                 ..RetryPolicy::default()
             },
+        }
+    }
+}
+
+/// How the reconciler behaves.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Owner id of the rows this reconciler manages; reconcilers sharing a store need distinct ids.
+    #[arg(long, default_value = "bccreds", env = "BCCREDS_OWNER")]
+    pub owner: String,
+    /// Verifications running at once.
+    #[arg(long, default_value_t = 8, env = "BCCREDS_CONCURRENCY")]
+    pub concurrency: usize,
+    /// Verify unchanged credentials again after this long, so a revoked token shows up.
+    #[arg(long, default_value = "6h", value_parser = humantime::parse_duration, env = "BCCREDS_REVERIFY_INTERVAL")]
+    pub reverify_interval: Duration,
+    /// What to do with the stored row of a revoked token.
+    #[arg(long, value_enum, default_value_t = OnRevoked::Keep, env = "BCCREDS_ON_REVOKED")]
+    pub on_revoked: OnRevoked,
+    /// Allow deleting every managed row when no manifest is found.
+    #[arg(long, env = "BCCREDS_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+}
+
+impl ReconcileArgs {
+    /// The reconciler configuration from these flags.
+    pub fn config(&self) -> ReconcilerConfig {
+        ReconcilerConfig {
+            owner: self.owner.clone(),
+            concurrency: self.concurrency.max(1),
+            reverify_interval: self.reverify_interval,
+            on_revoked: self.on_revoked,
+            allow_empty: self.allow_empty,
         }
     }
 }

@@ -89,6 +89,15 @@ impl Dialect {
         }
     }
 
+    /// Starts a write transaction. SQLite takes its write lock up front (IMMEDIATE), so that two
+    /// writers queue on the busy timeout instead of one failing when it upgrades a read lock.
+    pub fn begin_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::MySql | Dialect::Postgres => "BEGIN",
+        }
+    }
+
     /// A query returning one row when `table` exists in the current database or schema.
     pub fn table_exists_sql(self) -> String {
         match self {

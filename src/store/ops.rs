@@ -223,7 +223,7 @@ impl Store {
         let token = self.seal(token);
         let stamp = now();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
             let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
                 .bind(&data.label)
                 .fetch_optional(&mut *tx)
@@ -350,7 +350,7 @@ impl Store {
         );
         let stamp = now();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
             let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
             match (adopt, owner.as_deref()) {
                 (false, Some(o)) if o == own.owner_id => {}
@@ -434,7 +434,7 @@ impl Store {
             d.param(1)
         );
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
             let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
             if current.as_deref() != Some(owner) {
                 return Err(StoreError::NotOwned { id, owner: owner.to_string() });

@@ -78,10 +78,49 @@ pub struct Report {
     pub credentials: Vec<ValidCredential>,
     /// Secret documents.
     pub secrets: Vec<SecretDoc>,
+    /// Credential documents that failed their own checks, with whatever identity they show.
+    pub rejected: Vec<Rejected>,
+    /// Files that could not be read or parsed, so their credentials are unknown.
+    pub unreadable_files: usize,
     /// Files read.
     pub files: usize,
     /// Non-empty documents seen.
     pub documents: usize,
+}
+
+/// An invalid credential document: its row must be kept, so its identity matters.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    /// The file.
+    pub file: String,
+    /// `metadata.namespace`, where readable.
+    pub namespace: Option<String>,
+    /// `metadata.name`, where readable; without it the scan is incomplete.
+    pub name: Option<String>,
+    /// `spec.label`, where readable.
+    pub label: Option<String>,
+    /// The first problem, for status.
+    pub message: String,
+}
+
+impl Rejected {
+    fn from_root(file: &str, root: &crate::yaml::Node, diags: &[Diagnostic]) -> Rejected {
+        let text = |path: &[&str]| {
+            path.iter()
+                .try_fold(root, |n, k| n.get(k))
+                .and_then(crate::yaml::Node::as_str)
+                .map(str::to_string)
+        };
+        Rejected {
+            file: file.to_string(),
+            namespace: text(&["metadata", "namespace"]),
+            name: text(&["metadata", "name"]),
+            label: text(&["spec", "label"]),
+            message: diags
+                .first()
+                .map_or_else(|| "invalid".to_string(), |d| d.to_string()),
+        }
+    }
 }
 
 impl Report {
@@ -95,6 +134,8 @@ impl Report {
 pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Report, MissingPath> {
     let found = manifest::discover(paths)?;
     let mut report = Report {
+        // Symlink loops and unreadable directories hide whatever is behind them.
+        unreadable_files: found.problems.len(),
         diagnostics: found.problems,
         ..Report::default()
     };
@@ -103,7 +144,10 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Repor
         let name = file.display().to_string();
         match manifest::read_text(file, opts.max_file_size) {
             Ok(text) => validate_text(&name, &text, opts, &mut report),
-            Err(d) => report.diagnostics.push(d),
+            Err(d) => {
+                report.unreadable_files += 1;
+                report.diagnostics.push(d);
+            }
         }
     }
     if found.files.is_empty() && report.diagnostics.is_empty() {
@@ -131,6 +175,7 @@ pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mu
     let docs = match yaml::load(text, opts.limits) {
         Ok(docs) => docs,
         Err(e) => {
+            report.unreadable_files += 1;
             report
                 .diagnostics
                 .push(Diagnostic::file(file, e.pos(), e.to_string()));
@@ -138,6 +183,8 @@ pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mu
         }
     };
     if docs.iter().all(|d| d.root.is_none()) {
+        // Possibly a file caught mid-write: its credentials are unknown, not gone.
+        report.unreadable_files += 1;
         report.diagnostics.push(Diagnostic::file(
             file,
             Pos::START,
@@ -164,7 +211,11 @@ pub fn validate_text(file: &str, text: &str, opts: &ValidateOptions, report: &mu
                 "{file}:{}:{}: skipped {what}: not a bccreds kind",
                 ctx.pos.line, ctx.pos.column
             )),
-            Classified::Invalid(diags) => report.diagnostics.extend(diags),
+            // A document that is not even a recognisable object hides whatever it held.
+            Classified::Invalid(diags) => {
+                report.unreadable_files += 1;
+                report.diagnostics.extend(diags);
+            }
         }
     }
 }
@@ -173,6 +224,9 @@ fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Rep
     let json = match schema_check::check(&doc.file, &doc.root) {
         Ok(json) => json,
         Err(diags) => {
+            report
+                .rejected
+                .push(Rejected::from_root(&doc.file, &doc.root, &diags));
             report.diagnostics.extend(diags);
             return;
         }
@@ -181,12 +235,18 @@ fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Rep
         Ok(r) => r,
         Err(_) => {
             // serde's messages quote values, so only the fact is reported.
-            report.diagnostics.push(Diagnostic::new(
+            let diag = Diagnostic::new(
                 &doc.file,
                 doc.root.pos,
                 &[],
                 "does not match the BigCommerceCredential type",
+            );
+            report.rejected.push(Rejected::from_root(
+                &doc.file,
+                &doc.root,
+                std::slice::from_ref(&diag),
             ));
+            report.diagnostics.push(diag);
             return;
         }
     };
@@ -195,10 +255,15 @@ fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Rep
     if findings.is_empty() {
         report.credentials.push(valid);
     } else {
-        report.diagnostics.extend(
-            findings
-                .into_iter()
-                .map(|f| valid.diagnostic(&f.path, f.at_key, f.message)),
-        );
+        let diags: Vec<Diagnostic> = findings
+            .into_iter()
+            .map(|f| valid.diagnostic(&f.path, f.at_key, f.message))
+            .collect();
+        report.rejected.push(Rejected::from_root(
+            &valid.doc.file,
+            &valid.doc.root,
+            &diags,
+        ));
+        report.diagnostics.extend(diags);
     }
 }

@@ -1,0 +1,211 @@
+//! Desired state: each manifest's credential with resolved secrets and content hashes.
+
+use std::fmt;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::DeletionPolicy;
+use crate::store::{CredentialData, SecretUpdate};
+
+/// `namespace/name` of a manifest: the identity that survives edits and renames of labels.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SourceKey {
+    /// Namespace (`default` in file mode when none is given).
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl fmt::Display for SourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl SourceKey {
+    /// Parses `namespace/name`.
+    pub fn parse(text: &str) -> Option<SourceKey> {
+        let (namespace, name) = text.split_once('/')?;
+        Some(SourceKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+/// One credential as its manifest wants it, ready to verify and store.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// Identity.
+    pub key: SourceKey,
+    /// `metadata.generation` (Kubernetes), for observedGeneration.
+    pub generation: Option<i64>,
+    /// Where it came from, e.g. `shop.yaml:4`, for messages.
+    pub origin: String,
+    /// The columns to write; secrets resolved or `Keep`.
+    pub data: CredentialData,
+    /// Store hash from the normalised apiUrl.
+    pub store_hash: String,
+    /// Deletion policy annotation.
+    pub policy: DeletionPolicy,
+    /// `bigcommerce.unopim.io/adopt: "true"`.
+    pub adopt: bool,
+    /// sha256 of the normalised spec.
+    pub spec_sha256: String,
+    /// sha256 of the resolved secrets.
+    pub secret_sha256: String,
+}
+
+/// A manifest that could not become a desired credential, but whose identity is known: its
+/// stored row is kept as it is.
+#[derive(Clone, Debug)]
+pub struct Invalid {
+    /// Identity.
+    pub key: SourceKey,
+    /// Label, where readable.
+    pub label: Option<String>,
+    /// `metadata.generation`, where known.
+    pub generation: Option<i64>,
+    /// Why it is invalid.
+    pub message: String,
+}
+
+/// One entry of a scan.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A credential to reconcile.
+    Desired(Box<Desired>),
+    /// A credential to leave alone, with the reason.
+    Invalid(Invalid),
+}
+
+impl Entry {
+    /// The entry's identity.
+    pub fn key(&self) -> &SourceKey {
+        match self {
+            Entry::Desired(d) => &d.key,
+            Entry::Invalid(i) => &i.key,
+        }
+    }
+}
+
+/// The full desired state from one source, as one pass sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// Every credential found.
+    pub entries: Vec<Entry>,
+    /// False when part of the source could not be read: nothing is deleted then.
+    pub complete: bool,
+    /// Problems not tied to one credential (files that do not parse), with their locations.
+    pub problems: Vec<Diagnostic>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The spec hash: every non-secret column, normalised, in a fixed order.
+pub fn spec_hash(data: &CredentialData, policy: DeletionPolicy) -> String {
+    let normalised = serde_json::json!({
+        "label": data.label,
+        "apiUrl": data.api_url,
+        "active": data.active,
+        "defaultLocale": data.default_locale,
+        "defaultCurrency": data.default_currency,
+        "localeMapping": data.locale_mapping,
+        "currencyMapping": data.currency_mapping,
+        "deletionPolicy": policy.as_str(),
+    });
+    sha256_hex(normalised.to_string().as_bytes())
+}
+
+/// The secret hash: the resolved client ID, client secret and token ("keep" where absent).
+pub fn secret_hash(data: &CredentialData) -> String {
+    let mut hasher = Sha256::new();
+    let mut part = |name: &str, value: Option<&str>| {
+        hasher.update(name.as_bytes());
+        match value {
+            // Length-prefixed, so that no two different triples hash alike.
+            Some(v) => {
+                hasher.update(b"=");
+                hasher.update((v.len() as u64).to_be_bytes());
+                hasher.update(v.as_bytes());
+            }
+            None => hasher.update(b"~keep"),
+        }
+    };
+    part("clientId", data.client_id.as_deref());
+    let exposed = |u: &SecretUpdate| match u {
+        SecretUpdate::Set(v) => Some(v.expose().to_string()),
+        SecretUpdate::Keep => None,
+    };
+    part("clientSecret", exposed(&data.client_secret).as_deref());
+    part("accessToken", exposed(&data.access_token).as_deref());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretValue;
+    use std::collections::BTreeMap;
+
+    fn data() -> CredentialData {
+        CredentialData {
+            label: "Shop".into(),
+            api_url: "https://api.bigcommerce.com/stores/abc/".into(),
+            client_id: None,
+            client_secret: SecretUpdate::Keep,
+            access_token: SecretUpdate::Set(SecretValue::new("t")),
+            active: true,
+            default_locale: None,
+            default_currency: None,
+            locale_mapping: BTreeMap::new(),
+            currency_mapping: BTreeMap::new(),
+            store_info: None,
+        }
+    }
+
+    #[test]
+    fn hashes_change_with_content_only() {
+        let a = data();
+        assert_eq!(
+            spec_hash(&a, DeletionPolicy::Delete),
+            spec_hash(&data(), DeletionPolicy::Delete)
+        );
+        let mut b = data();
+        b.active = false;
+        assert_ne!(
+            spec_hash(&a, DeletionPolicy::Delete),
+            spec_hash(&b, DeletionPolicy::Delete)
+        );
+        assert_eq!(
+            secret_hash(&a),
+            secret_hash(&b),
+            "the secret hash ignores the spec"
+        );
+        let mut c = data();
+        c.access_token = SecretUpdate::Set(SecretValue::new("u"));
+        assert_ne!(secret_hash(&a), secret_hash(&c));
+        let mut keep = data();
+        keep.access_token = SecretUpdate::Keep;
+        assert_ne!(secret_hash(&a), secret_hash(&keep));
+        assert_eq!(secret_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn source_keys_round_trip() {
+        let key = SourceKey::parse("shop/prod").expect("key");
+        assert_eq!(key.to_string(), "shop/prod");
+        assert!(SourceKey::parse("nokey").is_none());
+    }
+}

@@ -1,0 +1,221 @@
+//! The reconciler: one pass compares the full desired state with the full stored state, plans a
+//! step per credential, verifies what it must and writes only what verified. File mode and
+//! Kubernetes mode both drive this one reconciler; they differ only in where [`Scan`]s come from.
+
+mod conditions;
+mod desired;
+mod execute;
+mod plan;
+#[cfg(test)]
+mod plan_tests;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+
+pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
+pub use desired::{secret_hash, spec_hash, Desired, Entry, Invalid, Scan, SourceKey};
+pub use plan::{drift, plan, Action, PlanInput, Step};
+
+use crate::diagnostic::Diagnostic;
+use crate::store::{Store, StoreError};
+use crate::verify::Verifier;
+
+/// What to do with a stored row whose token BigCommerce has revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnRevoked {
+    /// Leave the row as it is; status shows Verified=False.
+    Keep,
+    /// Mark the row inactive, so the connector stops offering it.
+    Deactivate,
+}
+
+/// How a reconciler behaves.
+#[derive(Clone, Debug)]
+pub struct ReconcilerConfig {
+    /// Owner id of the rows this reconciler manages.
+    pub owner: String,
+    /// Verifications at once.
+    pub concurrency: usize,
+    /// How old a verification may get before an unchanged credential is verified again.
+    pub reverify_interval: Duration,
+    /// Revoked tokens: keep or deactivate the row.
+    pub on_revoked: OnRevoked,
+    /// Allow a pass to delete every row when no manifest is found.
+    pub allow_empty: bool,
+}
+
+/// One credential's line in `plan`/`apply` output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ItemReport {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Label.
+    pub label: String,
+    /// Action planned or taken.
+    pub action: String,
+    /// CamelCase reason.
+    pub reason: String,
+    /// For people; never a secret.
+    pub message: String,
+}
+
+/// Counts of a pass, as the summary line prints them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Rows created.
+    pub created: usize,
+    /// Rows updated (adoptions and deactivations too).
+    pub updated: usize,
+    /// Rows deleted or orphaned.
+    pub deleted: usize,
+    /// Credentials left as they were.
+    pub unchanged: usize,
+    /// Credentials that failed (invalid, not verified, conflicts, store errors).
+    pub failed: usize,
+}
+
+/// The result of a pass (or of a plan).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PassReport {
+    /// One item per credential.
+    pub items: Vec<ItemReport>,
+    /// The counts.
+    pub summary: Summary,
+}
+
+/// Counters for `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Passes run.
+    pub passes: u64,
+    /// Passes that could not read the store.
+    pub failed_passes: u64,
+    /// Sum of pass durations, in seconds.
+    pub pass_seconds_sum: f64,
+    /// Duration of the last pass, in seconds.
+    pub last_pass_seconds: f64,
+    /// Results by action and outcome (`created`, `updated`, `deleted`, `unchanged`, `failed`).
+    pub results: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// A reconciler over one store, with a verifier and the status of every credential it saw.
+pub struct Reconciler<V> {
+    store: Arc<Store>,
+    verifier: Arc<V>,
+    config: ReconcilerConfig,
+    book: Mutex<StatusBook>,
+    problems: Mutex<Vec<Diagnostic>>,
+    metrics: Mutex<Metrics>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind, still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<V: Verifier> Reconciler<V> {
+    /// A reconciler writing to `store` and verifying with `verifier`.
+    pub fn new(store: Arc<Store>, verifier: Arc<V>, config: ReconcilerConfig) -> Self {
+        Reconciler {
+            store,
+            verifier,
+            config,
+            book: Mutex::new(StatusBook::default()),
+            problems: Mutex::new(Vec::new()),
+            metrics: Mutex::new(Metrics::default()),
+        }
+    }
+
+    /// The store this reconciler writes to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Plans a pass against the current store, without verifying or writing anything.
+    pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
+        let owned = self.store.owned(&self.config.owner).await?;
+        let all_rows = self.store.list(&Default::default()).await?;
+        Ok(plan(&PlanInput {
+            scan,
+            owned: &owned,
+            all_rows: &all_rows,
+            now: Utc::now(),
+            reverify_interval: self.config.reverify_interval,
+            allow_empty: self.config.allow_empty,
+            on_revoked_deactivate: self.config.on_revoked == OnRevoked::Deactivate,
+        }))
+    }
+
+    /// Runs one pass: plan, verify, write, and record conditions.
+    pub async fn apply(&self, scan: &Scan) -> Result<PassReport, StoreError> {
+        let started = Instant::now();
+        let steps = match self.plan(scan).await {
+            Ok(steps) => steps,
+            Err(e) => {
+                lock(&self.metrics).failed_passes += 1;
+                return Err(e);
+            }
+        };
+        let report = execute::run(self, steps).await;
+        *lock(&self.problems) = scan.problems.clone();
+        let mut m = lock(&self.metrics);
+        m.passes += 1;
+        let secs = started.elapsed().as_secs_f64();
+        m.pass_seconds_sum += secs;
+        m.last_pass_seconds = secs;
+        for (name, n) in [
+            ("created", report.summary.created),
+            ("updated", report.summary.updated),
+            ("deleted", report.summary.deleted),
+            ("unchanged", report.summary.unchanged),
+            ("failed", report.summary.failed),
+        ] {
+            *m.results.entry(name).or_default() += n as u64;
+        }
+        Ok(report)
+    }
+
+    /// Conditions of every credential seen in the last passes.
+    pub fn statuses(&self) -> Vec<CredentialStatus> {
+        lock(&self.book).all()
+    }
+
+    /// Problems of the last scan not tied to one credential (files that do not parse).
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        lock(&self.problems).clone()
+    }
+
+    /// A copy of the counters.
+    pub fn metrics(&self) -> Metrics {
+        lock(&self.metrics).clone()
+    }
+}
+
+/// Turns planned steps into a report without running them (`bccreds plan`).
+pub fn plan_report(steps: &[Step]) -> PassReport {
+    let mut report = PassReport::default();
+    for s in steps {
+        report.items.push(ItemReport {
+            namespace: s.key.namespace.clone(),
+            name: s.key.name.clone(),
+            label: s.label.clone(),
+            action: s.action.as_str().to_string(),
+            reason: s.reason.to_string(),
+            message: s.message.clone(),
+        });
+        let sum = &mut report.summary;
+        match s.action {
+            _ if s.failed => sum.failed += 1,
+            Action::Create => sum.created += 1,
+            Action::Update | Action::Adopt => sum.updated += 1,
+            Action::Delete | Action::Orphan => sum.deleted += 1,
+            Action::Reverify | Action::Unchanged | Action::Skip => sum.unchanged += 1,
+        }
+    }
+    report
+}

@@ -1,0 +1,1 @@
+//! Planner tests (kept apart so that plan.rs stays readable).

@@ -1,0 +1,264 @@
+//! The HTTP endpoints of the long-running modes: `/healthz`, `/readyz`, `/metrics` and `/status`.
+//!
+//! The server knows nothing about manifests; it serves whatever the daemon's state reports
+//! through [`Probe`].
+
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use metrics::MetricsText;
+
+/// The content type of the Prometheus text exposition format 0.0.4.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// How long [`Server::shutdown`] lets in-flight requests finish before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What the endpoints serve; implemented by the daemon's state.
+pub trait Probe: Send + Sync + 'static {
+    /// Ready: the first full pass has completed and the store is reachable.
+    fn ready(&self) -> Result<(), String>;
+    /// Per-manifest conditions as a JSON document.
+    fn status(&self) -> serde_json::Value;
+    /// Prometheus text exposition (format 0.0.4).
+    fn metrics(&self) -> String;
+}
+
+/// A running HTTP server. Dropping it stops serving, like [`Server::shutdown`] without waiting.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `listen` (default in the CLI will be 127.0.0.1:9464) and serves in a background tokio task.
+    pub async fn start(listen: SocketAddr, probe: Arc<dyn Probe>) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = router(probe);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            // A dropped sender also stops the server, which is what makes Drop work.
+            let signal = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+            {
+                tracing::error!("the health and metrics server stopped: {e}");
+            }
+        });
+        tracing::info!("serving /healthz, /readyz, /metrics and /status on http://{addr}");
+        Ok(Server {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address, with the real port when 0 was asked for.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting and finishes in-flight requests (waiting a few seconds at most).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; dropping them");
+                task.abort();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+type Shared = Arc<dyn Probe>;
+
+fn router(probe: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .fallback(not_found)
+        .with_state(probe)
+}
+
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok".to_string())
+}
+
+async fn readyz(State(probe): State<Shared>) -> Response {
+    match ask(probe, |p| p.ready()).await {
+        Ok(Ok(())) => text(StatusCode::OK, "ok".to_string()),
+        Ok(Err(reason)) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
+        Err(failed) => failed,
+    }
+}
+
+async fn metrics(State(probe): State<Shared>) -> Response {
+    match ask(probe, |p| p.metrics()).await {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+            body,
+        )
+            .into_response(),
+        Err(failed) => failed,
+    }
+}
+
+async fn status(State(probe): State<Shared>) -> Response {
+    match ask(probe, |p| p.status()).await {
+        Ok(doc) => (StatusCode::OK, Json(doc)).into_response(),
+        Err(failed) => failed,
+    }
+}
+
+async fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "not found".to_string())
+}
+
+/// Calls the probe on the blocking pool: the daemon's state may sit behind a lock held for a
+/// whole pass, and a waiting probe must not stall the runtime the server shares with it.
+async fn ask<T: Send + 'static>(
+    probe: Shared,
+    call: impl FnOnce(&dyn Probe) -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(move || call(probe.as_ref()))
+        .await
+        .map_err(|e| {
+            tracing::error!("a health or metrics probe failed: {e}");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the probe failed".to_string(),
+            )
+        })
+}
+
+fn text(code: StatusCode, body: String) -> Response {
+    (code, [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Fake {
+        ready: AtomicBool,
+        panics: bool,
+    }
+
+    impl Probe for Fake {
+        fn ready(&self) -> Result<(), String> {
+            if self.ready.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("the first pass has not completed".to_string())
+            }
+        }
+        fn status(&self) -> serde_json::Value {
+            serde_json::json!({"items": []})
+        }
+        fn metrics(&self) -> String {
+            if self.panics {
+                panic!("probe bug");
+            }
+            "up 1\n".to_string()
+        }
+    }
+
+    fn fake(ready: bool, panics: bool) -> State<Shared> {
+        State(Arc::new(Fake {
+            ready: AtomicBool::new(ready),
+            panics,
+        }))
+    }
+
+    async fn parts(response: Response) -> (StatusCode, String, String) {
+        let code = response.status();
+        let kind = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (code, kind, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn handlers_answer_with_their_status_and_content_type() {
+        let ok = |body: &str| (StatusCode::OK, TEXT_CONTENT_TYPE.to_string(), body.to_string());
+        assert_eq!(parts(healthz().await).await, ok("ok"));
+        assert_eq!(parts(readyz(fake(true, false)).await).await, ok("ok"));
+        assert_eq!(
+            parts(metrics(fake(true, false)).await).await,
+            (StatusCode::OK, METRICS_CONTENT_TYPE.into(), "up 1\n".into())
+        );
+        let (code, kind, body) = parts(status(fake(true, false)).await).await;
+        assert_eq!((code, kind.as_str()), (StatusCode::OK, "application/json"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"items": []})
+        );
+        let (code, _, body) = parts(not_found().await).await;
+        assert_eq!((code, body.as_str()), (StatusCode::NOT_FOUND, "not found"));
+    }
+
+    #[tokio::test]
+    async fn not_ready_is_503_with_the_reason() {
+        assert_eq!(
+            parts(readyz(fake(false, false)).await).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT_CONTENT_TYPE.into(),
+                "the first pass has not completed".into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_gives_500_not_a_dead_task() {
+        let (code, _, body) = parts(metrics(fake(true, true)).await).await;
+        assert_eq!((code, body.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "the probe failed"));
+    }
+}

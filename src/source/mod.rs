@@ -1,0 +1,3 @@
+//! Sources of desired state. File mode reads a manifest tree; Kubernetes mode will read the API.
+
+pub mod files;
