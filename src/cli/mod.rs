@@ -1,6 +1,7 @@
 //! The command line: parsing flags and dispatching to commands.
 
 mod apply;
+mod demo;
 mod list;
 mod options;
 mod simulate;
@@ -47,7 +48,7 @@ enum Command {
     /// Print the BigCommerceCredential CustomResourceDefinition.
     Crd,
     /// Run the whole flow against a built-in BigCommerce simulator and a temporary store.
-    Demo,
+    Demo(demo::DemoArgs),
 }
 
 /// How results are printed.
@@ -78,13 +79,7 @@ pub fn run() -> ExitCode {
             print!("{}", crate::schema::crd_yaml());
             EXIT_OK
         }
-        Command::Demo => {
-            eprintln!(
-                "bccreds demo: not yet available; it arrives with the reconciler (file mode)."
-            );
-            eprintln!("Meanwhile: cargo run -- validate examples/");
-            EXIT_OK
-        }
+        Command::Demo(args) => demo::run(&args),
     };
     ExitCode::from(code)
 }
