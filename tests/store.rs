@@ -416,8 +416,8 @@ async fn a_table_prefix_keeps_tables_apart_and_migrations_run_twice() {
             .await;
         assert_eq!(
             applied.len(),
-            1,
-            "one migration, recorded once: {applied:?}"
+            2,
+            "each migration recorded once: {applied:?}"
         );
         assert!(matches!(
             Store::connect(bccreds::store::StoreOptions {
@@ -534,6 +534,9 @@ async fn a_deleted_row_shows_as_dangling_ownership_and_can_be_recreated() {
         let owned = store.owned("o").await.expect("owned");
         assert_eq!(owned.len(), 1);
         assert!(owned[0].1.is_none(), "the credential row is gone");
+        // A stale record blocks a second one for the same manifest until it is cleared.
+        assert!(store.create(&data("Drifted", "t"), &own).await.is_err());
+        store.delete("o", id).await.expect("clear the stale record");
         let new_id = store
             .create(&data("Drifted", "t"), &own)
             .await

@@ -1,1 +1,291 @@
 //! Planner tests (kept apart so that plan.rs stays readable).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+
+use super::desired::{secret_hash, spec_hash, Desired, Entry, Invalid, Scan, SourceKey};
+use super::plan::{plan, Action, PlanInput, Step};
+use crate::model::DeletionPolicy;
+use crate::secret::SecretValue;
+use crate::store::{
+    CredentialData, ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData,
+};
+
+fn key(name: &str) -> SourceKey {
+    SourceKey {
+        namespace: "shop".into(),
+        name: name.into(),
+    }
+}
+
+fn desired(name: &str, label: &str) -> Desired {
+    let data = CredentialData {
+        label: label.into(),
+        api_url: "https://api.bigcommerce.com/stores/abc/".into(),
+        client_id: None,
+        client_secret: SecretUpdate::Keep,
+        access_token: SecretUpdate::Set(SecretValue::new("tok")),
+        active: true,
+        default_locale: None,
+        default_currency: None,
+        locale_mapping: BTreeMap::new(),
+        currency_mapping: BTreeMap::new(),
+        store_info: None,
+    };
+    Desired {
+        key: key(name),
+        generation: None,
+        origin: format!("{name}.yaml:1"),
+        spec_sha256: spec_hash(&data, DeletionPolicy::Delete),
+        secret_sha256: secret_hash(&data),
+        data,
+        store_hash: "abc".into(),
+        policy: DeletionPolicy::Delete,
+        adopt: false,
+    }
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+}
+
+/// The owned row bccreds would have written for `d`, verified `age_min` minutes ago.
+fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredential>) {
+    let stored = StoredCredential {
+        id,
+        data: StoredData {
+            label: d.data.label.clone(),
+            api_url: d.data.api_url.clone(),
+            client_id: None,
+            client_secret: None,
+            access_token: SecretValue::new("tok"),
+            active: true,
+            default_locale: None,
+            default_currency: None,
+            locale_mapping: BTreeMap::new(),
+            currency_mapping: BTreeMap::new(),
+            store_info: None,
+        },
+        created_at: None,
+        updated_at: None,
+    };
+    let own = Ownership {
+        credential_id: id,
+        owner_id: "me".into(),
+        source_key: d.key.to_string(),
+        spec_sha256: d.spec_sha256.clone(),
+        secret_sha256: d.secret_sha256.clone(),
+        last_verified_at: Some(now() - chrono::Duration::minutes(age_min)),
+        last_result: Some("Verified".into()),
+        last_message: None,
+        deletion_policy: DeletionPolicy::Delete,
+    };
+    (own, Some(stored))
+}
+
+fn row(id: i64, label: &str, owner: Option<&str>) -> ListedCredential {
+    ListedCredential {
+        id,
+        label: label.into(),
+        api_url: String::new(),
+        active: true,
+        owner_id: owner.map(str::to_string),
+        last_result: None,
+        last_verified_at: None,
+        updated_at: None,
+    }
+}
+
+fn run(
+    entries: Vec<Entry>,
+    complete: bool,
+    owned: &[(Ownership, Option<StoredCredential>)],
+    rows: &[ListedCredential],
+    allow_empty: bool,
+) -> Vec<Step> {
+    let scan = Scan {
+        entries,
+        complete,
+        problems: Vec::new(),
+    };
+    plan(&PlanInput {
+        scan: &scan,
+        owned,
+        all_rows: rows,
+        now: now(),
+        reverify_interval: Duration::from_secs(3600),
+        allow_empty,
+        on_revoked_deactivate: false,
+    })
+}
+
+fn actions(steps: &[Step]) -> Vec<(String, Action, &'static str)> {
+    steps
+        .iter()
+        .map(|s| (s.key.name.clone(), s.action, s.reason))
+        .collect()
+}
+
+fn entry(d: Desired) -> Entry {
+    Entry::Desired(Box::new(d))
+}
+
+#[test]
+fn new_unchanged_stale_and_changed() {
+    let a = desired("a", "A");
+    let b = desired("b", "B");
+    let c = desired("c", "C");
+    let mut c_changed = desired("c", "C");
+    c_changed.spec_sha256 = "different".into();
+    let owned_rows = [
+        owned(2, &b, 5),
+        owned(3, &c, 5),
+        owned(4, &desired("d", "D"), 120),
+    ];
+    let d = desired("d", "D");
+    let steps = run(
+        vec![entry(a), entry(b), entry(c_changed), entry(d)],
+        true,
+        &owned_rows,
+        &[],
+        false,
+    );
+    assert_eq!(
+        actions(&steps),
+        [
+            ("a".into(), Action::Create, "New"),
+            ("b".into(), Action::Unchanged, "UpToDate"),
+            ("c".into(), Action::Update, "Changed"),
+            ("d".into(), Action::Reverify, "ReverifyDue"),
+        ]
+    );
+}
+
+#[test]
+fn drift_is_detected_and_kept_secrets_are_not_drift() {
+    let b = desired("b", "B");
+    let mut tampered = owned(2, &b, 5);
+    if let Some(s) = tampered.1.as_mut() {
+        s.data.label = "Tampered".into();
+        s.data.active = false;
+    }
+    let steps = run(vec![entry(b.clone())], true, &[tampered], &[], false);
+    assert_eq!(
+        (steps[0].action, steps[0].reason),
+        (Action::Update, "Drift")
+    );
+    assert!(
+        steps[0].message.contains("label, status"),
+        "{}",
+        steps[0].message
+    );
+
+    let mut keep = desired("b", "B");
+    keep.data.access_token = SecretUpdate::Keep;
+    keep.secret_sha256 = secret_hash(&keep.data);
+    let mut stored = owned(2, &keep, 5);
+    if let Some(s) = stored.1.as_mut() {
+        s.data.access_token = SecretValue::new("whatever-is-stored");
+    }
+    let steps = run(vec![entry(keep)], true, &[stored], &[], false);
+    assert_eq!(steps[0].action, Action::Unchanged);
+}
+
+#[test]
+fn gone_manifests_are_deleted_or_orphaned_but_only_after_a_complete_scan() {
+    let a = desired("a", "A");
+    let gone = desired("gone", "Gone");
+    let mut orphan = owned(3, &desired("orphan", "Orphan"), 5);
+    orphan.0.deletion_policy = DeletionPolicy::Orphan;
+    let owned_rows = [owned(2, &gone, 5), orphan];
+    let steps = run(vec![entry(a.clone())], true, &owned_rows, &[], false);
+    assert_eq!(
+        actions(&steps)[1..],
+        [
+            ("gone".into(), Action::Delete, "Deleted"),
+            ("orphan".into(), Action::Orphan, "Orphaned")
+        ]
+    );
+    let steps = run(vec![entry(a)], false, &owned_rows, &[], false);
+    assert!(steps[1..]
+        .iter()
+        .all(|s| s.action == Action::Skip && s.reason == "IncompleteScan"));
+}
+
+#[test]
+fn an_empty_desired_set_deletes_nothing_without_allow_empty() {
+    let owned_rows = [owned(2, &desired("a", "A"), 5)];
+    let steps = run(Vec::new(), true, &owned_rows, &[], false);
+    assert_eq!(
+        (steps[0].action, steps[0].reason, steps[0].failed),
+        (Action::Skip, "EmptySetGuard", true)
+    );
+    let steps = run(Vec::new(), true, &owned_rows, &[], true);
+    assert_eq!(steps[0].action, Action::Delete);
+}
+
+#[test]
+fn labels_taken_by_other_rows_conflict_unless_adopted() {
+    let rows = [row(7, "hand made", None), row(8, "Theirs", Some("other"))];
+    let mut adopt = desired("h2", "Hand Made");
+    adopt.adopt = true;
+    let steps = run(
+        vec![
+            entry(desired("h", "Hand Made")),
+            entry(adopt),
+            entry(desired("t", "THEIRS")),
+        ],
+        true,
+        &[],
+        &rows,
+        false,
+    );
+    assert_eq!(
+        actions(&steps),
+        [
+            ("h".into(), Action::Skip, "LabelConflict"),
+            ("h2".into(), Action::Adopt, "Adopt"),
+            ("t".into(), Action::Skip, "LabelConflict"),
+        ]
+    );
+    assert!(steps[0].message.contains("bigcommerce.unopim.io/adopt"));
+    assert!(steps[2].message.contains("owner `other`"));
+    assert_eq!(steps[1].id, Some(7));
+}
+
+#[test]
+fn creating_needs_a_token_and_a_deleted_row_is_recreated() {
+    let mut no_token = desired("n", "N");
+    no_token.data.access_token = SecretUpdate::Keep;
+    let r = desired("r", "R");
+    let stale = (owned(9, &r, 5).0, None);
+    let steps = run(vec![entry(no_token), entry(r)], true, &[stale], &[], false);
+    assert_eq!(
+        actions(&steps),
+        [
+            ("n".into(), Action::Skip, "SecretMissing"),
+            ("r".into(), Action::Create, "New")
+        ]
+    );
+    assert!(steps[1].message.contains("deleted outside bccreds"));
+}
+
+#[test]
+fn invalid_manifests_keep_their_rows() {
+    let owned_rows = [owned(2, &desired("a", "A"), 5)];
+    let invalid = Entry::Invalid(Invalid {
+        key: key("a"),
+        label: Some("A".into()),
+        generation: None,
+        message: "bad apiUrl".into(),
+    });
+    let steps = run(vec![invalid], true, &owned_rows, &[], false);
+    assert_eq!(steps.len(), 1, "no delete for an invalid manifest");
+    assert_eq!(
+        (steps[0].action, steps[0].id, steps[0].failed),
+        (Action::Skip, Some(2), true)
+    );
+    assert!(steps[0].message.contains("kept"));
+}

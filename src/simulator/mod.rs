@@ -101,6 +101,12 @@ impl Simulator {
         self.shared.requests()
     }
 
+    /// Revokes an access token: later requests with it get 401, as after its API account is
+    /// deleted in the BigCommerce control panel.
+    pub fn revoke_token(&self, token: &str) {
+        self.shared.revoke(token);
+    }
+
     /// Empties the request log; later requests keep counting `seq` from where it was.
     pub fn clear_requests(&self) {
         self.shared.clear_requests();

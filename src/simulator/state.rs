@@ -178,6 +178,8 @@ impl RequestLog {
 }
 
 struct Inner {
+    /// Tokens revoked while running, as when their API account is deleted.
+    revoked: std::collections::BTreeSet<String>,
     windows: Vec<RateWindow>,
     store_faults: Vec<FaultSet>,
     token_faults: Vec<FaultSet>,
@@ -216,6 +218,7 @@ impl Shared {
                 .map(|t| FaultSet::new(&t.faults))
                 .collect(),
             log: RequestLog::default(),
+            revoked: std::collections::BTreeSet::new(),
         };
         Shared {
             fixture,
@@ -249,8 +252,16 @@ impl Shared {
             .map(|(index, store)| StoreRef { index, store })
     }
 
-    /// Index of the token, if it is a token of store `hash`.
+    /// Revokes `token`: from now on it gets 401, as after its API account is deleted.
+    pub fn revoke(&self, token: &str) {
+        self.lock().revoked.insert(token.to_string());
+    }
+
+    /// Index of the token, if it is a live token of store `hash`.
     pub fn token_index(&self, token: &str, hash: &str) -> Option<usize> {
+        if self.lock().revoked.contains(token) {
+            return None;
+        }
         self.fixture
             .tokens
             .iter()

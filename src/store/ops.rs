@@ -68,6 +68,10 @@ pub(crate) struct CredentialRow {
     updated_at: Option<NaiveDateTime>,
 }
 
+/// The ownership columns, named rather than `*`: SQLite's cached statements do not notice
+/// columns added by a later migration.
+const OWNERSHIP_COLUMNS: &str = "credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct OwnershipRow {
     credential_id: i64,
@@ -209,13 +213,6 @@ impl Store {
             d.param(1)
         );
         let conflict = self.conflict_sql(false);
-        let dangling = format!(
-            "DELETE FROM {own} WHERE owner_id = {} AND source_key = {} AND credential_id NOT IN (SELECT {} FROM {creds})",
-            d.param(1),
-            d.param(2),
-            q("id"),
-            own = q(&self.tables.ownership),
-        );
         let client_secret = match &data.client_secret {
             SecretUpdate::Set(v) => Some(self.seal(v)),
             SecretUpdate::Keep => None,
@@ -249,11 +246,6 @@ impl Store {
                 .await?;
             let id: i64 = sqlx::query_scalar(AssertSqlSafe(id_sql.as_str())).bind(&data.label).fetch_one(&mut *tx).await?;
             self.injected_failure()?;
-            sqlx::query(AssertSqlSafe(dangling.as_str()))
-                .bind(&own.owner_id)
-                .bind(&own.source_key)
-                .execute(&mut *tx)
-                .await?;
             insert_ownership!(self, tx, id, own);
             tx.commit().await?;
             Ok(id)
@@ -529,7 +521,7 @@ impl Store {
 
     async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
         let sql = format!(
-            "SELECT * FROM {} WHERE credential_id = {}",
+            "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE credential_id = {}",
             self.dialect.ident(&self.tables.ownership),
             self.dialect.param(1)
         );
@@ -545,7 +537,7 @@ impl Store {
     ) -> Result<Vec<(Ownership, Option<StoredCredential>)>, StoreError> {
         let d = self.dialect;
         let own_sql = format!(
-            "SELECT * FROM {} WHERE owner_id = {} ORDER BY credential_id",
+            "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE owner_id = {} ORDER BY credential_id",
             d.ident(&self.tables.ownership),
             d.param(1)
         );

@@ -1,0 +1,453 @@
+//! The reconciler end to end: real manifest files, the simulator, and the store on every
+//! configured engine.
+
+mod store_support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bccreds::reconcile::{OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
+use bccreds::simulator::{Fixture, Simulator};
+use bccreds::source::files;
+use bccreds::store::{CredentialData, ListQuery, Ownership, SecretUpdate, Store};
+use bccreds::validate::ValidateOptions;
+use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use store_support::{each_engine, TestDb};
+
+const FIXTURE: &str = r#"
+stores:
+  - hash: abc123
+    name: Production
+    currencies: [{code: USD}, {code: EUR}]
+  - hash: def456
+    name: Outlet
+tokens:
+  - token: tok-prod-1
+    store: abc123
+    scopes: [store_v2_information_read_only, store_v2_products_read_only]
+  - token: tok-prod-2
+    store: abc123
+    scopes: [store_v2_information_read_only, store_v2_products_read_only]
+  - token: tok-outlet
+    store: def456
+    scopes: [store_v2_information_read_only, store_v2_products_read_only]
+"#;
+
+struct World {
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+    rec: Reconciler<BigCommerceClient>,
+}
+
+fn manifest(
+    name: &str,
+    label: &str,
+    hash: &str,
+    token_file: &str,
+    extra_meta: &str,
+    extra_spec: &str,
+) -> String {
+    format!(
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\n  namespace: shop\n{extra_meta}spec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/{hash}/\n{token}{extra_spec}",
+        token = if token_file.is_empty() { String::new() } else { format!("  accessToken:\n    file: {token_file}\n") }
+    )
+}
+
+impl World {
+    async fn new(db: &TestDb, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
+        let sim = Simulator::start(
+            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
+        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+        for (file, token) in [("prod", "tok-prod-1"), ("outlet", "tok-outlet")] {
+            fs::write(dir.path().join("secrets").join(file), token).expect("secret");
+        }
+        let store = Arc::new(db.store("").await);
+        let client = BigCommerceClient::new(&ClientOptions {
+            base_url: sim.base_url(),
+            retry: RetryPolicy {
+                base_delay: Duration::from_millis(5),
+                ..RetryPolicy::default()
+            },
+            ..ClientOptions::default()
+        })
+        .expect("client");
+        let mut cfg = ReconcilerConfig {
+            owner: "test".into(),
+            concurrency: 4,
+            reverify_interval: Duration::from_secs(3600),
+            on_revoked: OnRevoked::Keep,
+            allow_empty: false,
+        };
+        config(&mut cfg);
+        let rec = Reconciler::new(store.clone(), Arc::new(client), cfg);
+        World {
+            sim,
+            dir,
+            store,
+            rec,
+        }
+    }
+
+    fn manifests(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        fs::write(self.manifests().join(file), text).expect("write manifest");
+    }
+
+    fn scan(&self) -> Scan {
+        files::scan(
+            &[self.manifests()],
+            &ValidateOptions::default(),
+            Some(&self.dir.path().join("secrets")),
+        )
+    }
+
+    async fn pass(&self) -> PassReport {
+        self.rec.apply(&self.scan()).await.expect("pass")
+    }
+
+    async fn labels(&self) -> Vec<(String, bool)> {
+        self.store
+            .list(&ListQuery::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|r| (r.label, r.active))
+            .collect()
+    }
+
+    fn condition(&self, name: &str, type_: &str) -> (String, String) {
+        let status = self
+            .rec
+            .statuses()
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect("status");
+        let c = status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == type_)
+            .expect("condition");
+        (c.status, c.reason)
+    }
+}
+
+fn summary(r: &PassReport) -> [usize; 5] {
+    let s = r.summary;
+    [s.created, s.updated, s.deleted, s.unchanged, s.failed]
+}
+
+#[tokio::test]
+async fn create_update_delete_and_an_unchanged_resync_without_requests() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        w.write(
+            "outlet.yaml",
+            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+        );
+        let first = w.pass().await;
+        assert_eq!(summary(&first), [2, 0, 0, 0, 0], "{first:?}");
+        assert_eq!(
+            w.labels().await,
+            [("Outlet".into(), true), ("Production".into(), true)]
+        );
+        assert_eq!(
+            w.condition("prod", "Ready"),
+            ("True".into(), "Ready".into())
+        );
+
+        w.sim.clear_requests();
+        assert_eq!(summary(&w.pass().await), [0, 0, 0, 2, 0]);
+        assert!(
+            w.sim.requests().is_empty(),
+            "an unchanged resync called BigCommerce: {:?}",
+            w.sim.requests()
+        );
+
+        w.write(
+            "prod.yaml",
+            &manifest(
+                "prod",
+                "Production EU",
+                "abc123",
+                "prod",
+                "",
+                "  currencyMapping: {EUR: EUR}\n",
+            ),
+        );
+        assert_eq!(summary(&w.pass().await), [0, 1, 0, 1, 0]);
+        assert_eq!(w.labels().await[1].0, "Production EU");
+
+        fs::remove_file(w.manifests().join("outlet.yaml")).expect("rm");
+        assert_eq!(summary(&w.pass().await), [0, 0, 1, 1, 0]);
+        assert_eq!(w.labels().await, [("Production EU".into(), true)]);
+        assert!(
+            w.rec.statuses().iter().all(|s| s.name != "outlet"),
+            "a deleted manifest's status is forgotten"
+        );
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write("prod.yaml", &manifest("prod", "Production", "abc123", "prod", "", ""));
+        w.pass().await;
+        let before = w.store.owned("test").await.expect("owned");
+
+        fs::write(w.dir.path().join("secrets/prod"), "tok-wrong").expect("secret");
+        let report = w.pass().await;
+        assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
+        assert_eq!(report.items[0].reason, "InvalidToken");
+        assert_eq!(w.condition("prod", "Verified"), ("False".into(), "InvalidToken".into()));
+        assert_eq!(w.condition("prod", "Stored"), ("True".into(), "UpToDate".into()));
+        let after = w.store.owned("test").await.expect("owned");
+        assert_eq!(after[0].1, before[0].1, "the stored row is untouched");
+
+        fs::write(w.dir.path().join("secrets/prod"), "tok-prod-1").expect("secret");
+        w.write("prod.yaml", "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: prod\n  namespace: shop\nspec:\n  label: [unclosed\n");
+        let scan = w.scan();
+        assert!(!scan.complete);
+        assert_eq!((scan.problems[0].line, scan.problems[0].column), (8, 1), "{:?}", scan.problems);
+        assert!(scan.problems[0].message.contains("YAML syntax error"));
+        let report = w.rec.apply(&scan).await.expect("pass");
+        assert_eq!(summary(&report), [0, 0, 0, 1, 0], "{report:?}");
+        assert_eq!(report.items[0].reason, "IncompleteScan");
+        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        assert_eq!(w.rec.problems()[0].line, 8);
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        // A credential made by hand on the credentials page: no ownership row.
+        let hand = CredentialData {
+            label: "Hand Made".into(),
+            api_url: "https://api.bigcommerce.com/stores/abc123/".into(),
+            client_id: None,
+            client_secret: SecretUpdate::Keep,
+            access_token: SecretUpdate::Set(bccreds::secret::SecretValue::new("tok-prod-2")),
+            active: true,
+            default_locale: None,
+            default_currency: None,
+            locale_mapping: Default::default(),
+            currency_mapping: Default::default(),
+            store_info: None,
+        };
+        let own = Ownership {
+            credential_id: 0,
+            owner_id: "someone".into(),
+            source_key: "x/y".into(),
+            spec_sha256: String::new(),
+            secret_sha256: String::new(),
+            last_verified_at: None,
+            last_result: None,
+            last_message: None,
+            deletion_policy: bccreds::model::DeletionPolicy::Delete,
+        };
+        let id = w.store.create(&hand, &own).await.expect("hand row");
+        w.store.release("someone", id).await.expect("unowned");
+
+        w.write(
+            "hand.yaml",
+            &manifest("hand", "hand made", "abc123", "", "", ""),
+        );
+        let report = w.pass().await;
+        assert_eq!(report.items[0].reason, "LabelConflict", "{report:?}");
+        w.write(
+            "hand.yaml",
+            &manifest(
+                "hand",
+                "Hand Made",
+                "abc123",
+                "",
+                "  annotations:\n    bigcommerce.unopim.io/adopt: \"true\"\n",
+                "",
+            ),
+        );
+        let report = w.pass().await;
+        assert_eq!(
+            (report.items[0].action.as_str(), summary(&report)),
+            ("Adopt", [0, 1, 0, 0, 0]),
+            "{report:?}"
+        );
+        let row = w.store.get(id).await.expect("get").expect("row");
+        assert_eq!(
+            row.data.access_token.expose(),
+            "tok-prod-2",
+            "the hand-made token is kept"
+        );
+        assert_eq!(w.store.owned("test").await.expect("owned").len(), 1);
+
+        // Drift: someone edits the managed row directly in SQL.
+        db.exec(&format!(
+            "UPDATE {} SET {} = 'Tampered', {} = {} WHERE {} = {id}",
+            db.ident(w.store.credentials_table()),
+            db.ident("label"),
+            db.ident("status"),
+            db.boolean(false),
+            db.ident("id")
+        ))
+        .await;
+        let report = w.pass().await;
+        assert_eq!(
+            (report.items[0].reason.as_str(), summary(&report)),
+            ("Updated", [0, 1, 0, 0, 0]),
+            "{report:?}"
+        );
+        assert!(report.items[0].message.contains("verified"), "{report:?}");
+        assert_eq!(w.labels().await, [("Hand Made".into(), true)]);
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() {
+    each_engine(|db| async move {
+        for on_revoked in [OnRevoked::Keep, OnRevoked::Deactivate] {
+            let w = World::new(&db, |c| {
+                c.reverify_interval = Duration::ZERO;
+                c.on_revoked = on_revoked;
+                c.owner = format!("{on_revoked:?}");
+            })
+            .await;
+            let label = format!("Revoked {on_revoked:?}");
+            w.write(
+                "prod.yaml",
+                &manifest("prod", &label, "abc123", "prod", "", ""),
+            );
+            assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
+            w.sim.revoke_token("tok-prod-1");
+            let report = w.pass().await;
+            assert_eq!(
+                w.condition("prod", "Verified"),
+                ("False".into(), "InvalidToken".into())
+            );
+            let row = w
+                .labels()
+                .await
+                .into_iter()
+                .find(|(l, _)| *l == label)
+                .expect("row stays");
+            match on_revoked {
+                OnRevoked::Keep => {
+                    assert!(row.1, "kept active");
+                    assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
+                }
+                OnRevoked::Deactivate => {
+                    assert!(!row.1, "deactivated");
+                    assert_eq!(report.items[0].reason, "Deactivated");
+                    // Deactivation is not drift: the next pass does not flip it back.
+                    let again = w.pass().await;
+                    assert!(
+                        !w.labels()
+                            .await
+                            .into_iter()
+                            .find(|(l, _)| *l == label)
+                            .expect("row")
+                            .1,
+                        "{again:?}"
+                    );
+                }
+            }
+            w.store
+                .delete(
+                    &format!("{on_revoked:?}"),
+                    w.store.owned(&format!("{on_revoked:?}")).await.expect("o")[0]
+                        .0
+                        .credential_id,
+                )
+                .await
+                .expect("cleanup");
+        }
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest(
+                "prod",
+                "Production",
+                "abc123",
+                "prod",
+                "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n",
+                "",
+            ),
+        );
+        w.write(
+            "outlet.yaml",
+            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+        );
+        w.pass().await;
+        fs::remove_file(w.manifests().join("prod.yaml")).expect("rm");
+        let report = w.pass().await;
+        assert_eq!(summary(&report), [0, 0, 1, 1, 0]);
+        assert_eq!(w.labels().await.len(), 2, "the orphaned row stays");
+        assert_eq!(
+            w.store.owned("test").await.expect("owned").len(),
+            1,
+            "and is no longer managed"
+        );
+
+        fs::remove_file(w.manifests().join("outlet.yaml")).expect("rm");
+        let report = w.pass().await;
+        assert_eq!(report.items[0].reason, "EmptySetGuard");
+        assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
+        assert_eq!(
+            w.labels().await.len(),
+            2,
+            "nothing deleted by an empty tree"
+        );
+
+        let missing = files::scan(
+            &[w.dir.path().join("gone")],
+            &ValidateOptions::default(),
+            None,
+        );
+        assert!(!missing.complete);
+        let report = w.rec.apply(&missing).await.expect("pass");
+        assert_eq!(
+            summary(&report)[2],
+            0,
+            "a missing directory deletes nothing"
+        );
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[allow(dead_code)]
+fn unused(_: &Path) {}
