@@ -194,7 +194,8 @@ mod tests {
         m.sample("d_seconds_count", &[], 2.0);
         let text = m.finish();
         assert_eq!(text.matches("# TYPE").count(), 1);
-        assert!(text.ends_with("d_seconds_bucket{le=\"+Inf\"} 2\nd_seconds_sum 0.25\nd_seconds_count 2\n"));
+        assert!(text
+            .ends_with("d_seconds_bucket{le=\"+Inf\"} 2\nd_seconds_sum 0.25\nd_seconds_count 2\n"));
     }
 
     #[test]

@@ -227,7 +227,13 @@ mod tests {
 
     #[tokio::test]
     async fn handlers_answer_with_their_status_and_content_type() {
-        let ok = |body: &str| (StatusCode::OK, TEXT_CONTENT_TYPE.to_string(), body.to_string());
+        let ok = |body: &str| {
+            (
+                StatusCode::OK,
+                TEXT_CONTENT_TYPE.to_string(),
+                body.to_string(),
+            )
+        };
         assert_eq!(parts(healthz().await).await, ok("ok"));
         assert_eq!(parts(readyz(fake(true, false)).await).await, ok("ok"));
         assert_eq!(
@@ -259,6 +265,9 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_probe_gives_500_not_a_dead_task() {
         let (code, _, body) = parts(metrics(fake(true, true)).await).await;
-        assert_eq!((code, body.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "the probe failed"));
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "the probe failed")
+        );
     }
 }

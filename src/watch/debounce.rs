@@ -159,7 +159,11 @@ mod tests {
         assert!(d.due(t0 + 300 * MS).is_some());
         d.fired(t0 + 300 * MS);
         assert_eq!(d.due(t0 + 350 * MS), None);
-        assert_eq!(d.deadline(), Some(t0 + 1300 * MS), "only the resync is left");
+        assert_eq!(
+            d.deadline(),
+            Some(t0 + 1300 * MS),
+            "only the resync is left"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::ffi::OsStr;
 use std::path::{Component, Path};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, RemoveKind};
+use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RemoveKind};
 use notify::Event;
 
 /// What a path is now, as far as the filter cares (not following a final symlink).
@@ -55,8 +55,14 @@ pub(crate) fn classify(event: &Event, root: &Path, look: &impl Lookup) -> Class 
         event.kind,
         EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder)
     );
+    let metadata = matches!(event.kind, EventKind::Modify(ModifyKind::Metadata(_)));
     let mut outcome = Class::Ignore;
     for path in &event.paths {
+        // A directory's mtime moves whenever an entry in it changes (the poller reports that,
+        // even for `.git` appearing); the entry's own event is the one that counts.
+        if metadata && look.entry(path) == Entry::Dir {
+            continue;
+        }
         let structural = match relevance(path, root, folder, look) {
             Relevance::None => continue,
             Relevance::File => false,
@@ -129,7 +135,7 @@ fn is_manifest_name(name: &OsStr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{DataChange, Flag, ModifyKind, RenameMode};
+    use notify::event::{DataChange, Flag, MetadataKind, RenameMode};
     use std::collections::HashMap;
     use std::path::PathBuf;
 
@@ -186,7 +192,11 @@ mod tests {
         assert_eq!(class(WRITE, &["/m/a.yaml"], &look), FILE);
         assert_eq!(class(WRITE, &["/m/sub/deep/b.yml"], &look), FILE);
         assert_eq!(
-            class(EventKind::Remove(RemoveKind::File), &["/m/gone.yaml"], &look),
+            class(
+                EventKind::Remove(RemoveKind::File),
+                &["/m/gone.yaml"],
+                &look
+            ),
             FILE
         );
         assert_eq!(
@@ -239,9 +249,29 @@ mod tests {
             "a watched directory that is gone"
         );
         assert_eq!(
-            class(EventKind::Remove(RemoveKind::Folder), &["/m/unknown"], &look),
+            class(
+                EventKind::Remove(RemoveKind::Folder),
+                &["/m/unknown"],
+                &look
+            ),
             STRUCT
         );
+    }
+
+    #[test]
+    fn a_directorys_own_metadata_is_not_a_change() {
+        let look = fake(
+            &[
+                ("/m", Entry::Dir),
+                ("/m/sub", Entry::Dir),
+                ("/m/a.yaml", Entry::File),
+            ],
+            &["/m", "/m/sub"],
+        );
+        let touched = EventKind::Modify(ModifyKind::Metadata(MetadataKind::WriteTime));
+        assert_eq!(class(touched, &["/m"], &look), Class::Ignore);
+        assert_eq!(class(touched, &["/m/sub"], &look), Class::Ignore);
+        assert_eq!(class(touched, &["/m/a.yaml"], &look), FILE);
     }
 
     #[test]
