@@ -3,6 +3,7 @@
 pub mod api_url;
 pub mod cli;
 pub mod crypto;
+pub mod daemon;
 pub mod diagnostic;
 pub mod manifest;
 pub mod model;

@@ -1,13 +1,15 @@
 //! The command line: parsing flags and dispatching to commands.
 
 mod apply;
-mod demo;
+pub mod demo;
 mod list;
 mod options;
 mod simulate;
+mod status;
 mod table;
 mod validate;
 mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -39,6 +41,10 @@ enum Command {
     Plan(apply::PassArgs),
     /// Reconcile manifests into the connector store once.
     Apply(apply::PassArgs),
+    /// Watch a manifest directory and keep the store in step (the file-mode daemon).
+    Watch(Box<watch::WatchArgs>),
+    /// Show the conditions a running `watch` daemon reports.
+    Status(status::StatusArgs),
     /// List the stored credentials, as the connector's credentials page does.
     List(list::ListArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
@@ -69,6 +75,8 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::List(args) => list::run(&args),
         Command::Plan(args) => apply::run(&args, false),
+        Command::Watch(args) => watch::run(&args),
+        Command::Status(args) => status::run(&args),
         Command::Apply(args) => apply::run(&args, true),
         Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
@@ -88,8 +96,10 @@ pub fn run() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

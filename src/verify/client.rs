@@ -85,6 +85,8 @@ pub struct BigCommerceClient {
     retry: RetryPolicy,
     request_timeout: Duration,
     pacer: Pacer,
+    /// Responses by HTTP status (0: no response), for metrics.
+    answered: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }
 
 /// Checks that the base URL is https, or http on a loopback address only.
@@ -136,7 +138,23 @@ impl BigCommerceClient {
             retry: opts.retry,
             request_timeout: opts.request_timeout,
             pacer: Pacer::default(),
+            answered: Default::default(),
         })
+    }
+
+    /// How many requests got each HTTP status so far (0: no response at all).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<u16, u64> {
+        self.answered.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn count(&self, status: u16) {
+        // Counting must never fail a request, so a poisoned lock is simply reused.
+        *self
+            .answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(status)
+            .or_default() += 1;
     }
 
     /// GETs `stores/{hash}/{path}`.
@@ -177,6 +195,7 @@ impl BigCommerceClient {
             }
             let failure = match send(request).await {
                 Ok((status, headers, bytes)) => {
+                    self.count(status.as_u16());
                     match rate_limit(&headers) {
                         Some(limit) => self.pacer.report(hash, limit),
                         None => self.pacer.release(hash),
@@ -217,6 +236,7 @@ impl BigCommerceClient {
                     }
                 }
                 Err(e) => {
+                    self.count(0);
                     self.pacer.release(hash);
                     describe(&e, self.request_timeout)
                 }

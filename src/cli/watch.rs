@@ -1,0 +1,107 @@
+//! `bccreds watch DIR`: the file-mode daemon.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::daemon::{Daemon, DaemonConfig};
+use crate::reconcile::Reconciler;
+use crate::verify::BigCommerceClient;
+use crate::watch::WatchOptions;
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The manifest directory (a git checkout, a mounted ConfigMap or Secret).
+    pub dir: PathBuf,
+    /// Address of /healthz, /readyz, /metrics and /status.
+    #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
+    pub listen: SocketAddr,
+    /// Quiet time after the last file event before a pass.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
+    pub debounce: Duration,
+    /// A full pass this often even without events (0s: never).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, env = "BCCREDS_RESYNC_INTERVAL")]
+    pub resync_interval: Duration,
+    /// Poll the tree at this interval instead of inotify (NFS and similar filesystems).
+    #[arg(long, value_parser = humantime::parse_duration, env = "BCCREDS_POLL")]
+    pub poll: Option<Duration>,
+    #[command(flatten)]
+    pub manifests: ManifestArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub bigcommerce: BigCommerceArgs,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn run(args: &WatchArgs) -> u8 {
+    let client = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let config = DaemonConfig {
+        dir: args.dir.clone(),
+        validate: args.manifests.validate_options(false),
+        secrets_dir: args.manifests.secrets_dir.clone(),
+        watch: WatchOptions {
+            debounce: args.debounce,
+            resync_interval: args.resync_interval,
+            poll: args.poll,
+        },
+        listen: args.listen,
+    };
+    let result = runtime.block_on(async {
+        let store = Arc::new(args.store.connect().await?);
+        let rec = Arc::new(Reconciler::new(store, client.clone(), args.reconcile.config()));
+        let daemon = Daemon::bind(&config, rec, client).await?;
+        eprintln!("bccreds watching {} (endpoints on http://{})", config.dir.display(), daemon.addr());
+        daemon.run(config, stop_signal()).await?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILED
+        }
+    }
+}
