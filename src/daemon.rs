@@ -79,28 +79,64 @@ impl Probe for State {
         let mut out = MetricsText::new();
         out.family("bccreds_passes_total", "counter", "Reconcile passes run.");
         out.sample("bccreds_passes_total", &[], m.passes as f64);
-        out.family("bccreds_pass_failures_total", "counter", "Passes that could not read or write the store.");
+        out.family(
+            "bccreds_pass_failures_total",
+            "counter",
+            "Passes that could not read or write the store.",
+        );
         out.sample("bccreds_pass_failures_total", &[], m.failed_passes as f64);
-        out.family("bccreds_pass_duration_seconds", "summary", "Duration of reconcile passes.");
+        out.family(
+            "bccreds_pass_duration_seconds",
+            "summary",
+            "Duration of reconcile passes.",
+        );
         out.sample("bccreds_pass_duration_seconds_sum", &[], m.pass_seconds_sum);
         out.sample("bccreds_pass_duration_seconds_count", &[], m.passes as f64);
-        out.family("bccreds_last_pass_duration_seconds", "gauge", "Duration of the last pass.");
-        out.sample("bccreds_last_pass_duration_seconds", &[], m.last_pass_seconds);
-        out.family("bccreds_results_total", "counter", "Per-credential results of passes.");
+        out.family(
+            "bccreds_last_pass_duration_seconds",
+            "gauge",
+            "Duration of the last pass.",
+        );
+        out.sample(
+            "bccreds_last_pass_duration_seconds",
+            &[],
+            m.last_pass_seconds,
+        );
+        out.family(
+            "bccreds_results_total",
+            "counter",
+            "Per-credential results of passes.",
+        );
         for result in ["created", "updated", "deleted", "unchanged", "failed"] {
             let n = m.results.get(result).copied().unwrap_or(0);
             out.sample("bccreds_results_total", &[("result", result)], n as f64);
         }
-        out.family("bccreds_bigcommerce_requests_total", "counter", "BigCommerce API requests by HTTP status (0: no response).");
+        out.family(
+            "bccreds_bigcommerce_requests_total",
+            "counter",
+            "BigCommerce API requests by HTTP status (0: no response).",
+        );
         for (status, n) in self.client.request_counts() {
-            out.sample("bccreds_bigcommerce_requests_total", &[("status", &status.to_string())], n as f64);
+            out.sample(
+                "bccreds_bigcommerce_requests_total",
+                &[("status", &status.to_string())],
+                n as f64,
+            );
         }
-        out.family("bccreds_managed_credentials", "gauge", "Credentials by Ready condition.");
+        out.family(
+            "bccreds_managed_credentials",
+            "gauge",
+            "Credentials by Ready condition.",
+        );
         let statuses = self.rec.statuses();
         for ready in ["True", "False", "Unknown"] {
             let n = statuses
                 .iter()
-                .filter(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == ready))
+                .filter(|s| {
+                    s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == ready)
+                })
                 .count();
             out.sample("bccreds_managed_credentials", &[("ready", ready)], n as f64);
         }
@@ -145,7 +181,10 @@ impl Daemon {
         });
         let server = Server::start(config.listen, state.clone())
             .await
-            .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
+            .map_err(|source| DaemonError::Listen {
+                addr: config.listen,
+                source,
+            })?;
         Ok(Daemon { state, server })
     }
 
@@ -155,7 +194,11 @@ impl Daemon {
     }
 
     async fn pass(&self, config: &DaemonConfig, trigger: &'static str) {
-        let scan = files::scan(std::slice::from_ref(&config.dir), &config.validate, config.secrets_dir.as_deref());
+        let scan = files::scan(
+            std::slice::from_ref(&config.dir),
+            &config.validate,
+            config.secrets_dir.as_deref(),
+        );
         let result = self.state.rec.apply(&scan).await;
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
         last.at = Some(Utc::now());
@@ -163,7 +206,15 @@ impl Daemon {
         match result {
             Ok(report) => {
                 let s = report.summary;
-                tracing::info!(trigger, created = s.created, updated = s.updated, deleted = s.deleted, unchanged = s.unchanged, failed = s.failed, "pass done");
+                tracing::info!(
+                    trigger,
+                    created = s.created,
+                    updated = s.updated,
+                    deleted = s.deleted,
+                    unchanged = s.unchanged,
+                    failed = s.failed,
+                    "pass done"
+                );
                 for problem in &scan.problems {
                     tracing::warn!("{problem}");
                 }
@@ -182,7 +233,11 @@ impl Daemon {
     }
 
     /// Watches and reconciles until `stop` resolves; a pass in flight always completes first.
-    pub async fn run(self, config: DaemonConfig, stop: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    pub async fn run(
+        self,
+        config: DaemonConfig,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), DaemonError> {
         let mut watcher = TreeWatcher::start(&config.dir, config.watch.clone())?;
         self.pass(&config, "start").await;
         tokio::pin!(stop);

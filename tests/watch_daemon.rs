@@ -34,9 +34,12 @@ fn manifest(name: &str, label: &str, token_file: &str) -> String {
 }
 
 async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
-    let sim = Simulator::start(Fixture::from_yaml(FIXTURE, "t").expect("fixture"), "127.0.0.1:0".parse().expect("a"))
-        .await
-        .expect("sim");
+    let sim = Simulator::start(
+        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("a"),
+    )
+    .await
+    .expect("sim");
     let secrets = tmp.path().join("secrets");
     fs::create_dir_all(&secrets).expect("mkdir");
     fs::write(secrets.join("good"), "tok-watch-1").expect("w");
@@ -50,7 +53,13 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
         .await
         .expect("store"),
     );
-    let client = Arc::new(BigCommerceClient::new(&ClientOptions { base_url: sim.base_url(), ..ClientOptions::default() }).expect("client"));
+    let client = Arc::new(
+        BigCommerceClient::new(&ClientOptions {
+            base_url: sim.base_url(),
+            ..ClientOptions::default()
+        })
+        .expect("client"),
+    );
     let rec = Arc::new(Reconciler::new(
         store.clone(),
         client.clone(),
@@ -66,7 +75,11 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
         dir: watched.to_path_buf(),
         validate: ValidateOptions::default(),
         secrets_dir: Some(secrets.clone()),
-        watch: WatchOptions { debounce: Duration::from_millis(150), resync_interval: Duration::from_secs(3600), poll: None },
+        watch: WatchOptions {
+            debounce: Duration::from_millis(150),
+            resync_interval: Duration::from_secs(3600),
+            poll: None,
+        },
         listen: "127.0.0.1:0".parse().expect("a"),
     };
     let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
@@ -80,13 +93,23 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
             .await
             .expect("daemon runs");
     });
-    Running { sim, store, base, stop: Some(tx), task, _tmp: tmp, secrets }
+    Running {
+        sim,
+        store,
+        base,
+        stop: Some(tx),
+        task,
+        _tmp: tmp,
+        secrets,
+    }
 }
 
 impl Running {
     async fn get(&self, path: &str) -> (u16, String) {
         bccreds::tls::install_crypto_provider();
-        let r = reqwest::get(format!("{}{path}", self.base)).await.expect("endpoint");
+        let r = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .expect("endpoint");
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
@@ -97,7 +120,10 @@ impl Running {
     async fn metric(&self, line_prefix: &str) -> f64 {
         let (_, text) = self.get("/metrics").await;
         text.lines()
-            .find_map(|l| l.strip_prefix(line_prefix).map(|v| v.trim().parse().unwrap_or(-1.0)))
+            .find_map(|l| {
+                l.strip_prefix(line_prefix)
+                    .map(|v| v.trim().parse().unwrap_or(-1.0))
+            })
             .unwrap_or(0.0)
     }
 
@@ -106,11 +132,18 @@ impl Running {
     }
 
     async fn updated(&self) -> f64 {
-        self.metric("bccreds_results_total{result=\"updated\"} ").await
+        self.metric("bccreds_results_total{result=\"updated\"} ")
+            .await
     }
 
     async fn labels(&self) -> Vec<String> {
-        self.store.list(&ListQuery::default()).await.expect("list").into_iter().map(|r| r.label).collect()
+        self.store
+            .list(&ListQuery::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|r| r.label)
+            .collect()
     }
 
     /// Waits (bounded) until `check` holds on the store's labels.
@@ -121,7 +154,10 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("timed out waiting for {what}; labels are {:?}", self.labels().await);
+        panic!(
+            "timed out waiting for {what}; labels are {:?}",
+            self.labels().await
+        );
     }
 
     /// Waits until `n` passes have run and the debounce window has been quiet after them.
@@ -140,7 +176,10 @@ impl Running {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("stops").expect("no panic");
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("stops")
+            .expect("no panic");
     }
 }
 
@@ -168,56 +207,103 @@ async fn the_store_follows_create_edit_and_delete() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.starts_with("NAME"), "{text}");
-    assert!(text.lines().nth(1).is_some_and(|l| l.starts_with("default/a") && l.contains("True Verified") && l.contains("True Created")), "{text}");
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("default/a")
+                && l.contains("True Verified")
+                && l.contains("True Created")),
+        "{text}"
+    );
 
     fs::write(dir.join("b.yaml"), manifest("b", "Beta", "good")).expect("w");
-    d.wait_labels("the new file", |l| l == ["Alpha", "Beta"]).await;
+    d.wait_labels("the new file", |l| l == ["Alpha", "Beta"])
+        .await;
     fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
-    d.wait_labels("the edit", |l| l == ["Alpha Two", "Beta"]).await;
+    d.wait_labels("the edit", |l| l == ["Alpha Two", "Beta"])
+        .await;
     fs::remove_file(dir.join("b.yaml")).expect("rm");
     d.wait_labels("the deletion", |l| l == ["Alpha Two"]).await;
 
     // An editor's save: write a temporary file, then rename it over the manifest.
     d.wait_passes(d.passes().await).await;
     let updated = d.updated().await;
-    fs::write(dir.join(".a.yaml.swp"), manifest("a", "Alpha Saved", "good")).expect("w");
+    fs::write(
+        dir.join(".a.yaml.swp"),
+        manifest("a", "Alpha Saved", "good"),
+    )
+    .expect("w");
     fs::rename(dir.join(".a.yaml.swp"), dir.join("a.yaml")).expect("rename");
-    d.wait_labels("the editor's save", |l| l == ["Alpha Saved"]).await;
+    d.wait_labels("the editor's save", |l| l == ["Alpha Saved"])
+        .await;
     d.wait_passes(d.passes().await).await;
-    assert_eq!(d.updated().await - updated, 1.0, "exactly one update for the save");
+    assert_eq!(
+        d.updated().await - updated,
+        1.0,
+        "exactly one update for the save"
+    );
 
     // A wrong token keeps the old row and shows in /status.
     fs::write(dir.join("a.yaml"), manifest("a", "Alpha Three", "bad")).expect("w");
     for _ in 0..200 {
         let s = d.status().await;
-        if s["credentials"][0]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["reason"] == "InvalidToken")) {
+        if s["credentials"][0]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["reason"] == "InvalidToken"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let s = d.status().await;
-    let verified = s["credentials"][0]["conditions"].as_array().expect("conditions").iter().find(|c| c["type"] == "Verified").cloned().expect("verified");
-    assert_eq!((verified["status"].as_str(), verified["reason"].as_str()), (Some("False"), Some("InvalidToken")), "{s}");
+    let verified = s["credentials"][0]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Verified")
+        .cloned()
+        .expect("verified");
+    assert_eq!(
+        (verified["status"].as_str(), verified["reason"].as_str()),
+        (Some("False"), Some("InvalidToken")),
+        "{s}"
+    );
     assert_eq!(d.labels().await, ["Alpha Saved"], "the old row is kept");
 
     // A file that does not parse keeps the row too, and /status names the line and column.
     fs::write(dir.join("a.yaml"), "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata: {name: a\n").expect("w");
     for _ in 0..200 {
-        if d.status().await["problems"].as_array().is_some_and(|p| !p.is_empty()) {
+        if d.status().await["problems"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let problem = d.status().await["problems"][0].clone();
-    assert!(problem["file"].as_str().unwrap_or_default().ends_with("a.yaml"), "{problem}");
-    assert_eq!((problem["line"].as_u64(), problem["column"].as_u64()), (Some(4), Some(1)), "{problem}");
+    assert!(
+        problem["file"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("a.yaml"),
+        "{problem}"
+    );
+    assert_eq!(
+        (problem["line"].as_u64(), problem["column"].as_u64()),
+        (Some(4), Some(1)),
+        "{problem}"
+    );
     assert_eq!(d.labels().await, ["Alpha Saved"]);
     let _ = d.secrets.clone();
     d.stop().await;
 }
 
 fn swap_symlink(link: &Path, target: &Path) {
-    let tmp = link.with_file_name(format!("{}_tmp", link.file_name().and_then(|n| n.to_str()).unwrap_or("link")));
+    let tmp = link.with_file_name(format!(
+        "{}_tmp",
+        link.file_name().and_then(|n| n.to_str()).unwrap_or("link")
+    ));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp).expect("symlink");
     fs::rename(&tmp, link).expect("atomic swap");
@@ -243,9 +329,14 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     fs::write(v2.join("shop.yaml"), manifest("shop", "Shop v2", "good")).expect("w");
     swap_symlink(&dir.join("..data"), Path::new("..2026_11_26_12_05_00.2"));
     fs::remove_dir_all(&v1).expect("rm old");
-    d.wait_labels("the ConfigMap swap", |l| l == ["Shop v2"]).await;
+    d.wait_labels("the ConfigMap swap", |l| l == ["Shop v2"])
+        .await;
     d.wait_passes(passes + 1.0).await;
-    assert_eq!(d.updated().await - updated, 1.0, "exactly one update for the swap");
+    assert_eq!(
+        d.updated().await - updated,
+        1.0,
+        "exactly one update for the swap"
+    );
 
     d.stop().await;
 
@@ -254,7 +345,11 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     let root = tmp.path().join("git");
     for (tree, label) in [("aaa", "Synced"), ("bbb", "Synced v2")] {
         fs::create_dir_all(root.join(".worktrees").join(tree)).expect("mkdir");
-        fs::write(root.join(".worktrees").join(tree).join("shop.yaml"), manifest("shop", label, "good")).expect("w");
+        fs::write(
+            root.join(".worktrees").join(tree).join("shop.yaml"),
+            manifest("shop", label, "good"),
+        )
+        .expect("w");
     }
     let link = root.join("current");
     std::os::unix::fs::symlink(root.join(".worktrees/aaa"), &link).expect("link");
@@ -263,9 +358,14 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     d.wait_passes(1.0).await;
     let updated = d.updated().await;
     swap_symlink(&link, &root.join(".worktrees/bbb"));
-    d.wait_labels("the git-sync swap", |l| l == ["Synced v2"]).await;
+    d.wait_labels("the git-sync swap", |l| l == ["Synced v2"])
+        .await;
     d.wait_passes(d.passes().await).await;
-    assert_eq!(d.updated().await - updated, 1.0, "exactly one update for the link swap");
+    assert_eq!(
+        d.updated().await - updated,
+        1.0,
+        "exactly one update for the link swap"
+    );
     d.stop().await;
 }
 
@@ -281,14 +381,23 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
     let passes = d.passes().await;
     fs::remove_dir_all(&dir).expect("rm");
     d.wait_passes(passes + 1.0).await;
-    assert_eq!(d.labels().await, ["Alpha"], "nothing is deleted while the directory is missing");
+    assert_eq!(
+        d.labels().await,
+        ["Alpha"],
+        "nothing is deleted while the directory is missing"
+    );
     // Back, but empty: the empty-set guard holds.
     fs::create_dir(&dir).expect("mkdir");
     d.wait_passes(d.passes().await + 1.0).await;
-    assert_eq!(d.labels().await, ["Alpha"], "an empty directory deletes nothing");
+    assert_eq!(
+        d.labels().await,
+        ["Alpha"],
+        "an empty directory deletes nothing"
+    );
     // Back with files: the watch follows again.
     fs::write(dir.join("a.yaml"), manifest("a", "Alpha Again", "good")).expect("w");
-    d.wait_labels("the recreated directory", |l| l == ["Alpha Again"]).await;
+    d.wait_labels("the recreated directory", |l| l == ["Alpha Again"])
+        .await;
     let _ = &d.sim;
     d.stop().await;
 }

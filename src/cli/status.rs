@@ -8,7 +8,11 @@ use super::{Output, EXIT_FAILED, EXIT_OK};
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Base URL of the daemon's endpoints.
-    #[arg(long, default_value = "http://127.0.0.1:9464", env = "BCCREDS_STATUS_URL")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:9464",
+        env = "BCCREDS_STATUS_URL"
+    )]
     url: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT")]
@@ -20,19 +24,40 @@ fn condition<'a>(credential: &'a serde_json::Value, type_: &str) -> (&'a str, &'
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
         .map_or(("-", ""), |c| {
-            (c["status"].as_str().unwrap_or("-"), c["reason"].as_str().unwrap_or(""))
+            (
+                c["status"].as_str().unwrap_or("-"),
+                c["reason"].as_str().unwrap_or(""),
+            )
         })
 }
 
 /// The status document as a table and a list of file problems.
 pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
     let columns = [
-        Column { header: "Name", shrink: Shrink::End(12) },
-        Column { header: "Label", shrink: Shrink::End(10) },
-        Column { header: "Verified", shrink: Shrink::End(8) },
-        Column { header: "Stored", shrink: Shrink::End(8) },
-        Column { header: "Ready", shrink: Shrink::Fixed },
-        Column { header: "Message", shrink: Shrink::End(10) },
+        Column {
+            header: "Name",
+            shrink: Shrink::End(12),
+        },
+        Column {
+            header: "Label",
+            shrink: Shrink::End(10),
+        },
+        Column {
+            header: "Verified",
+            shrink: Shrink::End(8),
+        },
+        Column {
+            header: "Stored",
+            shrink: Shrink::End(8),
+        },
+        Column {
+            header: "Ready",
+            shrink: Shrink::Fixed,
+        },
+        Column {
+            header: "Message",
+            shrink: Shrink::End(10),
+        },
     ];
     let rows: Vec<Vec<String>> = doc["credentials"]
         .as_array()
@@ -45,12 +70,22 @@ pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
                         .as_array()
                         .and_then(|cs| cs.iter().find(|x| x["type"] == "Ready"));
                     vec![
-                        format!("{}/{}", c["namespace"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or("")),
+                        format!(
+                            "{}/{}",
+                            c["namespace"].as_str().unwrap_or(""),
+                            c["name"].as_str().unwrap_or("")
+                        ),
                         c["label"].as_str().unwrap_or("").to_string(),
                         format!("{v} {vr}"),
                         format!("{s} {sr}"),
-                        ready.and_then(|r| r["status"].as_str()).unwrap_or("-").to_string(),
-                        ready.and_then(|r| r["message"].as_str()).unwrap_or("").to_string(),
+                        ready
+                            .and_then(|r| r["status"].as_str())
+                            .unwrap_or("-")
+                            .to_string(),
+                        ready
+                            .and_then(|r| r["message"].as_str())
+                            .unwrap_or("")
+                            .to_string(),
                     ]
                 })
                 .collect()
@@ -82,14 +117,21 @@ pub fn run(args: &StatusArgs) -> u8 {
         .map_err(|e| e.to_string())
         .and_then(|rt| {
             rt.block_on(async {
-                let response = reqwest::get(&url).await.map_err(|e| format!("cannot reach {url}: {e}"))?;
-                response.json::<serde_json::Value>().await.map_err(|e| format!("{url}: {e}"))
+                let response = reqwest::get(&url)
+                    .await
+                    .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .map_err(|e| format!("{url}: {e}"))
             })
         });
     match fetched {
         Ok(doc) => {
             match args.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+                Output::Json => {
+                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+                }
                 Output::Text => print!("{}", render_status(&doc, 100)),
             }
             EXIT_OK

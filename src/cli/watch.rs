@@ -71,7 +71,10 @@ pub fn run(args: &WatchArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -91,9 +94,17 @@ pub fn run(args: &WatchArgs) -> u8 {
     };
     let result = runtime.block_on(async {
         let store = Arc::new(args.store.connect().await?);
-        let rec = Arc::new(Reconciler::new(store, client.clone(), args.reconcile.config()));
+        let rec = Arc::new(Reconciler::new(
+            store,
+            client.clone(),
+            args.reconcile.config(),
+        ));
         let daemon = Daemon::bind(&config, rec, client).await?;
-        eprintln!("bccreds watching {} (endpoints on http://{})", config.dir.display(), daemon.addr());
+        eprintln!(
+            "bccreds watching {} (endpoints on http://{})",
+            config.dir.display(),
+            daemon.addr()
+        );
         daemon.run(config, stop_signal()).await?;
         anyhow::Ok(())
     });

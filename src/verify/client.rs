@@ -144,7 +144,10 @@ impl BigCommerceClient {
 
     /// How many requests got each HTTP status so far (0: no response at all).
     pub fn request_counts(&self) -> std::collections::BTreeMap<u16, u64> {
-        self.answered.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn count(&self, status: u16) {
