@@ -100,6 +100,9 @@ pub struct Scan {
     pub complete: bool,
     /// Problems not tied to one credential (files that do not parse), with their locations.
     pub problems: Vec<Diagnostic>,
+    /// The scan covers only its own entries (one Kubernetes object): rows of other manifests are
+    /// neither deleted nor reported.
+    pub partial: bool,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

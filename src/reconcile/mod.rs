@@ -180,6 +180,39 @@ impl<V: Verifier> Reconciler<V> {
         Ok(report)
     }
 
+    /// Removes the row of a manifest that is gone (a deleted Kubernetes object): deleted, or only
+    /// released under `policy` Orphan. Returns whether bccreds managed a row for it.
+    pub async fn remove(
+        &self,
+        key: &SourceKey,
+        policy: crate::model::DeletionPolicy,
+    ) -> Result<bool, StoreError> {
+        let owned = self.store.owned(&self.config.owner).await?;
+        let wanted = key.to_string();
+        let found = owned.iter().find(|(o, _)| o.source_key == wanted);
+        if let Some((own, _)) = found {
+            match policy {
+                crate::model::DeletionPolicy::Delete => {
+                    self.store
+                        .delete(&self.config.owner, own.credential_id)
+                        .await?
+                }
+                crate::model::DeletionPolicy::Orphan => {
+                    self.store
+                        .release(&self.config.owner, own.credential_id)
+                        .await?
+                }
+            }
+        }
+        lock(&self.book).retain(|k| k != key);
+        Ok(found.is_some())
+    }
+
+    /// The conditions of one credential.
+    pub fn status_of(&self, key: &SourceKey) -> Option<CredentialStatus> {
+        lock(&self.book).get(key).cloned()
+    }
+
     /// Conditions of every credential seen in the last passes.
     pub fn statuses(&self) -> Vec<CredentialStatus> {
         lock(&self.book).all()

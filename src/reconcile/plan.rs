@@ -204,7 +204,7 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
     let empty_guard =
         input.scan.entries.is_empty() && !input.owned.is_empty() && !input.allow_empty;
     for (own, cred) in input.owned {
-        if seen.contains(&own.source_key) {
+        if input.scan.partial || seen.contains(&own.source_key) {
             continue;
         }
         let key = SourceKey::parse(&own.source_key).unwrap_or(SourceKey {

@@ -109,6 +109,7 @@ fn run(
         entries,
         complete,
         problems: Vec::new(),
+        partial: false,
     };
     plan(&PlanInput {
         scan: &scan,

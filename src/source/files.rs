@@ -3,14 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::api_url;
 use crate::diagnostic::Diagnostic;
-use crate::manifest::{FileSecrets, ResolveError, DEFAULT_NAMESPACE};
-use crate::model::{
-    ClientId, DeletionPolicy, SecretSource, ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION,
-};
-use crate::reconcile::{secret_hash, spec_hash, Desired, Entry, Invalid, Scan, SourceKey};
-use crate::store::{CredentialData, SecretUpdate};
+use crate::manifest::{FileSecrets, DEFAULT_NAMESPACE};
+use crate::model::SecretSource;
+use crate::reconcile::{Entry, Invalid, Scan, SourceKey};
 use crate::validate::{validate_paths, ValidCredential, ValidateOptions};
 use crate::yaml::Pos;
 
@@ -30,6 +26,7 @@ pub fn scan(paths: &[PathBuf], opts: &ValidateOptions, secrets_dir: Option<&Path
                     Pos::START,
                     missing.to_string(),
                 )],
+                partial: false,
             }
         }
     };
@@ -73,6 +70,7 @@ pub fn scan(paths: &[PathBuf], opts: &ValidateOptions, secrets_dir: Option<&Path
         entries,
         complete,
         problems: report.diagnostics,
+        partial: false,
     }
 }
 
@@ -109,95 +107,24 @@ fn duplicate_keys(creds: &[ValidCredential]) -> BTreeMap<String, String> {
     out
 }
 
-fn resolve(
-    secrets: &FileSecrets<'_>,
-    source: Option<&SecretSource>,
-    namespace: &str,
-) -> Result<SecretUpdate, ResolveError> {
-    match source {
-        None => Ok(SecretUpdate::Keep),
-        Some(source) => {
-            let value = secrets.resolve(source, namespace)?;
-            // `**********` means "keep the stored value", as on the credentials page.
-            Ok(if value.is_keep_current() {
-                SecretUpdate::Keep
-            } else {
-                SecretUpdate::Set(value)
-            })
-        }
-    }
-}
-
 fn desired(
     cred: &ValidCredential,
     key: SourceKey,
     secrets: &FileSecrets<'_>,
     allowed: &[String],
 ) -> Entry {
-    let spec = &cred.resource.spec;
-    let invalid = |message: String| {
-        Entry::Invalid(Invalid {
-            key: key.clone(),
-            label: Some(spec.label.clone()),
-            generation: None,
-            message,
-        })
+    let namespace = key.namespace.clone();
+    let lookup = |source: &SecretSource| {
+        secrets
+            .resolve(source, &namespace)
+            .map_err(|e| e.to_string())
     };
-    let url = match api_url::normalize(&spec.api_url, allowed) {
-        Ok(u) => u,
-        Err(e) => return invalid(format!("apiUrl {e}")),
-    };
-    let ns = key.namespace.as_str();
-    let client_id = match &spec.client_id {
-        None => None,
-        Some(ClientId::Plain(s)) => Some(s.clone()),
-        Some(ClientId::Source(src)) => match secrets.resolve(src, ns) {
-            Ok(v) => Some(v.expose().to_string()),
-            Err(e) => return invalid(format!("clientId: {e}")),
-        },
-    };
-    let client_secret = match resolve(secrets, spec.client_secret.as_ref(), ns) {
-        Ok(u) => u,
-        Err(e) => return invalid(format!("clientSecret: {e}")),
-    };
-    let access_token = match resolve(secrets, spec.access_token.as_ref(), ns) {
-        Ok(u) => u,
-        Err(e) => return invalid(format!("accessToken: {e}")),
-    };
-    let annotations = cred
-        .resource
-        .metadata
-        .annotations
-        .clone()
-        .unwrap_or_default();
-    let policy = annotations
-        .get(DELETION_POLICY_ANNOTATION)
-        .map_or(DeletionPolicy::Delete, |v| DeletionPolicy::parse(v));
-    let data = CredentialData {
-        label: spec.label.clone(),
-        api_url: url.normalized,
-        client_id,
-        client_secret,
-        access_token,
-        active: spec.active,
-        default_locale: spec.default_locale.clone(),
-        default_currency: spec.default_currency.clone(),
-        locale_mapping: spec.locale_mapping.clone(),
-        currency_mapping: spec.currency_mapping.clone(),
-        store_info: None,
-    };
-    let (line, _) = cred.doc.root.locate(&[]);
-    Entry::Desired(Box::new(Desired {
-        origin: format!("{}:{}", cred.doc.file, line.line),
-        generation: cred.resource.metadata.generation,
-        spec_sha256: spec_hash(&data, policy),
-        secret_sha256: secret_hash(&data),
-        data,
-        store_hash: url.store_hash,
-        policy,
-        adopt: annotations
-            .get(ADOPT_ANNOTATION)
-            .is_some_and(|v| v == "true"),
+    let (pos, _) = cred.doc.root.locate(&[]);
+    super::build::entry(
+        &cred.resource,
         key,
-    }))
+        format!("{}:{}", cred.doc.file, pos.line),
+        allowed,
+        &lookup,
+    )
 }
