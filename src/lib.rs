@@ -2,6 +2,7 @@
 
 pub mod api_url;
 pub mod cli;
+pub mod controller;
 pub mod crypto;
 pub mod daemon;
 pub mod diagnostic;

@@ -1,6 +1,7 @@
 //! The command line: parsing flags and dispatching to commands.
 
 mod apply;
+mod controller;
 pub mod demo;
 mod list;
 mod options;
@@ -43,6 +44,8 @@ enum Command {
     Apply(apply::PassArgs),
     /// Watch a manifest directory and keep the store in step (the file-mode daemon).
     Watch(Box<watch::WatchArgs>),
+    /// Reconcile BigCommerceCredential resources in Kubernetes (Kubernetes mode).
+    Controller(Box<controller::ControllerArgs>),
     /// Show the conditions a running `watch` daemon reports.
     Status(status::StatusArgs),
     /// List the stored credentials, as the connector's credentials page does.
@@ -77,6 +80,7 @@ pub fn run() -> ExitCode {
         Command::Plan(args) => apply::run(&args, false),
         Command::Watch(args) => watch::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Controller(args) => controller::run(&args),
         Command::Apply(args) => apply::run(&args, true),
         Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
