@@ -7,13 +7,11 @@ use k8s_openapi::jiff::Timestamp;
 use crate::model::BigCommerceCredentialStatus;
 use crate::reconcile::CredentialStatus;
 
-/// A chrono time as Kubernetes' `Time`.
+/// A chrono time as Kubernetes' `Time`, which has second precision: a status read back must
+/// compare equal to the one written, or every reconcile would write it again.
 pub fn k8s_time(t: DateTime<Utc>) -> Time {
     // A chrono UTC time is always within jiff's range; the epoch is a harmless fallback.
-    Time(
-        Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
-            .unwrap_or(Timestamp::UNIX_EPOCH),
-    )
+    Time(Timestamp::from_second(t.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
 /// The status subresource for one credential; never holds a secret.

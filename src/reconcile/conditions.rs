@@ -88,10 +88,11 @@ pub fn ready_condition(conditions: &[Condition]) -> NewCondition {
         (v, s) => {
             // The first condition that is not True explains why.
             let culprit = if v != "True" { verified } else { stored };
-            let status = if v == "False" || s == "False" {
-                "False"
-            } else {
-                "Unknown"
+            // An unverified credential is Unknown even if nothing could be stored because of it;
+            // once verified, Stored decides.
+            let status = match (v, s) {
+                ("True", "False") | ("False", _) => "False",
+                _ => "Unknown",
             };
             NewCondition {
                 type_: "Ready",

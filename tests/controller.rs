@@ -1,0 +1,461 @@
+//! `bccreds controller` against the fake API server, the simulator and SQLite: finalizers,
+//! status, Events, Secret rotation, deletion, unreachable BigCommerce and leader election.
+
+mod fake_apiserver;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bccreds::controller::lease::LeaseConfig;
+use bccreds::controller::{Controller, ControllerConfig, FINALIZER};
+use bccreds::model::BigCommerceCredential;
+use bccreds::reconcile::{OnRevoked, Reconciler, ReconcilerConfig};
+use bccreds::simulator::{Fixture, Simulator};
+use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
+use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use fake_apiserver::FakeApiServer;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::{json, Value};
+
+const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\n  - hash: down99\n    name: Down\n    faults: [{status: 500}]\ntokens:\n  - {token: tok-one, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n  - {token: tok-two, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n  - {token: tok-doomed, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n  - {token: tok-down, store: down99, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n";
+
+struct World {
+    api: FakeApiServer,
+    sim: Simulator,
+    store: Arc<Store>,
+    store_url: String,
+    _tmp: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let sim = Simulator::start(
+            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+            "127.0.0.1:0".parse().expect("a"),
+        )
+        .await
+        .expect("sim");
+        let store_url = format!("sqlite://{}", tmp.path().join("s.db").display());
+        let store = Arc::new(
+            Store::connect(StoreOptions {
+                url: store_url.clone(),
+                table_prefix: String::new(),
+                encryption: Encryption::KeyFile,
+            })
+            .await
+            .expect("store"),
+        );
+        World {
+            api: FakeApiServer::start().await,
+            sim,
+            store,
+            store_url,
+            _tmp: tmp,
+        }
+    }
+
+    /// Starts a controller; the returned sender stops it.
+    async fn controller(
+        &self,
+        identity: &str,
+        lease: bool,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), String>>,
+    ) {
+        let bigcommerce = Arc::new(
+            BigCommerceClient::new(&ClientOptions {
+                base_url: self.sim.base_url(),
+                retry: RetryPolicy {
+                    max_retries: 1,
+                    base_delay: Duration::from_millis(10),
+                    ..RetryPolicy::default()
+                },
+                ..ClientOptions::default()
+            })
+            .expect("client"),
+        );
+        // Each replica has its own connection pool, as separate processes would.
+        let store = Arc::new(
+            Store::connect(StoreOptions {
+                url: self.store_url.clone(),
+                table_prefix: String::new(),
+                encryption: Encryption::KeyFile,
+            })
+            .await
+            .expect("store"),
+        );
+        let rec = Arc::new(Reconciler::new(
+            store,
+            bigcommerce.clone(),
+            ReconcilerConfig {
+                owner: "k8s".into(),
+                concurrency: 4,
+                reverify_interval: Duration::from_secs(3600),
+                on_revoked: OnRevoked::Keep,
+                allow_empty: false,
+            },
+        ));
+        let controller = Controller {
+            kube: self.api.client(),
+            rec,
+            bigcommerce,
+            config: ControllerConfig {
+                namespaces: Vec::new(),
+                allowed_hosts: vec!["api.bigcommerce.com".into()],
+                reverify_interval: Duration::from_secs(3600),
+                instance: identity.into(),
+                max_backoff: Duration::from_secs(2),
+            },
+            lease: lease.then(|| LeaseConfig {
+                name: "bccreds-leader".into(),
+                namespace: "default".into(),
+                identity: identity.into(),
+                duration: Duration::from_secs(3),
+                retry: Duration::from_millis(300),
+            }),
+            listen: "127.0.0.1:0".parse().expect("a"),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(controller.serve(async move {
+            let _ = rx.await;
+        }));
+        (tx, task)
+    }
+
+    fn creds(&self) -> Api<BigCommerceCredential> {
+        Api::namespaced(self.api.client(), "shop")
+    }
+
+    async fn put_secret(&self, name: &str, token: &str) {
+        let api: Api<Secret> = Api::namespaced(self.api.client(), "shop");
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "shop"},
+            "stringData": {"token": token}
+        }))
+        .expect("secret");
+        match api.get_opt(name).await.expect("get") {
+            Some(existing) => {
+                let mut s = secret;
+                s.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(name, &PostParams::default(), &s)
+                    .await
+                    .expect("replace");
+            }
+            None => {
+                api.create(&PostParams::default(), &secret)
+                    .await
+                    .expect("create");
+            }
+        }
+    }
+
+    async fn put_credential(
+        &self,
+        name: &str,
+        label: &str,
+        hash: &str,
+        secret: &str,
+        annotations: Value,
+    ) {
+        let obj: BigCommerceCredential = serde_json::from_value(json!({
+            "apiVersion": "bigcommerce.unopim.io/v1alpha1", "kind": "BigCommerceCredential",
+            "metadata": {"name": name, "namespace": "shop", "annotations": annotations},
+            "spec": {
+                "label": label,
+                "apiUrl": format!("https://api.bigcommerce.com/stores/{hash}/"),
+                "accessToken": {"secretKeyRef": {"name": secret, "key": "token"}}
+            }
+        }))
+        .expect("credential");
+        self.creds()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create credential");
+    }
+
+    async fn condition(&self, name: &str, type_: &str) -> Option<(String, String)> {
+        let obj = self.api.get("bigcommercecredentials", "shop", name)?;
+        obj["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == type_)
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap_or("").to_string(),
+                    c["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+    }
+
+    async fn rows(&self) -> Vec<String> {
+        self.store
+            .list(&ListQuery::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|r| r.label)
+            .collect()
+    }
+
+    async fn token_of(&self, label: &str) -> Option<String> {
+        let rows = self.store.list(&ListQuery::default()).await.expect("list");
+        let id = rows.iter().find(|r| r.label == label)?.id;
+        Some(
+            self.store
+                .get(id)
+                .await
+                .expect("get")?
+                .data
+                .access_token
+                .expose()
+                .to_string(),
+        )
+    }
+}
+
+/// Polls `check` every 50 ms for up to `secs` seconds.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+/// Whether Ready has this status and reason now.
+async fn ready_now(w: &World, name: &str, status: &str, reason: &str) -> bool {
+    w.condition(name, "Ready").await == Some((status.into(), reason.into()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_verifies_stores_and_reports_ready() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    w.put_secret("bc", "tok-one").await;
+    w.put_credential("prod", "Production", "abc123", "bc", json!({}))
+        .await;
+    eventually(10, "Ready=True", || ready_now(&w, "prod", "True", "Ready")).await;
+    let obj = w
+        .api
+        .get("bigcommercecredentials", "shop", "prod")
+        .expect("object");
+    assert_eq!(obj["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(
+        obj["status"]["observedGeneration"],
+        obj["metadata"]["generation"]
+    );
+    assert_eq!(obj["status"]["credentialStatus"], "Active");
+    assert_eq!(obj["status"]["store"]["name"], "Demo");
+    assert!(obj["status"]["credentialId"].as_i64().is_some());
+    assert_eq!(w.rows().await, ["Production"]);
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_not_stored_and_raises_a_warning_event() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    w.put_secret("bc", "tok-wrong").await;
+    w.put_credential("prod", "Production", "abc123", "bc", json!({}))
+        .await;
+    eventually(10, "Ready=False InvalidToken", || {
+        ready_now(&w, "prod", "False", "InvalidToken")
+    })
+    .await;
+    assert!(w.rows().await.is_empty(), "nothing stored");
+    eventually(10, "a Warning event", || async {
+        let events: Vec<Value> = [w.api.list("events", Some("shop"))].concat();
+        events
+            .iter()
+            .any(|e| (e["type"] == "Warning") && e["reason"] == "VerificationFailed")
+    })
+    .await;
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_rotation_and_a_late_secret_are_reconciled_within_seconds() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    // The Secret arrives after the credential.
+    w.put_credential("prod", "Production", "abc123", "bc", json!({}))
+        .await;
+    eventually(10, "a pending status", || async {
+        w.condition("prod", "Ready")
+            .await
+            .is_some_and(|(s, _)| s != "True")
+    })
+    .await;
+    w.put_secret("bc", "tok-one").await;
+    eventually(5, "the late Secret to be used", || {
+        ready_now(&w, "prod", "True", "Ready")
+    })
+    .await;
+    assert_eq!(w.token_of("Production").await.as_deref(), Some("tok-one"));
+
+    w.put_secret("bc", "tok-two").await;
+    eventually(5, "the rotated token in the store", || async {
+        w.token_of("Production").await.as_deref() == Some("tok-two")
+    })
+    .await;
+
+    w.sim.revoke_token("tok-doomed");
+    w.put_secret("bc", "tok-doomed").await;
+    eventually(
+        5,
+        "Verified=False after rotating to a revoked token",
+        || async {
+            w.condition("prod", "Verified")
+                .await
+                .is_some_and(|(s, r)| s == "False" && r == "InvalidToken")
+        },
+    )
+    .await;
+    assert_eq!(
+        w.token_of("Production").await.as_deref(),
+        Some("tok-two"),
+        "the row is unchanged"
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_removes_the_row_and_the_finalizer_unless_orphaned() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    w.put_secret("bc", "tok-one").await;
+    w.put_credential("gone", "Gone", "abc123", "bc", json!({}))
+        .await;
+    w.put_credential(
+        "kept",
+        "Kept",
+        "abc123",
+        "bc",
+        json!({"bigcommerce.unopim.io/deletion-policy": "Orphan"}),
+    )
+    .await;
+    eventually(10, "both stored", || async { w.rows().await.len() == 2 }).await;
+    eventually(10, "finalizers", || async {
+        ["gone", "kept"].iter().all(|n| {
+            w.api
+                .get("bigcommercecredentials", "shop", n)
+                .is_some_and(|o| o["metadata"]["finalizers"] == json!([FINALIZER]))
+        })
+    })
+    .await;
+    for name in ["gone", "kept"] {
+        w.creds()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+    eventually(10, "the objects to go", || async {
+        w.api
+            .get("bigcommercecredentials", "shop", "gone")
+            .is_none()
+            && w.api
+                .get("bigcommercecredentials", "shop", "kept")
+                .is_none()
+    })
+    .await;
+    assert_eq!(
+        w.rows().await,
+        ["Kept"],
+        "the deleted credential's row is gone; the orphan stays"
+    );
+    assert!(
+        w.store.owned("k8s").await.expect("owned").is_empty(),
+        "the orphan is no longer managed"
+    );
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bigcommerce_is_unknown_retried_and_never_written() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    w.put_secret("down", "tok-down").await;
+    w.put_credential("down", "Down", "down99", "down", json!({}))
+        .await;
+    eventually(10, "Ready=Unknown Unreachable", || {
+        ready_now(&w, "down", "Unknown", "Unreachable")
+    })
+    .await;
+    let first = w.sim.requests().len();
+    eventually(10, "a retry with backoff", || async {
+        w.sim.requests().len() > first
+    })
+    .await;
+    assert!(w.rows().await.is_empty(), "never a store write");
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_writes_and_the_other_takes_over() {
+    let w = World::new().await;
+    let (stop_a, task_a) = w.controller("replica-a", true).await;
+    eventually(10, "replica-a to lead", || async {
+        w.api
+            .get("leases", "default", "bccreds-leader")
+            .is_some_and(|l| l["spec"]["holderIdentity"] == "replica-a")
+    })
+    .await;
+    let (stop_b, task_b) = w.controller("replica-b", true).await;
+    w.put_secret("bc", "tok-one").await;
+    w.put_credential("prod", "Production", "abc123", "bc", json!({}))
+        .await;
+    eventually(10, "Ready=True", || ready_now(&w, "prod", "True", "Ready")).await;
+    let holder = w
+        .api
+        .get("leases", "default", "bccreds-leader")
+        .expect("lease")["spec"]["holderIdentity"]
+        .clone();
+    assert_eq!(holder, "replica-a", "the follower did not take the lease");
+    let events = w.api.list("events", Some("shop"));
+    assert!(
+        events.iter().all(|e| !e.to_string().contains("replica-b")),
+        "the follower wrote nothing: {events:?}"
+    );
+
+    let _ = stop_a.send(());
+    task_a.await.expect("join").expect("clean stop");
+    let started = tokio::time::Instant::now();
+    eventually(
+        4,
+        "replica-b to take over within the lease duration",
+        || async {
+            w.api
+                .get("leases", "default", "bccreds-leader")
+                .is_some_and(|l| l["spec"]["holderIdentity"] == "replica-b")
+        },
+    )
+    .await;
+    assert!(started.elapsed() <= Duration::from_secs(4));
+    // The new leader reconciles changes.
+    w.put_credential("second", "Second", "abc123", "bc", json!({}))
+        .await;
+    eventually(
+        10,
+        "the new leader to store the second credential",
+        || async { w.rows().await.len() == 2 },
+    )
+    .await;
+    let _ = stop_b.send(());
+    task_b.await.expect("join").expect("clean stop");
+}
