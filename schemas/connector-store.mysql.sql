@@ -32,3 +32,5 @@ CREATE TABLE IF NOT EXISTS `bccreds_ownership` (
 
 -- migration 2
 ALTER TABLE `bccreds_ownership` ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete';
+
+-- migration 3

@@ -32,3 +32,6 @@ CREATE TABLE IF NOT EXISTS "bccreds_ownership" (
 
 -- migration 2
 ALTER TABLE "bccreds_ownership" ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete';
+
+-- migration 3
+CREATE INDEX IF NOT EXISTS "wk_bigcommerce_credentials_label_lower" ON "wk_bigcommerce_credentials" (LOWER("label"));

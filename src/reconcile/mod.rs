@@ -232,7 +232,10 @@ impl<V: Verifier> Reconciler<V> {
 /// Turns planned steps into a report without running them (`bccreds plan`).
 pub fn plan_report(steps: &[Step]) -> PassReport {
     let mut report = PassReport::default();
-    for s in steps {
+    let mut sorted: Vec<&Step> = steps.iter().collect();
+    // The same order as `apply` reports, so that a plan and its apply read alike.
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for s in sorted {
         report.items.push(ItemReport {
             namespace: s.key.namespace.clone(),
             name: s.key.name.clone(),

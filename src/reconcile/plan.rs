@@ -298,6 +298,17 @@ fn plan_desired(
                         drifted.join(", ")
                     ),
                 );
+            } else if own.last_result.as_deref().is_some_and(|r| r != "Verified")
+                && !deactivated_by_us
+            {
+                // The stored row is what was verified, but the last attempt (a change since
+                // reverted, an outage) failed: verify again rather than report it until the
+                // re-verify interval.
+                (s.action, s.reason, s.message) = (
+                    Action::Reverify,
+                    "LastVerificationFailed",
+                    "unchanged, but the last verification failed: verify again".into(),
+                );
             } else if own.last_verified_at.is_none_or(|t| {
                 input
                     .now

@@ -290,3 +290,15 @@ fn invalid_manifests_keep_their_rows() {
     );
     assert!(steps[0].message.contains("kept"));
 }
+
+#[test]
+fn a_failed_last_verification_is_verified_again() {
+    let b = desired("b", "B");
+    let mut failed = owned(2, &b, 5);
+    failed.0.last_result = Some("InvalidToken".into());
+    let steps = run(vec![entry(b)], true, &[failed], &[], false);
+    assert_eq!(
+        (steps[0].action, steps[0].reason),
+        (Action::Reverify, "LastVerificationFailed")
+    );
+}

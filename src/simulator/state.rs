@@ -189,6 +189,10 @@ struct Inner {
 /// The fixture and the state shared by every connection of one simulator.
 pub struct Shared {
     fixture: Fixture,
+    /// Store hash to its first index, and token to its indexes: fixtures of 10,000 stores are
+    /// served without scanning them on every request.
+    store_index: std::collections::HashMap<String, usize>,
+    token_index: std::collections::HashMap<String, Vec<usize>>,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -220,7 +224,18 @@ impl Shared {
             log: RequestLog::default(),
             revoked: std::collections::BTreeSet::new(),
         };
+        let mut store_index = std::collections::HashMap::new();
+        for (i, s) in fixture.stores.iter().enumerate() {
+            store_index.entry(s.hash.clone()).or_insert(i);
+        }
+        let mut token_index: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, t) in fixture.tokens.iter().enumerate() {
+            token_index.entry(t.token.clone()).or_default().push(i);
+        }
         Shared {
+            store_index,
+            token_index,
             fixture,
             started: Instant::now(),
             inner: Mutex::new(inner),
@@ -244,12 +259,11 @@ impl Shared {
 
     /// The first store with this hash.
     pub fn store(&self, hash: &str) -> Option<StoreRef<'_>> {
-        self.fixture
-            .stores
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.hash == hash)
-            .map(|(index, store)| StoreRef { index, store })
+        let index = *self.store_index.get(hash)?;
+        Some(StoreRef {
+            index,
+            store: &self.fixture.stores[index],
+        })
     }
 
     /// Revokes `token`: from now on it gets 401, as after its API account is deleted.
@@ -262,10 +276,11 @@ impl Shared {
         if self.lock().revoked.contains(token) {
             return None;
         }
-        self.fixture
-            .tokens
+        self.token_index
+            .get(token)?
             .iter()
-            .position(|t| t.token == token && t.store == hash)
+            .copied()
+            .find(|&i| self.fixture.tokens[i].store == hash)
     }
 
     /// The scopes of the token at `index`.

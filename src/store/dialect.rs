@@ -89,6 +89,16 @@ impl Dialect {
         }
     }
 
+    /// A condition matching `column` against `param` ignoring case, in a form the engine can
+    /// answer from an index: MySQL's default collation already ignores case, the others use
+    /// the `LOWER(label)` index of migration 3.
+    pub fn label_equals(self, column: &str, param: &str) -> String {
+        match self {
+            Dialect::MySql => format!("{column} = {param}"),
+            Dialect::Sqlite | Dialect::Postgres => format!("LOWER({column}) = LOWER({param})"),
+        }
+    }
+
     /// Starts a write transaction. SQLite takes its write lock up front (IMMEDIATE), so that two
     /// writers queue on the busy timeout instead of one failing when it upgrades a read lock.
     pub fn begin_sql(self) -> &'static str {

@@ -76,12 +76,19 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             "ALTER TABLE {} ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete'",
             q(&t.ownership)
         )],
+        // Case-insensitive label lookups on every create; MySQL's collation needs no index.
+        3 if d != Dialect::MySql => vec![format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (LOWER({}))",
+            q(&format!("{}_label_lower", t.credentials)),
+            q(&t.credentials),
+            q("label")
+        )],
         _ => Vec::new(),
     }
 }
 
 /// The newest migration version.
-const LATEST: i64 = 2;
+const LATEST: i64 = 3;
 
 /// Every migration's SQL for `dialect`, as checked in under `schemas/` for reference.
 pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> {

@@ -250,6 +250,9 @@ impl Store {
                 .map_err(connect_err)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // With WAL, NORMAL keeps the database consistent on a crash and saves an fsync
+                // per commit; only the last commits before a power cut can be lost.
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)

@@ -160,12 +160,11 @@ impl Store {
         let d = self.dialect;
         let mut sql = Sql::new(d);
         let mut text = format!(
-            "SELECT c.{id}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE LOWER(c.{label}) = LOWER({p})",
+            "SELECT c.{id}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE {matches}",
             id = d.ident("id"),
             creds = d.ident(&self.tables.credentials),
             own = d.ident(&self.tables.ownership),
-            label = d.ident("label"),
-            p = sql.p(),
+            matches = d.label_equals(&format!("c.{}", d.ident("label")), &sql.p()),
         );
         if excluding {
             text.push_str(&format!(" AND c.{} <> {}", d.ident("id"), sql.p()));
@@ -506,11 +505,10 @@ impl Store {
     ) -> Result<Option<(StoredCredential, Option<Ownership>)>, StoreError> {
         let d = self.dialect;
         let sql = format!(
-            "SELECT {} FROM {} c WHERE LOWER(c.{}) = LOWER({})",
+            "SELECT {} FROM {} c WHERE {}",
             self.credential_columns(),
             d.ident(&self.tables.credentials),
-            d.ident("label"),
-            d.param(1)
+            d.label_equals(&format!("c.{}", d.ident("label")), &d.param(1))
         );
         let row: Option<CredentialRow> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(label).fetch_optional(pool).await?);
         let Some(row) = row else { return Ok(None) };
