@@ -189,3 +189,23 @@ fn an_unreachable_store_is_a_clear_error() {
     );
     assert!(!err.contains("hunter2"));
 }
+
+#[test]
+fn help_never_shows_the_store_password_or_the_app_key_from_the_environment() {
+    for command in ["list", "apply", "watch", "controller"] {
+        let out = common::bccreds()
+            .args([command, "--help"])
+            .env("BCCREDS_STORE", "mysql://unopim:hunter2-LEAK@db/unopim")
+            .env("APP_KEY", "base64:bGVha2VkLWtleS1MRUFLLW1hcmtlcg==")
+            .env("APP_PREVIOUS_KEYS", "base64:cHJldmlvdXMtTEVBSw==")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        let text = common::all_output(&out);
+        assert!(text.contains("--store"), "{text}");
+        assert!(
+            !text.contains("LEAK") && !text.contains("bGVha2Vk") && !text.contains("cHJldmlvdXM"),
+            "{command} --help leaks:\n{text}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ fn examples_validate() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("valid:"), "{err}");
-    assert!(err.contains("4 credentials"), "{err}");
+    assert!(err.contains("5 credentials"), "{err}");
 }
 
 #[test]

@@ -132,7 +132,7 @@ pub enum SecretEncryption {
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// sqlite://PATH (created on first use), mysql://… (also MariaDB) or postgres://….
-    #[arg(long = "store", default_value = crate::store::DEFAULT_STORE_URL, env = "BCCREDS_STORE")]
+    #[arg(long = "store", default_value = crate::store::DEFAULT_STORE_URL, env = "BCCREDS_STORE", hide_env_values = true)]
     pub store_url: String,
     /// UnoPim's DB_PREFIX.
     #[arg(long, default_value = "", env = "BCCREDS_TABLE_PREFIX")]
