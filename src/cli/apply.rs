@@ -57,19 +57,6 @@ pub fn print_report(report: &PassReport, scan: &Scan, output: Output) {
     }
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
 /// Runs `plan` (`execute == false`) or `apply`.
 pub fn run(args: &PassArgs, execute: bool) -> u8 {
     if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
@@ -83,7 +70,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let Some(rt) = runtime() else {
+    let Some(rt) = super::process::runtime() else {
         return EXIT_FAILED;
     };
     let opts = args.manifests.validate_options(false);

@@ -47,21 +47,6 @@ pub struct ControllerArgs {
     reconcile: ReconcileArgs,
 }
 
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 pub fn run(args: &ControllerArgs) -> u8 {
     let bigcommerce = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
         Ok(c) => Arc::new(c),
@@ -75,15 +60,8 @@ pub fn run(args: &ControllerArgs) -> u8 {
         .clone()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("bccreds-{}", std::process::id()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
-        }
+    let Some(runtime) = super::process::runtime() else {
+        return EXIT_FAILED;
     };
     let result = runtime.block_on(async {
         crate::tls::install_crypto_provider();
@@ -124,7 +102,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
             listen: args.listen,
         };
         controller
-            .serve(stop_signal())
+            .serve(super::process::stop_signal())
             .await
             .map_err(anyhow::Error::msg)
     });

@@ -541,15 +541,8 @@ fn what_next(out: &mut impl Write, temp_dir: &Path) -> std::io::Result<()> {
 pub fn run(_args: &DemoArgs) -> u8 {
     // Before the runtime starts any thread; see `set_demo_env`.
     set_demo_env();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return super::EXIT_FAILED;
-        }
+    let Some(runtime) = super::process::runtime() else {
+        return super::EXIT_FAILED;
     };
     let mut stdout = std::io::stdout().lock();
     match runtime.block_on(run_demo(&mut stdout)) {

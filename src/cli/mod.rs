@@ -5,6 +5,7 @@ mod controller;
 pub mod demo;
 mod list;
 mod options;
+mod process;
 mod simulate;
 mod status;
 mod table;

@@ -56,15 +56,8 @@ pub fn run(args: &SimulateArgs) -> u8 {
             return super::EXIT_FAILED;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("simulate-bigcommerce: cannot start the async runtime: {e}");
-            return super::EXIT_FAILED;
-        }
+    let Some(runtime) = super::process::runtime() else {
+        return super::EXIT_FAILED;
     };
     runtime.block_on(serve(fixture, addr, &args.fixture))
 }

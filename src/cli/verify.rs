@@ -75,15 +75,8 @@ pub fn run(args: &VerifyArgs) -> u8 {
     for cred in &report.credentials {
         jobs.push(prepare(cred, &secrets, &args.manifests.allowed_hosts));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
-        }
+    let Some(runtime) = super::process::runtime() else {
+        return EXIT_FAILED;
     };
     let items = runtime.block_on(verify_all(client, jobs, args.concurrency.max(1)));
     let failed = items.iter().filter(|i| !i.verified).count();

@@ -40,29 +40,6 @@ pub struct WatchArgs {
     pub reconcile: ReconcileArgs,
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 pub fn run(args: &WatchArgs) -> u8 {
     let client = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
         Ok(c) => Arc::new(c),
@@ -71,15 +48,8 @@ pub fn run(args: &WatchArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
-        }
+    let Some(runtime) = super::process::runtime() else {
+        return EXIT_FAILED;
     };
     let config = DaemonConfig {
         dir: args.dir.clone(),
@@ -105,7 +75,7 @@ pub fn run(args: &WatchArgs) -> u8 {
             config.dir.display(),
             daemon.addr()
         );
-        daemon.run(config, stop_signal()).await?;
+        daemon.run(config, super::process::stop_signal()).await?;
         anyhow::Ok(())
     });
     match result {

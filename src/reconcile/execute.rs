@@ -278,6 +278,28 @@ async fn token_for<V: Verifier>(
     }
 }
 
+/// The ownership record of a row written for `desired` after `outcome`.
+fn ownership<V: Verifier>(
+    rec: &Reconciler<V>,
+    id: i64,
+    desired: &super::Desired,
+    outcome: &Outcome,
+    message: &str,
+    now: chrono::DateTime<Utc>,
+) -> Ownership {
+    Ownership {
+        credential_id: id,
+        owner_id: rec.config.owner.clone(),
+        source_key: desired.key.to_string(),
+        spec_sha256: desired.spec_sha256.clone(),
+        secret_sha256: desired.secret_sha256.clone(),
+        last_verified_at: Some(now),
+        last_result: Some(outcome.reason().to_string()),
+        last_message: Some(message.to_string()),
+        deletion_policy: desired.policy,
+    }
+}
+
 async fn write<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
     let Some(desired) = step.desired.clone() else {
         return Done::new(step, Bucket::Failed, "Internal", "no desired state".into());
@@ -340,17 +362,14 @@ async fn write<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
     };
     let mut data: CredentialData = desired.data.clone();
     data.store_info = Some(store.info.clone());
-    let own = Ownership {
-        credential_id: step.id.unwrap_or_default(),
-        owner_id: rec.config.owner.clone(),
-        source_key: key.clone(),
-        spec_sha256: desired.spec_sha256.clone(),
-        secret_sha256: desired.secret_sha256.clone(),
-        last_verified_at: Some(now),
-        last_result: Some(outcome.reason().to_string()),
-        last_message: Some(message.clone()),
-        deletion_policy: desired.policy,
-    };
+    let own = ownership(
+        rec,
+        step.id.unwrap_or_default(),
+        &desired,
+        &outcome,
+        &message,
+        now,
+    );
     let (result, bucket, reason) = match step.action {
         Action::Create => (
             rec.store.create(&data, &own).await,
@@ -452,17 +471,7 @@ async fn reverify<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
         data.active = false;
         data.client_secret = SecretUpdate::Keep;
         data.access_token = SecretUpdate::Keep;
-        let own = Ownership {
-            credential_id: id,
-            owner_id: rec.config.owner.clone(),
-            source_key: key.clone(),
-            spec_sha256: desired.spec_sha256.clone(),
-            secret_sha256: desired.secret_sha256.clone(),
-            last_verified_at: Some(now),
-            last_result: Some(outcome.reason().to_string()),
-            last_message: Some(message.clone()),
-            deletion_policy: desired.policy,
-        };
+        let own = ownership(rec, id, &desired, &outcome, &message, now);
         match rec.store.update(id, &data, &own).await {
             Ok(()) => {
                 active = false;
