@@ -449,5 +449,69 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
     .await;
 }
 
+#[tokio::test]
+async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        let (bool_type, t, f) = match db.engine {
+            store_support::Engine::MySql => ("TINYINT(1)", "1", "0"),
+            store_support::Engine::Postgres => ("BOOLEAN", "TRUE", "FALSE"),
+            store_support::Engine::Sqlite => ("BOOLEAN", "1", "0"),
+        };
+        db.exec(&format!(
+            "CREATE TABLE locales (id INTEGER, code VARCHAR(32), status {bool_type})"
+        ))
+        .await;
+        db.exec(&format!(
+            "CREATE TABLE currencies (id INTEGER, code VARCHAR(8), status {bool_type})"
+        ))
+        .await;
+        db.exec(&format!(
+            "INSERT INTO locales (id, code, status) VALUES (1, 'en_US', {t}), (2, 'fr_FR', {f})"
+        ))
+        .await;
+        db.exec(&format!(
+            "INSERT INTO currencies (id, code, status) VALUES (1, 'USD', {t})"
+        ))
+        .await;
+        w.write(
+            "ok.yaml",
+            &manifest(
+                "ok",
+                "Fine",
+                "abc123",
+                "prod",
+                "",
+                "  defaultLocale: en_US\n  currencyMapping: {USD: USD}\n",
+            ),
+        );
+        w.write(
+            "bad.yaml",
+            &manifest(
+                "bad",
+                "Disabled",
+                "def456",
+                "outlet",
+                "",
+                "  localeMapping: {fr_FR: fr}\n",
+            ),
+        );
+        let report = w.pass().await;
+        assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
+        let bad = report.items.iter().find(|i| i.name == "bad").expect("bad");
+        assert_eq!(bad.reason, "Invalid");
+        assert!(
+            bad.message.contains(
+                "UnoPim locale `fr_FR`, which UnoPim does not have enabled (enabled: en_US)"
+            ),
+            "{bad:?}"
+        );
+        assert_eq!(w.labels().await, [("Fine".into(), true)]);
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
 #[allow(dead_code)]
 fn unused(_: &Path) {}

@@ -8,6 +8,7 @@ mod execute;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
+mod unopim;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -140,6 +141,20 @@ impl<V: Verifier> Reconciler<V> {
     pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
         let owned = self.store.owned(&self.config.owner).await?;
         let all_rows = self.store.list(&Default::default()).await?;
+        let codes = self.store.unopim_codes().await?;
+        // Only when UnoPim's tables exist beside the credential table is there anything to check.
+        let checked;
+        let scan = if codes.locales.is_some() || codes.currencies.is_some() {
+            checked = Scan {
+                entries: unopim::apply_codes(&scan.entries, &codes),
+                complete: scan.complete,
+                problems: scan.problems.clone(),
+                partial: scan.partial,
+            };
+            &checked
+        } else {
+            scan
+        };
         Ok(plan(&PlanInput {
             scan,
             owned: &owned,
