@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::reconcile::{PassReport, Reconciler};
 use crate::server::{MetricsText, Probe, Server};
 use crate::source::files;
-use crate::validate::ValidateOptions;
+use crate::validate::{FileCache, ValidateOptions};
 use crate::verify::BigCommerceClient;
 use crate::watch::{TreeWatcher, WatchError, WatchOptions};
 
@@ -173,6 +173,7 @@ pub enum DaemonError {
 pub struct Daemon {
     state: Arc<State>,
     server: Server,
+    cache: Mutex<FileCache>,
 }
 
 impl Daemon {
@@ -194,7 +195,11 @@ impl Daemon {
                 addr: config.listen,
                 source,
             })?;
-        Ok(Daemon { state, server })
+        Ok(Daemon {
+            state,
+            server,
+            cache: Mutex::new(FileCache::default()),
+        })
     }
 
     /// The address the endpoints listen on.
@@ -203,11 +208,15 @@ impl Daemon {
     }
 
     async fn pass(&self, config: &DaemonConfig, trigger: &'static str) {
-        let scan = files::scan(
-            std::slice::from_ref(&config.dir),
-            &config.validate,
-            config.secrets_dir.as_deref(),
-        );
+        let scan = {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            files::scan_cached(
+                std::slice::from_ref(&config.dir),
+                &config.validate,
+                config.secrets_dir.as_deref(),
+                Some(&mut cache),
+            )
+        };
         let result = self.state.rec.apply(&scan).await;
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
         last.at = Some(Utc::now());

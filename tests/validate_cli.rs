@@ -299,3 +299,61 @@ fn no_secret_value_reaches_any_output() {
         "the invalid files must have produced diagnostics"
     );
 }
+
+#[test]
+fn the_file_cache_reuses_unchanged_files_and_sees_every_change() {
+    use bccreds::validate::{validate_paths, validate_paths_cached, FileCache, ValidateOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ValidateOptions::default();
+    let mut cache = FileCache::default();
+    let paths = [dir.path().to_path_buf()];
+    let labels = |cache: &mut FileCache| -> Vec<String> {
+        let report = validate_paths_cached(&paths, &opts, Some(cache)).expect("report");
+        let uncached = validate_paths(&paths, &opts).expect("report");
+        assert_eq!(
+            report.diagnostics, uncached.diagnostics,
+            "cached and fresh results differ"
+        );
+        let mut l: Vec<String> = report
+            .credentials
+            .iter()
+            .map(|c| c.resource.spec.label.clone())
+            .collect();
+        l.sort();
+        l
+    };
+    fs::write(
+        dir.path().join("a.yaml"),
+        credential("a", "Alpha", "    env: T\n"),
+    )
+    .expect("w");
+    fs::write(
+        dir.path().join("b.yaml"),
+        credential("b", "Beta", "    env: T\n"),
+    )
+    .expect("w");
+    assert_eq!(labels(&mut cache), ["Alpha", "Beta"]);
+    assert_eq!(
+        labels(&mut cache),
+        ["Alpha", "Beta"],
+        "served from the cache"
+    );
+    // Same length, new content: the modification time or inode tells them apart.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(
+        dir.path().join("a.yaml"),
+        credential("a", "Alphx", "    env: T\n"),
+    )
+    .expect("w");
+    assert_eq!(labels(&mut cache), ["Alphx", "Beta"]);
+    // A rename over the file (an editor's save).
+    fs::write(
+        dir.path().join(".b.tmp"),
+        credential("b", "Betx", "    env: T\n"),
+    )
+    .expect("w");
+    fs::rename(dir.path().join(".b.tmp"), dir.path().join("b.yaml")).expect("rename");
+    assert_eq!(labels(&mut cache), ["Alphx", "Betx"]);
+    fs::remove_file(dir.path().join("a.yaml")).expect("rm");
+    assert_eq!(labels(&mut cache), ["Betx"]);
+}

@@ -140,7 +140,20 @@ impl<V: Verifier> Reconciler<V> {
     /// Plans a pass against the current store, without verifying or writing anything.
     pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
         let owned = self.store.owned(&self.config.owner).await?;
-        let all_rows = self.store.list(&Default::default()).await?;
+        // Every stored row is only needed to find label collisions for new credentials.
+        let present: std::collections::HashSet<&str> = owned
+            .iter()
+            .filter(|(_, row)| row.is_some())
+            .map(|(o, _)| o.source_key.as_str())
+            .collect();
+        let creates = scan.entries.iter().any(|e| {
+            matches!(e, Entry::Desired(_)) && !present.contains(e.key().to_string().as_str())
+        });
+        let all_rows = if creates {
+            self.store.list(&Default::default()).await?
+        } else {
+            Vec::new()
+        };
         let codes = self.store.unopim_codes().await?;
         // Only when UnoPim's tables exist beside the credential table is there anything to check.
         let checked;

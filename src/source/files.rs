@@ -7,7 +7,7 @@ use crate::diagnostic::Diagnostic;
 use crate::manifest::{FileSecrets, DEFAULT_NAMESPACE};
 use crate::model::SecretSource;
 use crate::reconcile::{Entry, Invalid, Scan, SourceKey};
-use crate::validate::{validate_paths, ValidCredential, ValidateOptions};
+use crate::validate::{validate_paths_cached, FileCache, ValidCredential, ValidateOptions};
 use crate::yaml::Pos;
 
 /// Reads the tree under `paths` into a scan; `secrets_dir` roots `file:` sources.
@@ -15,7 +15,17 @@ use crate::yaml::Pos;
 /// A path that does not exist (an unmounted volume, a directory being swapped) gives an
 /// incomplete scan, so that nothing is deleted because of it.
 pub fn scan(paths: &[PathBuf], opts: &ValidateOptions, secrets_dir: Option<&Path>) -> Scan {
-    let report = match validate_paths(paths, opts) {
+    scan_cached(paths, opts, secrets_dir, None)
+}
+
+/// As [`scan`], reusing the validation of files unchanged since the last scan (`watch`).
+pub fn scan_cached(
+    paths: &[PathBuf],
+    opts: &ValidateOptions,
+    secrets_dir: Option<&Path>,
+    cache: Option<&mut FileCache>,
+) -> Scan {
+    let report = match validate_paths_cached(paths, opts, cache) {
         Ok(r) => r,
         Err(missing) => {
             return Scan {

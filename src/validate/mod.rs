@@ -68,7 +68,7 @@ impl ValidCredential {
 }
 
 /// Everything found under the given paths.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Report {
     /// Problems, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
@@ -130,8 +130,70 @@ impl Report {
     }
 }
 
+/// What identifies a file's content cheaply: a rename-based save changes the inode, an edit in
+/// place the size or the modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &std::path::Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        inode: meta.ino(),
+    })
+}
+
+/// Per-file results kept between passes of `watch`, so that a file that did not change is
+/// neither read nor validated again.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    files: std::collections::HashMap<PathBuf, (FileStamp, Report)>,
+}
+
 /// Validates every manifest under `paths`.
 pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Report, MissingPath> {
+    validate_paths_cached(paths, opts, None)
+}
+
+fn validate_file(file: &std::path::Path, opts: &ValidateOptions) -> Report {
+    let mut report = Report {
+        files: 1,
+        ..Report::default()
+    };
+    let name = file.display().to_string();
+    match manifest::read_text(file, opts.max_file_size) {
+        Ok(text) => validate_text(&name, &text, opts, &mut report),
+        Err(d) => {
+            report.unreadable_files += 1;
+            report.diagnostics.push(d);
+        }
+    }
+    report
+}
+
+fn merge(into: &mut Report, one: Report) {
+    into.diagnostics.extend(one.diagnostics);
+    into.notes.extend(one.notes);
+    into.credentials.extend(one.credentials);
+    into.secrets.extend(one.secrets);
+    into.rejected.extend(one.rejected);
+    into.unreadable_files += one.unreadable_files;
+    into.files += one.files;
+    into.documents += one.documents;
+}
+
+/// As [`validate_paths`], reusing the results of files unchanged since they were cached.
+pub fn validate_paths_cached(
+    paths: &[PathBuf],
+    opts: &ValidateOptions,
+    mut cache: Option<&mut FileCache>,
+) -> Result<Report, MissingPath> {
     let found = manifest::discover(paths)?;
     let mut report = Report {
         // Symlink loops and unreadable directories hide whatever is behind them.
@@ -140,15 +202,28 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Repor
         ..Report::default()
     };
     for file in &found.files {
-        report.files += 1;
-        let name = file.display().to_string();
-        match manifest::read_text(file, opts.max_file_size) {
-            Ok(text) => validate_text(&name, &text, opts, &mut report),
-            Err(d) => {
-                report.unreadable_files += 1;
-                report.diagnostics.push(d);
+        let one = match cache.as_deref_mut() {
+            None => validate_file(file, opts),
+            Some(cache) => {
+                // Stamped before reading: a change while reading gives a new stamp next time.
+                let now = stamp(file);
+                match cache.files.get(file) {
+                    Some((was, cached)) if Some(*was) == now => cached.clone(),
+                    _ => {
+                        let fresh = validate_file(file, opts);
+                        if let Some(now) = now {
+                            cache.files.insert(file.clone(), (now, fresh.clone()));
+                        }
+                        fresh
+                    }
+                }
             }
-        }
+        };
+        merge(&mut report, one);
+    }
+    if let Some(cache) = cache {
+        let seen: std::collections::HashSet<&PathBuf> = found.files.iter().collect();
+        cache.files.retain(|path, _| seen.contains(path));
     }
     if found.files.is_empty() && report.diagnostics.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
