@@ -213,14 +213,18 @@ struct Bench {
     opts: ValidateOptions,
     store: Arc<Store>,
     rec: Reconciler<BigCommerceClient>,
+    cache: std::sync::Mutex<bccreds::validate::FileCache>,
 }
 
 impl Bench {
+    /// Scans as `watch` does: files unchanged since the last pass come from the cache.
     fn scan(&self) -> Scan {
-        files::scan(
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        files::scan_cached(
             std::slice::from_ref(&self.manifests),
             &self.opts,
             Some(&self.secrets),
+            Some(&mut cache),
         )
     }
 
@@ -293,6 +297,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         opts: ValidateOptions::default(),
         store,
         rec,
+        cache: Default::default(),
     };
 
     // The watcher starts before the first pass, as `watch` does; its triggers go to a channel
