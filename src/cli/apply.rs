@@ -9,7 +9,6 @@ use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::reconcile::{plan_report, PassReport, Reconciler, Scan};
 use crate::source::files;
-use crate::verify::BigCommerceClient;
 
 #[derive(Debug, Args)]
 pub struct PassArgs {
@@ -63,12 +62,8 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
         eprintln!("error: {}: no such file or directory", missing.display());
         return EXIT_USAGE;
     }
-    let client = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let Some(client) = args.bigcommerce.client() else {
+        return EXIT_USAGE;
     };
     let Some(rt) = super::process::runtime() else {
         return EXIT_FAILED;

@@ -11,7 +11,6 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::controller::lease::LeaseConfig;
 use crate::controller::{Controller, ControllerConfig};
 use crate::reconcile::Reconciler;
-use crate::verify::BigCommerceClient;
 
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
@@ -48,12 +47,8 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: &ControllerArgs) -> u8 {
-    let bigcommerce = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let Some(bigcommerce) = args.bigcommerce.client() else {
+        return EXIT_USAGE;
     };
     let identity = args
         .identity

@@ -71,6 +71,17 @@ pub struct BigCommerceArgs {
 }
 
 impl BigCommerceArgs {
+    /// The BigCommerce client, or `None` after printing why these flags cannot make one.
+    pub fn client(&self) -> Option<std::sync::Arc<crate::verify::BigCommerceClient>> {
+        match crate::verify::BigCommerceClient::new(&self.client_options()) {
+            Ok(c) => Some(std::sync::Arc::new(c)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                None
+            }
+        }
+    }
+
     /// Client options from these flags.
     pub fn client_options(&self) -> ClientOptions {
         ClientOptions {

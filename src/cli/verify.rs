@@ -54,12 +54,8 @@ struct Summary {
 }
 
 pub fn run(args: &VerifyArgs) -> u8 {
-    let client = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let Some(client) = args.bigcommerce.client() else {
+        return EXIT_USAGE;
     };
     let report = match validate_paths(&args.paths, &args.manifests.validate_options(false)) {
         Ok(r) => r,

@@ -11,7 +11,6 @@ use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::reconcile::Reconciler;
-use crate::verify::BigCommerceClient;
 use crate::watch::WatchOptions;
 
 #[derive(Debug, Args)]
@@ -41,12 +40,8 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: &WatchArgs) -> u8 {
-    let client = match BigCommerceClient::new(&args.bigcommerce.client_options()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    let Some(client) = args.bigcommerce.client() else {
+        return EXIT_USAGE;
     };
     let Some(runtime) = super::process::runtime() else {
         return EXIT_FAILED;
