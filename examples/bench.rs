@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use bccreds::model::DeletionPolicy;
-use bccreds::reconcile::{OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
+use bccreds::reconcile::{Action, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
 use bccreds::secret::SecretValue;
 use bccreds::simulator::fixture::{CurrencyFixture, Fault, StoreFixture, TokenFixture};
 use bccreds::simulator::{Fixture, Simulator};
-use bccreds::source::files;
+use bccreds::source::FileSource;
 use bccreds::store::{
     CredentialData, Encryption, ListQuery, Ownership, SecretUpdate, Store, StoreOptions,
 };
@@ -196,7 +196,7 @@ fn check(report: &PassReport, what: &str) {
         for item in report
             .items
             .iter()
-            .filter(|i| i.action != "Unchanged")
+            .filter(|i| i.action != Action::Unchanged)
             .take(3)
         {
             eprintln!(
@@ -209,23 +209,15 @@ fn check(report: &PassReport, what: &str) {
 
 struct Bench {
     manifests: PathBuf,
-    secrets: PathBuf,
-    opts: ValidateOptions,
     store: Arc<Store>,
     rec: Reconciler<BigCommerceClient>,
-    cache: std::sync::Mutex<bccreds::validate::FileCache>,
+    source: std::sync::Mutex<FileSource>,
 }
 
 impl Bench {
     /// Scans as `watch` does: files unchanged since the last pass come from the cache.
     fn scan(&self) -> Scan {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        files::scan_cached(
-            std::slice::from_ref(&self.manifests),
-            &self.opts,
-            Some(&self.secrets),
-            Some(&mut cache),
-        )
+        self.source.lock().unwrap_or_else(|p| p.into_inner()).scan()
     }
 
     /// scan + apply, timed: (report, scan time, total time).
@@ -291,13 +283,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             allow_empty: false,
         },
     );
+    let source = FileSource::new(vec![manifests.clone()], ValidateOptions::default())
+        .with_secrets_dir(Some(secrets))
+        .cached();
     let bench = Bench {
         manifests,
-        secrets,
-        opts: ValidateOptions::default(),
         store,
         rec,
-        cache: Default::default(),
+        source: std::sync::Mutex::new(source),
     };
 
     // The watcher starts before the first pass, as `watch` does; its triggers go to a channel

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::reconcile::{PassReport, Reconciler};
-use crate::server::{MetricsText, Probe, Server};
-use crate::source::files;
-use crate::validate::{FileCache, ValidateOptions};
+use crate::reconcile::{Action, PassReport, Reconciler};
+use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
+use crate::source::FileSource;
+use crate::validate::ValidateOptions;
 use crate::verify::BigCommerceClient;
 use crate::watch::{TreeWatcher, WatchError, WatchOptions};
 
@@ -81,78 +81,6 @@ impl Probe for State {
     }
 }
 
-/// The reconciler's and the BigCommerce client's counters, for `watch` and `controller` alike.
-pub fn reconciler_metrics(
-    out: &mut MetricsText,
-    rec: &Reconciler<BigCommerceClient>,
-    client: &BigCommerceClient,
-) {
-    let m = rec.metrics();
-    out.family("bccreds_passes_total", "counter", "Reconcile passes run.");
-    out.sample("bccreds_passes_total", &[], m.passes as f64);
-    out.family(
-        "bccreds_pass_failures_total",
-        "counter",
-        "Passes that could not read or write the store.",
-    );
-    out.sample("bccreds_pass_failures_total", &[], m.failed_passes as f64);
-    out.family(
-        "bccreds_pass_duration_seconds",
-        "summary",
-        "Duration of reconcile passes.",
-    );
-    out.sample("bccreds_pass_duration_seconds_sum", &[], m.pass_seconds_sum);
-    out.sample("bccreds_pass_duration_seconds_count", &[], m.passes as f64);
-    out.family(
-        "bccreds_last_pass_duration_seconds",
-        "gauge",
-        "Duration of the last pass.",
-    );
-    out.sample(
-        "bccreds_last_pass_duration_seconds",
-        &[],
-        m.last_pass_seconds,
-    );
-    out.family(
-        "bccreds_results_total",
-        "counter",
-        "Per-credential results of passes.",
-    );
-    for result in ["created", "updated", "deleted", "unchanged", "failed"] {
-        let n = m.results.get(result).copied().unwrap_or(0);
-        out.sample("bccreds_results_total", &[("result", result)], n as f64);
-    }
-    out.family(
-        "bccreds_bigcommerce_requests_total",
-        "counter",
-        "BigCommerce API requests by HTTP status (0: no response).",
-    );
-    for (status, n) in client.request_counts() {
-        out.sample(
-            "bccreds_bigcommerce_requests_total",
-            &[("status", &status.to_string())],
-            n as f64,
-        );
-    }
-    out.family(
-        "bccreds_managed_credentials",
-        "gauge",
-        "Credentials by Ready condition.",
-    );
-    let statuses = rec.statuses();
-    for ready in ["True", "False", "Unknown"] {
-        let n = statuses
-            .iter()
-            .filter(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == ready)
-            })
-            .count();
-        out.sample("bccreds_managed_credentials", &[("ready", ready)], n as f64);
-    }
-}
-
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -173,7 +101,7 @@ pub enum DaemonError {
 pub struct Daemon {
     state: Arc<State>,
     server: Server,
-    cache: Mutex<FileCache>,
+    source: Mutex<FileSource>,
 }
 
 impl Daemon {
@@ -195,10 +123,13 @@ impl Daemon {
                 addr: config.listen,
                 source,
             })?;
+        let source = FileSource::new(vec![config.dir.clone()], config.validate.clone())
+            .with_secrets_dir(config.secrets_dir.clone())
+            .cached();
         Ok(Daemon {
             state,
             server,
-            cache: Mutex::new(FileCache::default()),
+            source: Mutex::new(source),
         })
     }
 
@@ -207,16 +138,8 @@ impl Daemon {
         self.server.addr()
     }
 
-    async fn pass(&self, config: &DaemonConfig, trigger: &'static str) {
-        let scan = {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            files::scan_cached(
-                std::slice::from_ref(&config.dir),
-                &config.validate,
-                config.secrets_dir.as_deref(),
-                Some(&mut cache),
-            )
-        };
+    async fn pass(&self, trigger: &'static str) {
+        let scan = self.source.lock().unwrap_or_else(|p| p.into_inner()).scan();
         let result = self.state.rec.apply(&scan).await;
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
         last.at = Some(Utc::now());
@@ -236,7 +159,11 @@ impl Daemon {
                 for problem in &scan.problems {
                     tracing::warn!("{problem}");
                 }
-                for item in report.items.iter().filter(|i| i.action != "Unchanged") {
+                for item in report
+                    .items
+                    .iter()
+                    .filter(|i| i.action != Action::Unchanged)
+                {
                     tracing::info!(credential = %format!("{}/{}", item.namespace, item.name), action = %item.action, reason = %item.reason, "{}", item.message);
                 }
                 last.error = None;
@@ -257,12 +184,12 @@ impl Daemon {
         stop: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
         let mut watcher = TreeWatcher::start(&config.dir, config.watch.clone())?;
-        self.pass(&config, "start").await;
+        self.pass("start").await;
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 // Passes run here, outside the select, so a stop request waits for them.
-                trigger = watcher.next() => self.pass(&config, trigger.as_str()).await,
+                trigger = watcher.next() => self.pass(trigger.as_str()).await,
                 () = &mut stop => break,
             }
         }

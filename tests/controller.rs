@@ -25,6 +25,8 @@ struct World {
     sim: Simulator,
     store: Arc<Store>,
     store_url: String,
+    /// The reconciler of the last controller started.
+    rec: std::sync::Mutex<Option<Arc<Reconciler<BigCommerceClient>>>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -52,6 +54,7 @@ impl World {
             sim,
             store,
             store_url,
+            rec: std::sync::Mutex::new(None),
             _tmp: tmp,
         }
     }
@@ -98,6 +101,7 @@ impl World {
                 allow_empty: false,
             },
         ));
+        *self.rec.lock().expect("lock") = Some(rec.clone());
         let controller = Controller {
             kube: self.api.client(),
             rec,
@@ -381,6 +385,34 @@ async fn deleting_removes_the_row_and_the_finalizer_unless_orphaned() {
         w.store.owned("k8s").await.expect("owned").is_empty(),
         "the orphan is no longer managed"
     );
+    // Deletions go through the planner: the same reasons, messages and counters as file mode.
+    let rec = w
+        .rec
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("a controller ran");
+    assert_eq!(rec.metrics().results.get("deleted"), Some(&2));
+    assert!(
+        rec.statuses().is_empty(),
+        "deleted objects keep no status: {:?}",
+        rec.statuses()
+    );
+    let events = w.api.list("events", Some("shop"));
+    for (reason, note) in [
+        ("Deleted", "the manifest is gone: the row is deleted"),
+        (
+            "Orphaned",
+            "the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed",
+        ),
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["reason"] == reason && e["note"] == note),
+            "no {reason} event saying {note:?}: {events:?}"
+        );
+    }
     let _ = stop.send(());
     task.await.expect("join").expect("clean stop");
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bccreds::cli::demo::{run_demo, set_demo_env, EDITED_LABEL, WRONG_TOKEN};
+use bccreds::cli::demo::{run_demo, DEMO_ENV, EDITED_LABEL, WRONG_TOKEN};
+use bccreds::model::Reason;
 use bccreds::store::ListedCredential;
 
 /// Every secret value the demo handles, and the base64 form the production Secret holds.
@@ -31,8 +32,6 @@ fn labels(rows: &[ListedCredential]) -> Vec<&str> {
 
 #[test]
 fn every_step_of_the_demo_does_what_it_says() {
-    // Before the runtime starts its threads; see `set_demo_env`.
-    set_demo_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -40,6 +39,13 @@ fn every_step_of_the_demo_does_what_it_says() {
     let mut out = Vec::new();
     let summary = runtime.block_on(run_demo(&mut out)).expect("the demo runs");
     let text = String::from_utf8(out).expect("UTF-8 output");
+    // The demo's env: sources were read through the source's lookup, not the process environment.
+    for (name, _) in DEMO_ENV {
+        assert!(
+            std::env::var_os(name).is_none(),
+            "the demo set {name} in the process environment"
+        );
+    }
 
     // 1. The plan against an empty store creates all four, verifying nothing.
     let p = summary.plan.summary;
@@ -92,7 +98,7 @@ fn every_step_of_the_demo_does_what_it_says() {
     assert_eq!(prod_before.id, prod_after.id, "updated, not recreated");
 
     // 4. A wrong token: InvalidToken, a clear message, and the stored row exactly as it was.
-    assert_eq!(summary.broken_reason, "InvalidToken");
+    assert_eq!(summary.broken_reason, Reason::InvalidToken);
     assert!(
         summary
             .broken_message

@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bccreds::reconcile::{OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
+use bccreds::model::{ConditionStatus, ConditionType, Reason};
+use bccreds::reconcile::{
+    Action, Coverage, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan,
+};
 use bccreds::simulator::{Fixture, Simulator};
-use bccreds::source::files;
+use bccreds::source::FileSource;
 use bccreds::store::{CredentialData, ListQuery, Ownership, SecretUpdate, Store};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
@@ -58,6 +61,15 @@ fn manifest(
 
 impl World {
     async fn new(db: &TestDb, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
+        World::with_prefix(db, "", config).await
+    }
+
+    /// A world whose connector tables carry `prefix`, beside other worlds on the same database.
+    async fn with_prefix(
+        db: &TestDb,
+        prefix: &str,
+        config: impl FnOnce(&mut ReconcilerConfig),
+    ) -> World {
         let sim = Simulator::start(
             Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
             "127.0.0.1:0".parse().expect("addr"),
@@ -70,7 +82,7 @@ impl World {
         for (file, token) in [("prod", "tok-prod-1"), ("outlet", "tok-outlet")] {
             fs::write(dir.path().join("secrets").join(file), token).expect("secret");
         }
-        let store = Arc::new(db.store("").await);
+        let store = Arc::new(db.store(prefix).await);
         let client = BigCommerceClient::new(&ClientOptions {
             base_url: sim.base_url(),
             retry: RetryPolicy {
@@ -106,11 +118,9 @@ impl World {
     }
 
     fn scan(&self) -> Scan {
-        files::scan(
-            &[self.manifests()],
-            &ValidateOptions::default(),
-            Some(&self.dir.path().join("secrets")),
-        )
+        FileSource::new(vec![self.manifests()], ValidateOptions::default())
+            .with_secrets_dir(Some(self.dir.path().join("secrets")))
+            .scan()
     }
 
     async fn pass(&self) -> PassReport {
@@ -127,7 +137,7 @@ impl World {
             .collect()
     }
 
-    fn condition(&self, name: &str, type_: &str) -> (String, String) {
+    fn condition(&self, name: &str, type_: ConditionType) -> (ConditionStatus, Reason) {
         let status = self
             .rec
             .statuses()
@@ -167,8 +177,8 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
             [("Outlet".into(), true), ("Production".into(), true)]
         );
         assert_eq!(
-            w.condition("prod", "Ready"),
-            ("True".into(), "Ready".into())
+            w.condition("prod", ConditionType::Ready),
+            (ConditionStatus::True, Reason::Ready)
         );
 
         w.sim.clear_requests();
@@ -217,21 +227,21 @@ async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
         fs::write(w.dir.path().join("secrets/prod"), "tok-wrong").expect("secret");
         let report = w.pass().await;
         assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
-        assert_eq!(report.items[0].reason, "InvalidToken");
-        assert_eq!(w.condition("prod", "Verified"), ("False".into(), "InvalidToken".into()));
-        assert_eq!(w.condition("prod", "Stored"), ("True".into(), "UpToDate".into()));
+        assert_eq!(report.items[0].reason, Reason::InvalidToken);
+        assert_eq!(w.condition("prod", ConditionType::Verified), (ConditionStatus::False, Reason::InvalidToken));
+        assert_eq!(w.condition("prod", ConditionType::Stored), (ConditionStatus::True, Reason::UpToDate));
         let after = w.store.owned("test").await.expect("owned");
         assert_eq!(after[0].1, before[0].1, "the stored row is untouched");
 
         fs::write(w.dir.path().join("secrets/prod"), "tok-prod-1").expect("secret");
         w.write("prod.yaml", "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: prod\n  namespace: shop\nspec:\n  label: [unclosed\n");
         let scan = w.scan();
-        assert!(!scan.complete);
+        assert_eq!(scan.coverage, Coverage::Incomplete);
         assert_eq!((scan.problems[0].line, scan.problems[0].column), (8, 1), "{:?}", scan.problems);
         assert!(scan.problems[0].message.contains("YAML syntax error"));
         let report = w.rec.apply(&scan).await.expect("pass");
         assert_eq!(summary(&report), [0, 0, 0, 1, 0], "{report:?}");
-        assert_eq!(report.items[0].reason, "IncompleteScan");
+        assert_eq!(report.items[0].reason, Reason::IncompleteScan);
         assert_eq!(w.labels().await, [("Production".into(), true)]);
         assert_eq!(w.rec.problems()[0].line, 8);
         w.store.close().await;
@@ -277,7 +287,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
             &manifest("hand", "hand made", "abc123", "", "", ""),
         );
         let report = w.pass().await;
-        assert_eq!(report.items[0].reason, "LabelConflict", "{report:?}");
+        assert_eq!(report.items[0].reason, Reason::LabelConflict, "{report:?}");
         w.write(
             "hand.yaml",
             &manifest(
@@ -291,8 +301,8 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         );
         let report = w.pass().await;
         assert_eq!(
-            (report.items[0].action.as_str(), summary(&report)),
-            ("Adopt", [0, 1, 0, 0, 0]),
+            (report.items[0].action, summary(&report)),
+            (Action::Adopt, [0, 1, 0, 0, 0]),
             "{report:?}"
         );
         let row = w.store.get(id).await.expect("get").expect("row");
@@ -315,8 +325,8 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         .await;
         let report = w.pass().await;
         assert_eq!(
-            (report.items[0].reason.as_str(), summary(&report)),
-            ("Updated", [0, 1, 0, 0, 0]),
+            (report.items[0].reason, summary(&report)),
+            (Reason::Updated, [0, 1, 0, 0, 0]),
             "{report:?}"
         );
         assert!(report.items[0].message.contains("verified"), "{report:?}");
@@ -346,8 +356,8 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
             w.sim.revoke_token("tok-prod-1");
             let report = w.pass().await;
             assert_eq!(
-                w.condition("prod", "Verified"),
-                ("False".into(), "InvalidToken".into())
+                w.condition("prod", ConditionType::Verified),
+                (ConditionStatus::False, Reason::InvalidToken)
             );
             let row = w
                 .labels()
@@ -362,7 +372,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
                 }
                 OnRevoked::Deactivate => {
                     assert!(!row.1, "deactivated");
-                    assert_eq!(report.items[0].reason, "Deactivated");
+                    assert_eq!(report.items[0].reason, Reason::Deactivated);
                     // Deactivation is not drift: the next pass does not flip it back.
                     let again = w.pass().await;
                     assert!(
@@ -423,7 +433,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
 
         fs::remove_file(w.manifests().join("outlet.yaml")).expect("rm");
         let report = w.pass().await;
-        assert_eq!(report.items[0].reason, "EmptySetGuard");
+        assert_eq!(report.items[0].reason, Reason::EmptySetGuard);
         assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
         assert_eq!(
             w.labels().await.len(),
@@ -431,12 +441,9 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
             "nothing deleted by an empty tree"
         );
 
-        let missing = files::scan(
-            &[w.dir.path().join("gone")],
-            &ValidateOptions::default(),
-            None,
-        );
-        assert!(!missing.complete);
+        let missing =
+            FileSource::new(vec![w.dir.path().join("gone")], ValidateOptions::default()).scan();
+        assert_eq!(missing.coverage, Coverage::Incomplete);
         let report = w.rec.apply(&missing).await.expect("pass");
         assert_eq!(
             summary(&report)[2],
@@ -499,7 +506,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
         let bad = report.items.iter().find(|i| i.name == "bad").expect("bad");
-        assert_eq!(bad.reason, "Invalid");
+        assert_eq!(bad.reason, Reason::Invalid);
         assert!(
             bad.message.contains(
                 "UnoPim locale `fr_FR`, which UnoPim does not have enabled (enabled: en_US)"
@@ -508,6 +515,113 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         );
         assert_eq!(w.labels().await, [("Fine".into(), true)]);
         w.store.close().await;
+        db
+    })
+    .await;
+}
+
+/// The `bccreds_results_total` samples of a reconciler, as `/metrics` renders them.
+fn results_metric(rec: &Reconciler<BigCommerceClient>, client: &BigCommerceClient) -> Vec<String> {
+    let mut text = bccreds::server::MetricsText::new();
+    bccreds::server::reconciler_metrics(&mut text, rec, client);
+    text.finish()
+        .lines()
+        .filter(|l| l.starts_with("bccreds_results_total{"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
+    use bccreds::model::BigCommerceCredential;
+    use bccreds::source::kubernetes::scan_deleted;
+
+    each_engine(|db| async move {
+        let client = BigCommerceClient::new(&ClientOptions::default()).expect("client");
+        let mut lines = Vec::new();
+        for kubernetes in [false, true] {
+            // Tables of their own per mode, so that both start from the same rows.
+            let prefix = if kubernetes { "k8s_" } else { "files_" };
+            let w = World::with_prefix(&db, prefix, |_| {}).await;
+            let orphan = "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n";
+            let texts = [
+                (
+                    "prod",
+                    manifest("prod", "Production", "abc123", "prod", "", ""),
+                ),
+                (
+                    "outlet",
+                    manifest("outlet", "Outlet", "def456", "outlet", orphan, ""),
+                ),
+            ];
+            for (name, text) in &texts {
+                w.write(&format!("{name}.yaml"), text);
+            }
+            assert_eq!(summary(&w.pass().await), [2, 0, 0, 0, 0]);
+            let report = if kubernetes {
+                // The objects are deleted in the cluster; each finalizer plans its own removal.
+                let mut items = Vec::new();
+                for (_, text) in &texts {
+                    let yaml: serde_json::Value = serde_yaml_ng::from_str(text).expect("yaml");
+                    let obj: BigCommerceCredential = serde_json::from_value(yaml).expect("object");
+                    let report = w.rec.apply(&scan_deleted(&obj)).await.expect("pass");
+                    items.extend(report.items);
+                }
+                items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+                items
+            } else {
+                for (name, _) in &texts {
+                    fs::remove_file(w.manifests().join(format!("{name}.yaml"))).expect("rm");
+                }
+                // Another manifest keeps the tree from being empty (the empty-set guard).
+                w.write(
+                    "other.yaml",
+                    &manifest("other", "Other", "abc123", "prod", "", ""),
+                );
+                let report = w.pass().await;
+                report
+                    .items
+                    .into_iter()
+                    .filter(|i| i.name != "other")
+                    .collect()
+            };
+            assert_eq!(
+                report
+                    .iter()
+                    .map(|i| (i.action, i.reason))
+                    .collect::<Vec<_>>(),
+                [
+                    (Action::Orphan, Reason::Orphaned),
+                    (Action::Delete, Reason::Deleted)
+                ],
+                "{report:?}"
+            );
+            assert_eq!(
+                w.labels().await,
+                if kubernetes {
+                    vec![("Outlet".to_string(), true)]
+                } else {
+                    vec![("Other".to_string(), true), ("Outlet".to_string(), true)]
+                }
+            );
+            assert!(
+                w.rec
+                    .statuses()
+                    .iter()
+                    .all(|s| s.name != "prod" && s.name != "outlet"),
+                "the status of deleted credentials is forgotten"
+            );
+            let deleted = w.rec.metrics().results.get("deleted").copied();
+            let item_lines: Vec<String> = report.iter().map(|i| i.to_string()).collect();
+            let metric: Vec<String> = results_metric(&w.rec, &client)
+                .into_iter()
+                .filter(|l| l.contains("\"deleted\""))
+                .collect();
+            lines.push((item_lines, deleted, metric));
+            w.store.close().await;
+        }
+        assert_eq!(lines[0].1, Some(2), "{lines:?}");
+        assert_eq!(lines[0], lines[1], "file mode and Kubernetes mode differ");
         db
     })
     .await;

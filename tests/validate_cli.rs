@@ -302,14 +302,14 @@ fn no_secret_value_reaches_any_output() {
 
 #[test]
 fn the_file_cache_reuses_unchanged_files_and_sees_every_change() {
-    use bccreds::validate::{validate_paths, validate_paths_cached, FileCache, ValidateOptions};
+    use bccreds::source::FileSource;
+    use bccreds::validate::ValidateOptions;
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = ValidateOptions::default();
-    let mut cache = FileCache::default();
-    let paths = [dir.path().to_path_buf()];
-    let labels = |cache: &mut FileCache| -> Vec<String> {
-        let report = validate_paths_cached(&paths, &opts, Some(cache)).expect("report");
-        let uncached = validate_paths(&paths, &opts).expect("report");
+    let source = || FileSource::new(vec![dir.path().to_path_buf()], ValidateOptions::default());
+    let mut cache = source().cached();
+    let labels = |cached: &mut FileSource| -> Vec<String> {
+        let report = cached.read().expect("report");
+        let uncached = source().read().expect("report");
         assert_eq!(
             report.diagnostics, uncached.diagnostics,
             "cached and fresh results differ"

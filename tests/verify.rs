@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bccreds::model::Reason;
 use bccreds::secret::SecretValue;
 use bccreds::simulator::{Fixture, Simulator};
 use bccreds::verify::{
@@ -171,7 +172,7 @@ async fn a_currency_mapping_target_the_store_lacks_lists_its_currencies() {
     req.currency_mapping.insert("USD".into(), "USD".into());
     req.currency_mapping.insert("JPY".into(), "JPY".into());
     let outcome = client(&sim).verify(&req).await;
-    assert_eq!(outcome.reason(), "MappingInvalid");
+    assert_eq!(outcome.reason(), Reason::MappingInvalid);
     assert_eq!(
         outcome.message("shop/prod", "abc123"),
         "shop/prod: store abc123 does not offer currencyMapping JPY -> JPY; the store's currencies: USD, EUR"
@@ -184,7 +185,7 @@ async fn a_locale_mapping_target_the_store_lacks_lists_its_locales() {
     let mut req = request("abc123", TOKEN);
     req.locale_mapping.insert("de_DE".into(), "de".into());
     let outcome = client(&sim).verify(&req).await;
-    assert_eq!(outcome.reason(), "MappingInvalid");
+    assert_eq!(outcome.reason(), Reason::MappingInvalid);
     let msg = outcome.message("shop/prod", "abc123");
     assert!(msg.contains("localeMapping de_DE -> de"), "{msg}");
     assert!(msg.contains("the store's locales: en, fr, en-US"), "{msg}");
@@ -240,7 +241,7 @@ async fn endless_500s_are_unreachable_after_bounded_retries() {
     let outcome = client_with(&sim, Duration::from_secs(5), 3)
         .verify(&request("abc123", "broken"))
         .await;
-    assert_eq!(outcome.reason(), "Unreachable");
+    assert_eq!(outcome.reason(), Reason::Unreachable);
     assert_eq!(count(&sim, "v2/store"), 4, "one attempt and three retries");
     let msg = outcome.message("shop/prod", "abc123");
     assert!(msg.contains("v2/store: HTTP 500 after 4 attempts"), "{msg}");
@@ -276,7 +277,7 @@ async fn a_hung_response_times_out_as_unreachable() {
     let outcome = client_with(&sim, Duration::from_millis(200), 1)
         .verify(&request("abc123", "slow"))
         .await;
-    assert_eq!(outcome.reason(), "Unreachable");
+    assert_eq!(outcome.reason(), Reason::Unreachable);
     let msg = outcome.message("shop/prod", "abc123");
     assert!(
         msg.contains("no answer within 200ms after 2 attempts"),
@@ -294,7 +295,7 @@ async fn a_dropped_connection_is_retried_then_unreachable() {
     let outcome = client_with(&sim, Duration::from_secs(5), 1)
         .verify(&request("abc123", "dropped"))
         .await;
-    assert_eq!(outcome.reason(), "Unreachable", "{outcome:?}");
+    assert_eq!(outcome.reason(), Reason::Unreachable, "{outcome:?}");
     assert_eq!(count(&sim, "v2/store"), 2);
 }
 

@@ -7,8 +7,7 @@ use clap::Args;
 
 use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::reconcile::{plan_report, PassReport, Reconciler, Scan};
-use crate::source::files;
+use crate::reconcile::{plan_report, Reconciler};
 
 #[derive(Debug, Args)]
 pub struct PassArgs {
@@ -28,34 +27,6 @@ pub struct PassArgs {
     pub reconcile: ReconcileArgs,
 }
 
-/// Prints a report; the summary line is the one scripts grep for.
-pub fn print_report(report: &PassReport, scan: &Scan, output: Output) {
-    for problem in &scan.problems {
-        eprintln!("{problem}");
-    }
-    match output {
-        Output::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(report).unwrap_or_default()
-            );
-        }
-        Output::Text => {
-            for item in &report.items {
-                println!(
-                    "{:<9} {}/{} ({}): {}",
-                    item.action, item.namespace, item.name, item.label, item.message
-                );
-            }
-            let s = &report.summary;
-            println!(
-                "{} created, {} updated, {} deleted, {} unchanged, {} failed",
-                s.created, s.updated, s.deleted, s.unchanged, s.failed
-            );
-        }
-    }
-}
-
 /// Runs `plan` (`execute == false`) or `apply`.
 pub fn run(args: &PassArgs, execute: bool) -> u8 {
     if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
@@ -68,8 +39,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
     let Some(rt) = super::process::runtime() else {
         return EXIT_FAILED;
     };
-    let opts = args.manifests.validate_options(false);
-    let scan = files::scan(&args.paths, &opts, args.manifests.secrets_dir.as_deref());
+    let scan = args.manifests.source(&args.paths).scan();
     let result = rt.block_on(async {
         let store = Arc::new(args.store.connect().await?);
         let rec = Reconciler::new(store.clone(), client, args.reconcile.config());
@@ -83,7 +53,8 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
     });
     match result {
         Ok(report) => {
-            print_report(&report, &scan, args.output);
+            // A closed stdout (`| head`) is no reason to fail a pass that ran.
+            let _ = super::report::print(&report, &scan.problems, args.output);
             if report.summary.failed == 0 && scan.problems.is_empty() {
                 EXIT_OK
             } else {

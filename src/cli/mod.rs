@@ -6,6 +6,7 @@ pub mod demo;
 mod list;
 mod options;
 mod process;
+mod report;
 mod simulate;
 mod status;
 mod table;

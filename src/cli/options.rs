@@ -9,6 +9,7 @@ use clap::Args;
 use crate::crypto::{AppKey, Encrypter};
 use crate::reconcile::{OnRevoked, ReconcilerConfig};
 use crate::secret::SecretValue;
+use crate::source::FileSource;
 use crate::store::{Encryption, Store, StoreOptions};
 
 use crate::validate::{SemanticOptions, ValidateOptions};
@@ -34,6 +35,12 @@ pub struct ManifestArgs {
 }
 
 impl ManifestArgs {
+    /// The manifest tree under `paths`, read with these flags.
+    pub fn source(&self, paths: &[PathBuf]) -> FileSource {
+        FileSource::new(paths.to_vec(), self.validate_options(false))
+            .with_secrets_dir(self.secrets_dir.clone())
+    }
+
     /// Validation options from these flags.
     pub fn validate_options(&self, kubernetes: bool) -> ValidateOptions {
         ValidateOptions {

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::options::ManifestArgs;
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::validate::validate_paths;
+use crate::source::FileSource;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -27,8 +27,12 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: &ValidateArgs) -> u8 {
-    let opts = args.manifests.validate_options(args.kubernetes);
-    let report = match validate_paths(&args.paths, &opts) {
+    // Only the tree is read: validation resolves no secret, so no variable or secret file is.
+    let mut source = FileSource::new(
+        args.paths.clone(),
+        args.manifests.validate_options(args.kubernetes),
+    );
+    let report = match source.read() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,18 +1,16 @@
-//! `bccreds verify PATH…`: verify manifests with BigCommerce now, store nothing.
+//! `bccreds verify PATH…`: verify manifests with BigCommerce now, store nothing. A verify-only
+//! pass of the reconciler: the same scan, plan and verification as `apply`, without a store.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::options::{BigCommerceArgs, ManifestArgs};
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::api_url;
-use crate::manifest::{FileSecrets, DEFAULT_NAMESPACE};
-use crate::validate::{validate_paths, ValidCredential};
-use crate::verify::{BigCommerceClient, Outcome, Verifier, VerifyRequest};
+use crate::model::{ConditionStatus, Reason};
+use crate::reconcile::{verify_only, ItemReport};
+use crate::verify::VerifiedStore;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -40,11 +38,11 @@ struct Item {
     label: String,
     store_hash: String,
     verified: bool,
-    reason: String,
-    status: &'static str,
+    reason: Reason,
+    status: ConditionStatus,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    store: Option<crate::verify::VerifiedStore>,
+    store: Option<VerifiedStore>,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,28 +51,52 @@ struct Summary {
     failed: usize,
 }
 
+/// The verify result of a pass item; `None` for invalid manifests, which are reported as
+/// diagnostics (as `validate` reports them) and never sent anywhere.
+fn item(report: &ItemReport) -> Option<Item> {
+    let mut item = Item {
+        namespace: report.namespace.clone(),
+        name: report.name.clone(),
+        label: report.label.clone(),
+        store_hash: String::new(),
+        verified: false,
+        reason: report.reason,
+        status: ConditionStatus::Unknown,
+        message: String::new(),
+        store: None,
+    };
+    match &report.verification {
+        Some(v) => {
+            item.store_hash = v.store_hash.clone();
+            item.verified = v.status == ConditionStatus::True;
+            item.status = v.status;
+            item.message = v.message.clone();
+            item.store = v.store.clone();
+        }
+        None if report.reason == Reason::SecretMissing => {
+            item.message = format!("{}/{}: {}", report.namespace, report.name, report.message);
+        }
+        None => return None,
+    }
+    Some(item)
+}
+
 pub fn run(args: &VerifyArgs) -> u8 {
+    if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
+        eprintln!("error: {}: no such file or directory", missing.display());
+        return EXIT_USAGE;
+    }
     let Some(client) = args.bigcommerce.client() else {
         return EXIT_USAGE;
     };
-    let report = match validate_paths(&args.paths, &args.manifests.validate_options(false)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let scan = args.manifests.source(&args.paths).scan();
     // Invalid manifests are reported as validate does and never sent anywhere.
-    report.diagnostics.iter().for_each(|d| eprintln!("{d}"));
-    let secrets = FileSecrets::new(&report.secrets, args.manifests.secrets_dir.as_deref());
-    let mut jobs = Vec::new();
-    for cred in &report.credentials {
-        jobs.push(prepare(cred, &secrets, &args.manifests.allowed_hosts));
-    }
+    scan.problems.iter().for_each(|d| eprintln!("{d}"));
     let Some(runtime) = super::process::runtime() else {
         return EXIT_FAILED;
     };
-    let items = runtime.block_on(verify_all(client, jobs, args.concurrency.max(1)));
+    let report = runtime.block_on(verify_only(&*client, &scan, args.concurrency.max(1)));
+    let items: Vec<Item> = report.items.iter().filter_map(item).collect();
     let failed = items.iter().filter(|i| !i.verified).count();
     let summary = Summary {
         verified: items.len() - failed,
@@ -93,121 +115,9 @@ pub fn run(args: &VerifyArgs) -> u8 {
             println!("{} verified, {} failed", summary.verified, summary.failed);
         }
     }
-    if failed == 0 && report.is_valid() {
+    if failed == 0 && scan.problems.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILED
     }
-}
-
-/// A credential ready to verify, or the reason it cannot be.
-struct Job {
-    item: Item,
-    request: Option<VerifyRequest>,
-}
-
-fn prepare(cred: &ValidCredential, secrets: &FileSecrets<'_>, allowed_hosts: &[String]) -> Job {
-    let (namespace, name) = cred.key();
-    let spec = &cred.resource.spec;
-    let mut item = Item {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        label: spec.label.clone(),
-        store_hash: String::new(),
-        verified: false,
-        reason: String::new(),
-        status: "False",
-        message: String::new(),
-        store: None,
-    };
-    let id = format!("{namespace}/{name}");
-    let fail = |mut item: Item, reason: &str, message: String| {
-        item.reason = reason.to_string();
-        item.message = format!("{id}: {message}");
-        Job {
-            item,
-            request: None,
-        }
-    };
-    // validate_paths has checked the URL already; this is the guard right before the network.
-    let url = match api_url::normalize(&spec.api_url, allowed_hosts) {
-        Ok(u) => u,
-        Err(e) => return fail(item, "InvalidSpec", format!("apiUrl {e}")),
-    };
-    item.store_hash = url.store_hash.clone();
-    let Some(source) = &spec.access_token else {
-        return fail(
-            item,
-            "SecretMissing",
-            "no accessToken: there is nothing to verify with".into(),
-        );
-    };
-    let ns = cred
-        .resource
-        .metadata
-        .namespace
-        .as_deref()
-        .unwrap_or(DEFAULT_NAMESPACE);
-    let token = match secrets.resolve(source, ns) {
-        Ok(t) if t.is_keep_current() => {
-            return fail(
-                item,
-                "SecretMissing",
-                "accessToken is `**********` (keep current): there is nothing to verify with"
-                    .into(),
-            )
-        }
-        Ok(t) => t,
-        Err(e) => return fail(item, "SecretMissing", format!("accessToken: {e}")),
-    };
-    Job {
-        item,
-        request: Some(VerifyRequest {
-            store_hash: url.store_hash,
-            token,
-            locale_mapping: spec.locale_mapping.clone(),
-            currency_mapping: spec.currency_mapping.clone(),
-        }),
-    }
-}
-
-async fn verify_all(
-    client: Arc<BigCommerceClient>,
-    jobs: Vec<Job>,
-    concurrency: usize,
-) -> Vec<Item> {
-    let limit = Arc::new(Semaphore::new(concurrency));
-    let mut handles = Vec::new();
-    for job in jobs {
-        let client = client.clone();
-        let limit = limit.clone();
-        handles.push(tokio::spawn(async move {
-            let Job { mut item, request } = job;
-            let Some(request) = request else {
-                return item;
-            };
-            // Invariant: the semaphore is never closed.
-            let _permit = limit.acquire().await;
-            let outcome = client.verify(&request).await;
-            fill(&mut item, &outcome);
-            item
-        }));
-    }
-    let mut items = Vec::new();
-    for handle in handles {
-        match handle.await {
-            Ok(item) => items.push(item),
-            Err(e) => tracing::error!("a verification task failed: {e}"),
-        }
-    }
-    items
-}
-
-fn fill(item: &mut Item, outcome: &Outcome) {
-    let id = format!("{}/{}", item.namespace, item.name);
-    item.verified = outcome.is_verified();
-    item.reason = outcome.reason().to_string();
-    item.status = outcome.status().as_str();
-    item.message = outcome.message(&id, &item.store_hash);
-    item.store = outcome.store().cloned();
 }

@@ -1,6 +1,6 @@
 //! The kube-runtime controllers, their reconcile function and the Secret watch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,13 +17,10 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::status::{ready, to_k8s};
-use crate::model::{
-    BigCommerceCredential, ClientId, DeletionPolicy, SecretSource, DELETION_POLICY_ANNOTATION,
-};
-use crate::reconcile::{Entry, Invalid, Reconciler, Scan, SourceKey};
-use crate::secret::SecretValue;
+use crate::model::{BigCommerceCredential, ConditionStatus, Reason};
+use crate::reconcile::{Action as Step, ItemReport, Reconciler};
+use crate::source::kubernetes::{key_of, scan_deleted, scan_object, secret_names};
 use crate::store::StoreError;
-use crate::validate::{semantic, SemanticOptions};
 use crate::verify::BigCommerceClient;
 
 /// The finalizer that makes a deleted object remove its store row first.
@@ -85,81 +82,16 @@ impl Ctx {
     }
 }
 
-/// The Secret names an object refers to.
-fn secret_names(obj: &BigCommerceCredential) -> Vec<String> {
-    let spec = &obj.spec;
-    let client_id = match &spec.client_id {
-        Some(ClientId::Source(s)) => Some(s),
-        _ => None,
-    };
-    [
-        spec.access_token.as_ref(),
-        spec.client_secret.as_ref(),
-        client_id,
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(|s| match s {
-        SecretSource::SecretKeyRef(r) => Some(r.name.clone()),
-        _ => None,
-    })
-    .collect()
-}
-
-/// Reads the referenced Secrets of the object's namespace (and no other).
-async fn fetch_secrets(
-    ctx: &Ctx,
-    ns: &str,
-    obj: &BigCommerceCredential,
-) -> Result<BTreeMap<String, Secret>, kube::Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let mut found = BTreeMap::new();
-    for name in secret_names(obj) {
-        if found.contains_key(&name) {
-            continue;
-        }
-        if let Some(secret) = api.get_opt(&name).await? {
-            found.insert(name, secret);
-        }
-    }
-    Ok(found)
-}
-
-fn lookup(
-    ns: &str,
-    secrets: &BTreeMap<String, Secret>,
-    source: &SecretSource,
-) -> Result<SecretValue, String> {
-    let SecretSource::SecretKeyRef(r) = source else {
-        return Err(format!(
-            "{} sources exist only in file mode; in Kubernetes use secretKeyRef",
-            source.kind()
-        ));
-    };
-    let secret = secrets
-        .get(&r.name)
-        .ok_or_else(|| format!("Secret `{ns}/{}` does not exist (yet)", r.name))?;
-    if let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(&r.key)) {
-        return String::from_utf8(bytes.0.clone())
-            .map(SecretValue::new)
-            .map_err(|_| format!("Secret `{ns}/{}` key `{}` is not UTF-8 text", r.name, r.key));
-    }
-    if let Some(text) = secret.string_data.as_ref().and_then(|d| d.get(&r.key)) {
-        return Ok(SecretValue::new(text.clone()));
-    }
-    Err(format!("Secret `{ns}/{}` has no key `{}`", r.name, r.key))
-}
-
 async fn publish(
     ctx: &Ctx,
     obj: &BigCommerceCredential,
     type_: EventType,
-    reason: &str,
+    reason: Reason,
     note: String,
 ) {
     let event = Event {
         type_,
-        reason: reason.to_string(),
+        reason: reason.as_str().to_string(),
         note: Some(note.chars().take(1000).collect()),
         action: "Reconcile".into(),
         secondary: None,
@@ -169,52 +101,24 @@ async fn publish(
     }
 }
 
+/// Logs what a pass did to one object, as `watch` logs its items.
+fn log_items(items: &[ItemReport]) {
+    for item in items.iter().filter(|i| i.action != Step::Unchanged) {
+        tracing::info!(credential = %format!("{}/{}", item.namespace, item.name), action = %item.action, reason = %item.reason, "{}", item.message);
+    }
+}
+
 async fn apply(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, ControllerError> {
-    let ns = obj.namespace().unwrap_or_default();
-    let name = obj.name_any();
-    let key = SourceKey {
-        namespace: ns.clone(),
-        name: name.clone(),
-    };
-    let findings = semantic::check(
-        &obj,
-        &SemanticOptions {
-            allowed_hosts: ctx.config.allowed_hosts.clone(),
-            kubernetes: true,
-        },
-    );
-    let entry = if let Some(first) = findings.first() {
-        Entry::Invalid(Invalid {
-            key: key.clone(),
-            label: Some(obj.spec.label.clone()),
-            generation: obj.metadata.generation,
-            message: first.message.clone(),
-        })
-    } else {
-        let secrets = fetch_secrets(ctx, &ns, &obj).await?;
-        let find = |s: &SecretSource| lookup(&ns, &secrets, s);
-        crate::source::build::entry(
-            &obj,
-            key.clone(),
-            format!("{ns}/{name}"),
-            &ctx.config.allowed_hosts,
-            &find,
-        )
-    };
+    let key = key_of(&obj);
+    let (ns, name) = (key.namespace.clone(), key.name.clone());
+    let scan = scan_object(&ctx.client, &obj, &ctx.config.allowed_hosts).await?;
     let before = ctx.rec.status_of(&key);
-    let report = ctx
-        .rec
-        .apply(&Scan {
-            entries: vec![entry],
-            complete: true,
-            problems: Vec::new(),
-            partial: true,
-        })
-        .await?;
+    let report = ctx.rec.apply(&scan).await?;
+    log_items(&report.items);
     let item = report.items.first().cloned();
     let after = ctx.rec.status_of(&key);
     if let Some(status) = &after {
-        let capabilities = if ready(status).is_some_and(|(s, _)| s == "True") {
+        let capabilities = if ready(status).is_some_and(|(s, _)| s == ConditionStatus::True) {
             vec![crate::verify::CAPABILITY_PRODUCTS_READ.to_string()]
         } else {
             obj.status
@@ -234,41 +138,37 @@ async fn apply(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, Con
             .await?;
         }
     }
-    let id = (ns.clone(), name.clone());
+    let id = (ns, name);
     let Some(item) = item else {
         return Ok(Action::requeue(ctx.config.reverify_interval));
     };
-    let was = before
-        .as_ref()
-        .and_then(|s| ready(s).map(|(st, r)| (st.to_string(), r.to_string())));
-    let now = after
-        .as_ref()
-        .and_then(|s| ready(s).map(|(st, r)| (st.to_string(), r.to_string())));
-    match item.reason.as_str() {
-        "Created" | "Updated" | "Adopted" | "Deactivated" => {
+    let was = before.as_ref().and_then(ready);
+    let now = after.as_ref().and_then(ready);
+    match item.reason {
+        Reason::Created | Reason::Updated | Reason::Adopted | Reason::Deactivated => {
             publish(
                 ctx,
                 &obj,
                 EventType::Normal,
-                &item.reason,
+                item.reason,
                 item.message.clone(),
             )
             .await;
         }
-        _ if now.as_ref().is_some_and(|(s, _)| s != "True") && was != now => {
+        _ if now.is_some_and(|(s, _)| s != ConditionStatus::True) && was != now => {
             publish(
                 ctx,
                 &obj,
                 EventType::Warning,
-                "VerificationFailed",
+                Reason::VerificationFailed,
                 format!("{}: {}", item.reason, item.message),
             )
             .await;
         }
         _ => {}
     }
-    match now.as_ref().map(|(s, _)| s.as_str()) {
-        Some("True") => {
+    match now.map(|(s, _)| s) {
+        Some(ConditionStatus::True) => {
             ctx.healthy(&id);
             Ok(Action::requeue(ctx.config.reverify_interval))
         }
@@ -278,27 +178,31 @@ async fn apply(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, Con
     }
 }
 
+/// An object being deleted goes through the planner like a deleted manifest in file mode.
 async fn cleanup(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, ControllerError> {
-    let key = SourceKey {
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-    };
-    let policy = obj
-        .annotations()
-        .get(DELETION_POLICY_ANNOTATION)
-        .map_or(DeletionPolicy::Delete, |v| DeletionPolicy::parse(v));
-    if ctx.rec.remove(&key, policy).await? {
-        let (reason, note) = match policy {
-            DeletionPolicy::Delete => (
-                "Deleted",
-                "the credential was removed from the connector store",
-            ),
-            DeletionPolicy::Orphan => (
-                "Orphaned",
-                "the credential stays in the connector store, no longer managed",
-            ),
-        };
-        publish(ctx, &obj, EventType::Normal, reason, note.to_string()).await;
+    let report = ctx.rec.apply(&scan_deleted(&obj)).await?;
+    log_items(&report.items);
+    for item in &report.items {
+        match item.action {
+            Step::Delete | Step::Orphan => {
+                publish(
+                    ctx,
+                    &obj,
+                    EventType::Normal,
+                    item.reason,
+                    item.message.clone(),
+                )
+                .await;
+            }
+            // The row could not be deleted: keep the finalizer and try again.
+            _ if report.summary.failed > 0 => {
+                return Err(ControllerError::Finalizer(format!(
+                    "cannot remove the stored row: {}",
+                    item.message
+                )));
+            }
+            _ => {}
+        }
     }
     Ok(Action::await_change())
 }

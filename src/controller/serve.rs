@@ -10,9 +10,8 @@ use kube::Client;
 
 use super::lease::{self, LeaseConfig};
 use super::run::{run_controllers, ControllerConfig};
-use crate::daemon::reconciler_metrics;
 use crate::reconcile::Reconciler;
-use crate::server::{MetricsText, Probe, Server};
+use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
 use crate::verify::BigCommerceClient;
 
 struct ControllerProbe {

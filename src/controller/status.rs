@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::model::BigCommerceCredentialStatus;
+use crate::model::{BigCommerceCredentialStatus, ConditionStatus, ConditionType, Reason};
 use crate::reconcile::CredentialStatus;
 
 /// A chrono time as Kubernetes' `Time`, which has second precision: a status read back must
@@ -22,9 +22,9 @@ pub fn to_k8s(status: &CredentialStatus, capabilities: Vec<String>) -> BigCommer
             .conditions
             .iter()
             .map(|c| Condition {
-                type_: c.type_.clone(),
-                status: c.status.clone(),
-                reason: c.reason.clone(),
+                type_: c.type_.as_str().to_string(),
+                status: c.status.as_str().to_string(),
+                reason: c.reason.as_str().to_string(),
                 message: c.message.chars().take(32_768).collect(),
                 observed_generation: c.observed_generation,
                 last_transition_time: k8s_time(c.last_transition_time),
@@ -38,13 +38,13 @@ pub fn to_k8s(status: &CredentialStatus, capabilities: Vec<String>) -> BigCommer
     }
 }
 
-/// The status of the `Ready` condition, if set.
-pub fn ready(status: &CredentialStatus) -> Option<(&str, &str)> {
+/// The status and reason of the `Ready` condition, if set.
+pub fn ready(status: &CredentialStatus) -> Option<(ConditionStatus, Reason)> {
     status
         .conditions
         .iter()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| (c.status.as_str(), c.reason.as_str()))
+        .find(|c| c.type_ == ConditionType::Ready)
+        .map(|c| (c.status, c.reason))
 }
 
 #[cfg(test)]
@@ -61,9 +61,9 @@ mod tests {
             name: "prod".into(),
             label: Some("Prod".into()),
             conditions: vec![Cond {
-                type_: "Ready".into(),
-                status: "True".into(),
-                reason: "Ready".into(),
+                type_: ConditionType::Ready,
+                status: ConditionStatus::True,
+                reason: Reason::Ready,
                 message: "ok".into(),
                 observed_generation: Some(3),
                 last_transition_time: t,
@@ -87,6 +87,7 @@ mod tests {
             json["conditions"][0]["lastTransitionTime"],
             "2026-11-26T12:00:05Z"
         );
-        assert_eq!(ready(&status), Some(("True", "Ready")));
+        assert_eq!(k.conditions[0].status, ConditionStatus::True.as_str());
+        assert_eq!(ready(&status), Some((ConditionStatus::True, Reason::Ready)));
     }
 }

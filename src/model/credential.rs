@@ -112,6 +112,44 @@ fn default_active() -> bool {
     true
 }
 
+impl BigCommerceCredentialSpec {
+    /// Every secret source of the spec with its field name: accessToken, clientSecret, and
+    /// clientId when it is read from a source rather than written inline.
+    pub fn secret_sources(&self) -> impl Iterator<Item = (&'static str, &SecretSource)> {
+        let client_id = match &self.client_id {
+            Some(ClientId::Source(s)) => Some(s),
+            _ => None,
+        };
+        [
+            ("accessToken", self.access_token.as_ref()),
+            ("clientSecret", self.client_secret.as_ref()),
+            ("clientId", client_id),
+        ]
+        .into_iter()
+        .filter_map(|(field, source)| source.map(|s| (field, s)))
+    }
+}
+
+impl BigCommerceCredential {
+    /// The deletion policy its annotation asks for; anything but `Orphan` deletes.
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELETION_POLICY_ANNOTATION))
+            .map_or(DeletionPolicy::Delete, |v| DeletionPolicy::parse(v))
+    }
+
+    /// Whether its annotation asks to take over an unowned row with the same label.
+    pub fn wants_adoption(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ADOPT_ANNOTATION))
+            .is_some_and(|v| v == "true")
+    }
+}
+
 /// Observed state, written by bccreds; never holds a secret.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,9 @@
 //! The resource model shared by file mode and Kubernetes mode.
 
+mod condition;
 mod credential;
 mod secret_source;
 
+pub use condition::{ConditionStatus, ConditionType, Reason};
 pub use credential::*;
 pub use secret_source::{ClientId, SecretKeyRef, SecretSource};

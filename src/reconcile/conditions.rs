@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::desired::SourceKey;
-use crate::model::StoreInfo;
+use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
 
 /// One condition (Verified, Stored or Ready).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -15,11 +15,11 @@ use crate::model::StoreInfo;
 pub struct Condition {
     /// `Verified`, `Stored` or `Ready`.
     #[serde(rename = "type")]
-    pub type_: String,
+    pub type_: ConditionType,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// CamelCase reason.
-    pub reason: String,
+    pub status: ConditionStatus,
+    /// Why.
+    pub reason: Reason,
     /// What happened, for people.
     pub message: String,
     /// The generation this condition describes.
@@ -33,13 +33,30 @@ pub struct Condition {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCondition {
     /// Type.
-    pub type_: &'static str,
+    pub type_: ConditionType,
     /// Status.
-    pub status: &'static str,
+    pub status: ConditionStatus,
     /// Reason.
-    pub reason: String,
+    pub reason: Reason,
     /// Message.
     pub message: String,
+}
+
+impl NewCondition {
+    /// A condition of `type_` with this status, reason and message.
+    pub fn new(
+        type_: ConditionType,
+        status: ConditionStatus,
+        reason: Reason,
+        message: impl Into<String>,
+    ) -> NewCondition {
+        NewCondition {
+            type_,
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
 }
 
 /// Sets `new` in `conditions`, keeping lastTransitionTime unless the status changes.
@@ -55,14 +72,14 @@ pub fn set_condition(
             if c.status != new.status {
                 c.last_transition_time = now;
             }
-            c.status = new.status.to_string();
+            c.status = new.status;
             c.reason = new.reason;
             c.message = new.message;
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
-            type_: new.type_.to_string(),
-            status: new.status.to_string(),
+            type_: new.type_,
+            status: new.status,
             reason: new.reason,
             message: new.message,
             observed_generation: generation,
@@ -73,33 +90,32 @@ pub fn set_condition(
 
 /// Ready summarises Verified and Stored: True only when both are.
 pub fn ready_condition(conditions: &[Condition]) -> NewCondition {
-    let find = |t: &str| conditions.iter().find(|c| c.type_ == t);
-    let (verified, stored) = (find("Verified"), find("Stored"));
-    fn status_of(c: Option<&Condition>) -> &str {
-        c.map_or("Unknown", |c| c.status.as_str())
-    }
+    use ConditionStatus::{False, True, Unknown};
+    let find = |t: ConditionType| conditions.iter().find(|c| c.type_ == t);
+    let (verified, stored) = (find(ConditionType::Verified), find(ConditionType::Stored));
+    let status_of = |c: Option<&Condition>| c.map_or(Unknown, |c| c.status);
     match (status_of(verified), status_of(stored)) {
-        ("True", "True") => NewCondition {
-            type_: "Ready",
-            status: "True",
-            reason: "Ready".into(),
-            message: "verified with BigCommerce and stored".into(),
-        },
+        (True, True) => NewCondition::new(
+            ConditionType::Ready,
+            True,
+            Reason::Ready,
+            "verified with BigCommerce and stored",
+        ),
         (v, s) => {
             // The first condition that is not True explains why.
-            let culprit = if v != "True" { verified } else { stored };
+            let culprit = if v != True { verified } else { stored };
             // An unverified credential is Unknown even if nothing could be stored because of it;
             // once verified, Stored decides.
             let status = match (v, s) {
-                ("True", "False") | ("False", _) => "False",
-                _ => "Unknown",
+                (True, False) | (False, _) => False,
+                _ => Unknown,
             };
-            NewCondition {
-                type_: "Ready",
+            NewCondition::new(
+                ConditionType::Ready,
                 status,
-                reason: culprit.map_or("Pending".into(), |c| c.reason.clone()),
-                message: culprit.map_or("not reconciled yet".into(), |c| c.message.clone()),
-            }
+                culprit.map_or(Reason::Pending, |c| c.reason),
+                culprit.map_or("not reconciled yet".into(), |c| c.message.clone()),
+            )
         }
     }
 }
@@ -181,6 +197,11 @@ impl StatusBook {
         self.entries.retain(|k, _| keep(k));
     }
 
+    /// Forgets one credential.
+    pub fn forget(&mut self, key: &SourceKey) {
+        self.entries.remove(key);
+    }
+
     /// Every status, ordered by key.
     pub fn all(&self) -> Vec<CredentialStatus> {
         self.entries.values().cloned().collect()
@@ -197,13 +218,11 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn cond(type_: &'static str, status: &'static str, reason: &str) -> NewCondition {
-        NewCondition {
-            type_,
-            status,
-            reason: reason.into(),
-            message: format!("{reason} message"),
-        }
+    use ConditionStatus::{False, True, Unknown};
+    use ConditionType::{Stored, Verified};
+
+    fn cond(type_: ConditionType, status: ConditionStatus, reason: Reason) -> NewCondition {
+        NewCondition::new(type_, status, reason, format!("{reason} message"))
     }
 
     #[test]
@@ -214,13 +233,13 @@ mod tests {
         let mut conds = Vec::new();
         set_condition(
             &mut conds,
-            cond("Verified", "True", "Verified"),
+            cond(Verified, True, Reason::Verified),
             Some(1),
             t0,
         );
         set_condition(
             &mut conds,
-            cond("Verified", "True", "Verified"),
+            cond(Verified, True, Reason::Verified),
             Some(2),
             t1,
         );
@@ -228,12 +247,12 @@ mod tests {
         assert_eq!(conds[0].observed_generation, Some(2));
         set_condition(
             &mut conds,
-            cond("Verified", "False", "InvalidToken"),
+            cond(Verified, False, Reason::InvalidToken),
             Some(2),
             t2,
         );
         assert_eq!(conds[0].last_transition_time, t2);
-        assert_eq!(conds[0].reason, "InvalidToken");
+        assert_eq!(conds[0].reason, Reason::InvalidToken);
         assert_eq!(conds.len(), 1);
     }
 
@@ -248,42 +267,36 @@ mod tests {
         let s = book.record(
             &key,
             None,
-            cond("Verified", "True", "Verified"),
-            cond("Stored", "True", "Created"),
+            cond(Verified, True, Reason::Verified),
+            cond(Stored, True, Reason::Created),
             now,
         );
-        assert_eq!(s.conditions[2].status, "True");
+        assert_eq!(s.conditions[2].status, True);
         let s = book.record(
             &key,
             None,
-            cond("Verified", "False", "InvalidToken"),
-            cond("Stored", "True", "UpToDate"),
+            cond(Verified, False, Reason::InvalidToken),
+            cond(Stored, True, Reason::UpToDate),
             now,
         );
         let ready = s
             .conditions
             .iter()
-            .find(|c| c.type_ == "Ready")
+            .find(|c| c.type_ == ConditionType::Ready)
             .expect("ready");
-        assert_eq!(
-            (ready.status.as_str(), ready.reason.as_str()),
-            ("False", "InvalidToken")
-        );
+        assert_eq!((ready.status, ready.reason), (False, Reason::InvalidToken));
         let s = book.record(
             &key,
             None,
-            cond("Verified", "Unknown", "Unreachable"),
-            cond("Stored", "True", "UpToDate"),
+            cond(Verified, Unknown, Reason::Unreachable),
+            cond(Stored, True, Reason::UpToDate),
             now,
         );
         let ready = s
             .conditions
             .iter()
-            .find(|c| c.type_ == "Ready")
+            .find(|c| c.type_ == ConditionType::Ready)
             .expect("ready");
-        assert_eq!(
-            (ready.status.as_str(), ready.reason.as_str()),
-            ("Unknown", "Unreachable")
-        );
+        assert_eq!((ready.status, ready.reason), (Unknown, Reason::Unreachable));
     }
 }

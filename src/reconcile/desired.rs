@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::DeletionPolicy;
+use crate::model::{DeletionPolicy, Reason};
 use crate::store::{CredentialData, SecretUpdate};
 
 /// `namespace/name` of a manifest: the identity that survives edits and renames of labels.
@@ -68,8 +68,21 @@ pub struct Invalid {
     pub label: Option<String>,
     /// `metadata.generation`, where known.
     pub generation: Option<i64>,
+    /// `Invalid` for a manifest that breaks a rule, `SecretMissing` for a secret that cannot
+    /// be resolved.
+    pub reason: Reason,
     /// Why it is invalid.
     pub message: String,
+}
+
+/// A manifest that is gone (a deleted Kubernetes object): its row is deleted, or released
+/// under the Orphan policy.
+#[derive(Clone, Debug)]
+pub struct Gone {
+    /// Identity.
+    pub key: SourceKey,
+    /// What happens to its row.
+    pub policy: DeletionPolicy,
 }
 
 /// One entry of a scan.
@@ -79,6 +92,8 @@ pub enum Entry {
     Desired(Box<Desired>),
     /// A credential to leave alone, with the reason.
     Invalid(Invalid),
+    /// A credential whose manifest is gone.
+    Gone(Gone),
 }
 
 impl Entry {
@@ -87,22 +102,61 @@ impl Entry {
         match self {
             Entry::Desired(d) => &d.key,
             Entry::Invalid(i) => &i.key,
+            Entry::Gone(g) => &g.key,
+        }
+    }
+
+    /// The label, where the manifest shows one.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Entry::Desired(d) => Some(&d.data.label),
+            Entry::Invalid(i) => i.label.as_deref(),
+            Entry::Gone(_) => None,
+        }
+    }
+
+    /// `metadata.generation`, where known.
+    pub fn generation(&self) -> Option<i64> {
+        match self {
+            Entry::Desired(d) => d.generation,
+            Entry::Invalid(i) => i.generation,
+            Entry::Gone(_) => None,
         }
     }
 }
 
-/// The full desired state from one source, as one pass sees it.
-#[derive(Clone, Debug, Default)]
+/// What part of its source a scan covers, which decides what a pass may delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coverage {
+    /// The whole source: a row whose manifest is not in the scan is deleted.
+    Complete,
+    /// The whole source, but part of it could not be read: nothing is deleted.
+    Incomplete,
+    /// Only the scan's own entries (one Kubernetes object): rows of other manifests are neither
+    /// deleted nor reported, and their status is left alone.
+    Entries,
+}
+
+/// The desired state from one source, as one pass sees it.
+#[derive(Clone, Debug)]
 pub struct Scan {
     /// Every credential found.
     pub entries: Vec<Entry>,
-    /// False when part of the source could not be read: nothing is deleted then.
-    pub complete: bool,
+    /// What the scan covers.
+    pub coverage: Coverage,
     /// Problems not tied to one credential (files that do not parse), with their locations.
     pub problems: Vec<Diagnostic>,
-    /// The scan covers only its own entries (one Kubernetes object): rows of other manifests are
-    /// neither deleted nor reported.
-    pub partial: bool,
+}
+
+impl Scan {
+    /// A scan of the given entries only (Kubernetes mode: one object).
+    pub fn of_entries(entries: Vec<Entry>) -> Scan {
+        Scan {
+            entries,
+            coverage: Coverage::Entries,
+            problems: Vec::new(),
+        }
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,19 +1,49 @@
-//! Running planned steps: verify with bounded concurrency, write only what verified, and record
-//! conditions.
+//! Running planned steps: verify with bounded concurrency, write only what verified, and say
+//! what each step did. A verify-only pass (`bccreds verify`) runs the same steps without a store.
 
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 
 use super::conditions::NewCondition;
-use super::plan::{Action, Step, REVOKED};
-use super::{ItemReport, OnRevoked, PassReport, Reconciler};
-use crate::model::StoreInfo;
-use crate::store::{CredentialData, Ownership, SecretUpdate, StoreError};
-use crate::verify::{Outcome, Verifier, VerifyRequest};
+use super::desired::Desired;
+use super::plan::{Action, Step};
+use super::OnRevoked;
+use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
+use crate::secret::SecretValue;
+use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError};
+use crate::verify::{Outcome, VerifiedStore, Verifier, VerifyRequest};
+
+use ConditionStatus::{False, True, Unknown};
+use ConditionType::{Stored, Verified};
+
+/// What runs steps: a verifier, and the store to write to (none in a verify-only pass).
+pub(super) struct Executor<'a, V> {
+    pub verifier: &'a V,
+    /// `None`: verify only, write nothing.
+    pub store: Option<&'a Store>,
+    pub owner: &'a str,
+    pub on_revoked: OnRevoked,
+    pub concurrency: usize,
+}
+
+/// What BigCommerce said about one credential in a pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// The store hash asked about.
+    pub store_hash: String,
+    /// The Verified condition's status.
+    pub status: ConditionStatus,
+    /// The outcome's reason.
+    pub reason: Reason,
+    /// The outcome's message.
+    pub message: String,
+    /// The store as BigCommerce described it, where it answered.
+    pub store: Option<VerifiedStore>,
+}
 
 /// Which summary bucket a result falls in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Bucket {
+pub(super) enum Bucket {
     Created,
     Updated,
     Deleted,
@@ -22,300 +52,66 @@ enum Bucket {
 }
 
 /// What happened to one step.
-struct Done {
-    step: Step,
-    bucket: Bucket,
-    reason: String,
-    message: String,
-    verified: Option<NewCondition>,
-    stored: Option<NewCondition>,
+pub(super) struct Done {
+    pub step: Step,
+    pub bucket: Bucket,
+    pub reason: Reason,
+    pub message: String,
+    pub verified: Option<NewCondition>,
+    pub stored: Option<NewCondition>,
     /// The store as verified, the row id and active flag, for status.
-    store_info: Option<StoreInfo>,
-    credential_id: Option<i64>,
-    active: Option<bool>,
-    verified_now: bool,
+    pub store_info: Option<StoreInfo>,
+    pub credential_id: Option<i64>,
+    pub active: Option<bool>,
+    pub verified_now: bool,
     /// The manifest is gone: forget its status.
-    forget: bool,
-}
-
-fn cond(type_: &'static str, status: &'static str, reason: &str, message: &str) -> NewCondition {
-    NewCondition {
-        type_,
-        status,
-        reason: reason.to_string(),
-        message: message.to_string(),
-    }
+    pub forget: bool,
+    /// What BigCommerce said, when it was asked in this step.
+    pub verification: Option<Verification>,
 }
 
 impl Done {
-    fn new(step: Step, bucket: Bucket, reason: &str, message: String) -> Done {
+    fn new(step: Step, bucket: Bucket, reason: Reason, message: String) -> Done {
         Done {
             credential_id: step.id,
             active: step.stored.as_ref().map(|s| s.data.active),
             store_info: step.stored.as_ref().and_then(|s| s.data.store_info.clone()),
             step,
             bucket,
-            reason: reason.to_string(),
+            reason,
             message,
             verified: None,
             stored: None,
             verified_now: false,
             forget: false,
+            verification: None,
         }
+    }
+
+    fn conditions(mut self, verified: NewCondition, stored: NewCondition) -> Done {
+        self.verified = Some(verified);
+        self.stored = Some(stored);
+        self
     }
 }
 
-/// Runs `steps` and returns the pass report, updating the status book.
-pub(super) async fn run<V: Verifier>(rec: &Reconciler<V>, steps: Vec<Step>) -> PassReport {
-    let concurrency = rec.config.concurrency.max(1);
-    let mut done: Vec<Done> = stream::iter(steps.into_iter().map(|s| run_step(rec, s)))
-        .buffer_unordered(concurrency)
+/// Runs `steps`, at most `concurrency` at once; results come back ordered by key.
+pub(super) async fn run<V: Verifier>(exec: &Executor<'_, V>, steps: Vec<Step>) -> Vec<Done> {
+    let mut done: Vec<Done> = stream::iter(steps.into_iter().map(|s| run_step(exec, s)))
+        .buffer_unordered(exec.concurrency.max(1))
         .collect()
         .await;
     done.sort_by(|a, b| a.step.key.cmp(&b.step.key));
-    let now = Utc::now();
-    let mut report = PassReport::default();
-    let mut book = super::lock(&rec.book);
-    for d in &done {
-        let s = &d.step;
-        report.items.push(ItemReport {
-            namespace: s.key.namespace.clone(),
-            name: s.key.name.clone(),
-            label: s.label.clone(),
-            action: s.action.as_str().to_string(),
-            reason: d.reason.clone(),
-            message: d.message.clone(),
-        });
-        let sum = &mut report.summary;
-        match d.bucket {
-            Bucket::Created => sum.created += 1,
-            Bucket::Updated => sum.updated += 1,
-            Bucket::Deleted => sum.deleted += 1,
-            Bucket::Unchanged => sum.unchanged += 1,
-            Bucket::Failed => sum.failed += 1,
-        }
-        if d.forget {
-            continue;
-        }
-        if let (Some(v), Some(st)) = (d.verified.clone(), d.stored.clone()) {
-            let status = book.record(&s.key, s.generation, v, st, now);
-            if !s.label.is_empty() {
-                status.label = Some(s.label.clone());
-            }
-            status.credential_id = d.credential_id;
-            if d.store_info.is_some() {
-                status.store = d.store_info.clone();
-            }
-            if let Some(active) = d.active {
-                status.credential_status = Some(if active { "Active" } else { "Inactive" }.into());
-            }
-            if d.verified_now {
-                status.last_verified_time = Some(now);
-            } else if status.last_verified_time.is_none() {
-                status.last_verified_time = s.ownership.as_ref().and_then(|o| o.last_verified_at);
-            }
-        }
-    }
-    let keep: std::collections::BTreeSet<_> = done
-        .iter()
-        .filter(|d| !d.forget)
-        .map(|d| d.step.key.clone())
-        .collect();
-    book.retain(|k| keep.contains(k));
-    report
+    done
 }
 
-fn verified_condition(outcome: &Outcome, message: &str) -> NewCondition {
-    cond(
-        "Verified",
-        outcome.status().as_str(),
-        outcome.reason(),
-        message,
-    )
-}
-
-/// The condition Verified takes from what the ownership row remembers.
-fn remembered(own: Option<&Ownership>) -> NewCondition {
-    match own.and_then(|o| {
-        o.last_result
-            .as_deref()
-            .map(|r| (r, o.last_message.clone()))
-    }) {
-        Some(("Verified", m)) => cond(
-            "Verified",
-            "True",
-            "Verified",
-            &m.unwrap_or_else(|| "verified".into()),
-        ),
-        Some((r @ ("Unreachable" | "RateLimited"), m)) => {
-            cond("Verified", "Unknown", r, &m.unwrap_or_default())
-        }
-        Some((r, m)) => cond("Verified", "False", r, &m.unwrap_or_default()),
-        None => cond("Verified", "Unknown", "Pending", "not verified yet"),
-    }
-}
-
-async fn run_step<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
-    let message = step.message.clone();
-    match step.action {
-        Action::Create | Action::Update | Action::Adopt => write(rec, step).await,
-        Action::Reverify => reverify(rec, step).await,
-        Action::Delete | Action::Orphan => {
-            let id = step.id.unwrap_or_default();
-            let result = if step.action == Action::Delete {
-                rec.store.delete(&rec.config.owner, id).await
-            } else {
-                rec.store.release(&rec.config.owner, id).await
-            };
-            match result {
-                Ok(()) => {
-                    let mut d = Done::new(step, Bucket::Deleted, "", message);
-                    d.reason = if d.step.action == Action::Delete {
-                        "Deleted"
-                    } else {
-                        "Orphaned"
-                    }
-                    .into();
-                    d.forget = true;
-                    d
-                }
-                Err(e) => store_failure(step, &e),
-            }
-        }
-        Action::Unchanged => {
-            let verified = remembered(step.ownership.as_ref());
-            let mut d = Done::new(step, Bucket::Unchanged, "UpToDate", message);
-            d.verified = Some(verified);
-            d.stored = Some(cond(
-                "Stored",
-                "True",
-                "UpToDate",
-                "the stored row matches the manifest",
-            ));
-            d
-        }
-        Action::Skip => {
-            let bucket = if step.failed {
-                Bucket::Failed
-            } else {
-                Bucket::Unchanged
-            };
-            let reason = step.reason;
-            let exists = step.id.is_some() && step.ownership.is_some();
-            let gone = step.desired.is_none() && !matches!(reason, "Invalid");
-            let mut d = Done::new(step, bucket, reason, message.clone());
-            if gone {
-                // A manifest that is gone but kept by a guard keeps its last status.
-                d.forget = false;
-                return d;
-            }
-            let verified_status = if reason == "Invalid" {
-                "False"
-            } else {
-                "Unknown"
-            };
-            d.verified = Some(cond(
-                "Verified",
-                verified_status,
-                if reason == "Invalid" {
-                    "InvalidSpec"
-                } else {
-                    "NotVerified"
-                },
-                &message,
-            ));
-            d.stored = Some(if exists {
-                cond(
-                    "Stored",
-                    "True",
-                    "UpToDate",
-                    "the stored row is kept as it was",
-                )
-            } else {
-                cond("Stored", "False", reason, &message)
-            });
-            d
-        }
-    }
-}
-
-fn store_failure(step: Step, e: &StoreError) -> Done {
-    let reason = match e {
-        StoreError::LabelConflict { .. } => "LabelConflict",
-        StoreError::NotOwned { .. } => "NotOwned",
-        _ => "StoreError",
-    };
-    let message = e.to_string();
-    let verified = remembered(step.ownership.as_ref());
-    let mut d = Done::new(step, Bucket::Failed, reason, message.clone());
-    d.verified = Some(verified);
-    d.stored = Some(cond("Stored", "False", reason, &message));
-    d
-}
-
-/// The token to verify with: the manifest's, or the stored one when the manifest keeps it.
-async fn token_for<V: Verifier>(
-    rec: &Reconciler<V>,
-    step: &Step,
-) -> Result<crate::secret::SecretValue, String> {
-    let Some(desired) = &step.desired else {
-        return Err("nothing to verify".into());
-    };
-    if let SecretUpdate::Set(v) = &desired.data.access_token {
-        return Ok(v.clone());
-    }
-    if let Some(stored) = &step.stored {
-        return Ok(stored.data.access_token.clone());
-    }
-    // Adoption without a token in the manifest: the hand-made row's token is verified and kept.
-    match step.id {
-        Some(id) => match rec.store.get(id).await {
-            Ok(Some(row)) => Ok(row.data.access_token),
-            Ok(None) => Err(format!("credential {id} disappeared")),
-            Err(e) => Err(e.to_string()),
-        },
-        None => Err("an accessToken is required to create a credential".into()),
-    }
-}
-
-/// The ownership record of a row written for `desired` after `outcome`.
-fn ownership<V: Verifier>(
-    rec: &Reconciler<V>,
-    id: i64,
-    desired: &super::Desired,
-    outcome: &Outcome,
-    message: &str,
-    now: chrono::DateTime<Utc>,
-) -> Ownership {
-    Ownership {
-        credential_id: id,
-        owner_id: rec.config.owner.clone(),
-        source_key: desired.key.to_string(),
-        spec_sha256: desired.spec_sha256.clone(),
-        secret_sha256: desired.secret_sha256.clone(),
-        last_verified_at: Some(now),
-        last_result: Some(outcome.reason().to_string()),
-        last_message: Some(message.to_string()),
-        deletion_policy: desired.policy,
-    }
-}
-
-async fn write<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
-    let Some(desired) = step.desired.clone() else {
-        return Done::new(step, Bucket::Failed, "Internal", "no desired state".into());
-    };
-    let token = match token_for(rec, &step).await {
-        Ok(t) => t,
-        Err(message) => {
-            let mut d = Done::new(step, Bucket::Failed, "SecretMissing", message.clone());
-            d.verified = Some(cond("Verified", "Unknown", "SecretMissing", &message));
-            d.stored = Some(cond("Stored", "False", "SecretMissing", &message));
-            return d;
-        }
-    };
-    let key = desired.key.to_string();
-    let outcome = rec
-        .verifier
+/// Asks BigCommerce about one desired credential: the one place both `apply` and `verify` reach.
+pub(super) async fn verify_with_bigcommerce<V: Verifier>(
+    verifier: &V,
+    desired: &Desired,
+    token: SecretValue,
+) -> (Outcome, Verification) {
+    let outcome = verifier
         .verify(&VerifyRequest {
             store_hash: desired.store_hash.clone(),
             token,
@@ -323,181 +119,362 @@ async fn write<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
             currency_mapping: desired.data.currency_mapping.clone(),
         })
         .await;
-    let message = outcome.message(&key, &desired.store_hash);
+    let verification = Verification {
+        store_hash: desired.store_hash.clone(),
+        status: outcome.status(),
+        reason: outcome.reason(),
+        message: outcome.message(&desired.key.to_string(), &desired.store_hash),
+        store: outcome.store().cloned(),
+    };
+    (outcome, verification)
+}
+
+fn verified_condition(v: &Verification) -> NewCondition {
+    NewCondition::new(Verified, v.status, v.reason, v.message.clone())
+}
+
+/// The condition Verified takes from what the ownership row remembers.
+fn remembered(own: Option<&Ownership>) -> NewCondition {
+    let Some(own) = own.filter(|o| o.last_result.is_some()) else {
+        return NewCondition::new(Verified, Unknown, Reason::Pending, "not verified yet");
+    };
+    let message = own.last_message.clone().unwrap_or_default();
+    match own.last_reason() {
+        Some(Reason::Verified) => NewCondition::new(
+            Verified,
+            True,
+            Reason::Verified,
+            own.last_message
+                .clone()
+                .unwrap_or_else(|| "verified".into()),
+        ),
+        Some(r) if r.is_transient() => NewCondition::new(Verified, Unknown, r, message),
+        Some(r) => NewCondition::new(Verified, False, r, message),
+        // A result this version does not know (written by another version) decides nothing.
+        None => NewCondition::new(Verified, Unknown, Reason::Pending, message),
+    }
+}
+
+async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
+    match step.action {
+        Action::Create | Action::Update | Action::Adopt => write(exec, step).await,
+        Action::Reverify => reverify(exec, step).await,
+        Action::Delete | Action::Orphan => remove(exec, step).await,
+        Action::Unchanged => {
+            let verified = remembered(step.ownership.as_ref());
+            let message = step.message.clone();
+            Done::new(step, Bucket::Unchanged, Reason::UpToDate, message).conditions(
+                verified,
+                NewCondition::new(
+                    Stored,
+                    True,
+                    Reason::UpToDate,
+                    "the stored row matches the manifest",
+                ),
+            )
+        }
+        Action::Skip => skip(step),
+    }
+}
+
+async fn remove<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
+    let Some(store) = exec.store else {
+        return nothing_written(step);
+    };
+    let id = step.id.unwrap_or_default();
+    let result = if step.action == Action::Delete {
+        store.delete(exec.owner, id).await
+    } else {
+        store.release(exec.owner, id).await
+    };
+    match result {
+        Ok(()) => {
+            let (reason, message) = (step.reason, step.message.clone());
+            let mut d = Done::new(step, Bucket::Deleted, reason, message);
+            d.forget = true;
+            d
+        }
+        Err(e) => store_failure(step, &e),
+    }
+}
+
+fn skip(step: Step) -> Done {
+    let bucket = if step.failed {
+        Bucket::Failed
+    } else {
+        Bucket::Unchanged
+    };
+    let (reason, message) = (step.reason, step.message.clone());
+    if matches!(reason, Reason::IncompleteScan | Reason::EmptySetGuard) {
+        // A manifest that is gone but kept by a guard keeps its last status.
+        return Done::new(step, bucket, reason, message);
+    }
+    let verified = match reason {
+        Reason::Invalid => NewCondition::new(Verified, False, Reason::InvalidSpec, &message),
+        Reason::SecretMissing => NewCondition::new(Verified, Unknown, reason, &message),
+        _ => NewCondition::new(Verified, Unknown, Reason::NotVerified, &message),
+    };
+    let stored = if step.id.is_some() && step.ownership.is_some() {
+        NewCondition::new(
+            Stored,
+            True,
+            Reason::UpToDate,
+            "the stored row is kept as it was",
+        )
+    } else {
+        NewCondition::new(Stored, False, reason, &message)
+    };
+    Done::new(step, bucket, reason, message).conditions(verified, stored)
+}
+
+fn store_failure(step: Step, e: &StoreError) -> Done {
+    let reason = match e {
+        StoreError::LabelConflict { .. } => Reason::LabelConflict,
+        StoreError::NotOwned { .. } => Reason::NotOwned,
+        _ => Reason::StoreError,
+    };
+    let message = e.to_string();
+    let verified = remembered(step.ownership.as_ref());
+    Done::new(step, Bucket::Failed, reason, message.clone())
+        .conditions(verified, NewCondition::new(Stored, False, reason, message))
+}
+
+fn internal(step: Step, message: &str) -> Done {
+    Done::new(step, Bucket::Failed, Reason::Internal, message.into())
+}
+
+/// A write step reached in a verify-only pass: planning without stored rows never plans one.
+fn nothing_written(step: Step) -> Done {
+    internal(step, "a verify-only pass writes nothing")
+}
+
+/// The token to verify with: the manifest's, or the stored one when the manifest keeps it.
+async fn token_for<V: Verifier>(
+    exec: &Executor<'_, V>,
+    step: &Step,
+    desired: &Desired,
+) -> Result<SecretValue, String> {
+    if let SecretUpdate::Set(v) = &desired.data.access_token {
+        return Ok(v.clone());
+    }
+    if let Some(stored) = &step.stored {
+        return Ok(stored.data.access_token.clone());
+    }
+    // Adoption without a token in the manifest: the hand-made row's token is verified and kept.
+    match (step.id, exec.store) {
+        (Some(id), Some(store)) => match store.get(id).await {
+            Ok(Some(row)) => Ok(row.data.access_token),
+            Ok(None) => Err(format!("credential {id} disappeared")),
+            Err(e) => Err(e.to_string()),
+        },
+        _ => Err("an accessToken is required to create a credential".into()),
+    }
+}
+
+/// The ownership record of a row written for `desired` after `verification`.
+fn ownership(
+    owner: &str,
+    id: i64,
+    desired: &Desired,
+    verification: &Verification,
+    now: chrono::DateTime<Utc>,
+) -> Ownership {
+    Ownership {
+        credential_id: id,
+        owner_id: owner.to_string(),
+        source_key: desired.key.to_string(),
+        spec_sha256: desired.spec_sha256.clone(),
+        secret_sha256: desired.secret_sha256.clone(),
+        last_verified_at: Some(now),
+        last_result: Some(verification.reason.as_str().to_string()),
+        last_message: Some(verification.message.clone()),
+        deletion_policy: desired.policy,
+    }
+}
+
+async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
+    let Some(desired) = step.desired.clone() else {
+        return internal(step, "no desired state");
+    };
+    let token = match token_for(exec, &step, &desired).await {
+        Ok(t) => t,
+        Err(message) => {
+            return Done::new(step, Bucket::Failed, Reason::SecretMissing, message.clone())
+                .conditions(
+                    NewCondition::new(Verified, Unknown, Reason::SecretMissing, &message),
+                    NewCondition::new(Stored, False, Reason::SecretMissing, &message),
+                )
+        }
+    };
+    let (outcome, verification) = verify_with_bigcommerce(exec.verifier, &desired, token).await;
+    let verified = verified_condition(&verification);
+    let message = verification.message.clone();
+    let Some(store) = exec.store else {
+        // Verify only: the verdict is the result.
+        let bucket = if outcome.is_verified() {
+            Bucket::Unchanged
+        } else {
+            Bucket::Failed
+        };
+        let mut d = Done::new(step, bucket, verification.reason, message);
+        d.verification = Some(verification);
+        return d;
+    };
     let now = Utc::now();
-    let Outcome::Verified(store) = &outcome else {
+    let Outcome::Verified(verified_store) = &outcome else {
         // Nothing is stored unless verified; an existing row is kept exactly as it is.
         if let Some(id) = step
             .id
             .filter(|_| step.ownership.is_some() && step.stored.is_some())
         {
-            if let Err(e) = rec
-                .store
-                .record_verification(&rec.config.owner, id, outcome.reason(), &message, now)
+            if let Err(e) = store
+                .record_verification(exec.owner, id, verification.reason.as_str(), &message, now)
                 .await
             {
-                tracing::warn!(credential = %key, "cannot record the verification: {e}");
+                tracing::warn!(credential = %desired.key, "cannot record the verification: {e}");
             }
         }
         let stored = if step.stored.is_some() {
-            cond(
-                "Stored",
-                "True",
-                "UpToDate",
+            NewCondition::new(
+                Stored,
+                True,
+                Reason::UpToDate,
                 "the stored row is kept as it was, since verification failed",
             )
         } else {
-            cond(
-                "Stored",
-                "False",
-                "NotStored",
+            NewCondition::new(
+                Stored,
+                False,
+                Reason::NotStored,
                 "nothing was stored, since verification failed",
             )
         };
-        let mut d = Done::new(step, Bucket::Failed, outcome.reason(), message.clone());
-        d.verified = Some(verified_condition(&outcome, &message));
-        d.stored = Some(stored);
+        let mut d = Done::new(step, Bucket::Failed, verification.reason, message)
+            .conditions(verified, stored);
         d.verified_now = true;
+        d.verification = Some(verification);
         return d;
     };
     let mut data: CredentialData = desired.data.clone();
-    data.store_info = Some(store.info.clone());
-    let own = ownership(
-        rec,
-        step.id.unwrap_or_default(),
-        &desired,
-        &outcome,
-        &message,
-        now,
-    );
+    data.store_info = Some(verified_store.info.clone());
+    let id = step.id.unwrap_or_default();
+    let own = ownership(exec.owner, id, &desired, &verification, now);
     let (result, bucket, reason) = match step.action {
         Action::Create => (
-            rec.store.create(&data, &own).await,
+            store.create(&data, &own).await,
             Bucket::Created,
-            "Created",
+            Reason::Created,
         ),
-        Action::Adopt => {
-            let id = step.id.unwrap_or_default();
-            (
-                rec.store.adopt(id, &data, &own).await.map(|()| id),
-                Bucket::Updated,
-                "Adopted",
-            )
-        }
-        _ => {
-            let id = step.id.unwrap_or_default();
-            (
-                rec.store.update(id, &data, &own).await.map(|()| id),
-                Bucket::Updated,
-                "Updated",
-            )
-        }
+        Action::Adopt => (
+            store.adopt(id, &data, &own).await.map(|()| id),
+            Bucket::Updated,
+            Reason::Adopted,
+        ),
+        _ => (
+            store.update(id, &data, &own).await.map(|()| id),
+            Bucket::Updated,
+            Reason::Updated,
+        ),
     };
-    match result {
+    let mut d = match result {
         Ok(id) => {
-            let mut d = Done::new(
-                step,
-                bucket,
-                reason,
-                format!("{message}; {} the row", reason.to_lowercase()),
-            );
-            d.verified = Some(verified_condition(&outcome, &message));
-            d.stored = Some(cond(
-                "Stored",
-                "True",
-                if reason == "Adopted" {
-                    "Updated"
-                } else {
-                    reason
-                },
-                &format!("row {id} {}", reason.to_lowercase()),
-            ));
+            let done = reason.as_str().to_lowercase();
+            let mut d = Done::new(step, bucket, reason, format!("{message}; {done} the row"))
+                .conditions(
+                    verified,
+                    NewCondition::new(
+                        Stored,
+                        True,
+                        // Adopting is an update of the row, as far as Stored is concerned.
+                        if reason == Reason::Adopted {
+                            Reason::Updated
+                        } else {
+                            reason
+                        },
+                        format!("row {id} {done}"),
+                    ),
+                );
             d.credential_id = Some(id);
-            d.store_info = Some(store.info.clone());
+            d.store_info = Some(verified_store.info.clone());
             d.active = Some(data.active);
-            d.verified_now = true;
             d
         }
         Err(e) => {
             let mut d = store_failure(step, &e);
-            d.verified = Some(verified_condition(&outcome, &message));
-            d.verified_now = true;
+            d.verified = Some(verified);
             d
         }
-    }
+    };
+    d.verified_now = true;
+    d.verification = Some(verification);
+    d
 }
 
-async fn reverify<V: Verifier>(rec: &Reconciler<V>, step: Step) -> Done {
+async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
+    let Some(store) = exec.store else {
+        return nothing_written(step);
+    };
     let (Some(desired), Some(stored), Some(id)) =
         (step.desired.clone(), step.stored.clone(), step.id)
     else {
-        return Done::new(
-            step,
-            Bucket::Failed,
-            "Internal",
-            "nothing to re-verify".into(),
-        );
+        return internal(step, "nothing to re-verify");
     };
-    let key = desired.key.to_string();
-    let outcome = rec
-        .verifier
-        .verify(&VerifyRequest {
-            store_hash: desired.store_hash.clone(),
-            token: stored.data.access_token.clone(),
-            locale_mapping: desired.data.locale_mapping.clone(),
-            currency_mapping: desired.data.currency_mapping.clone(),
-        })
-        .await;
-    let message = outcome.message(&key, &desired.store_hash);
+    let (outcome, verification) =
+        verify_with_bigcommerce(exec.verifier, &desired, stored.data.access_token.clone()).await;
+    let message = verification.message.clone();
     let now = Utc::now();
-    if let Err(e) = rec
-        .store
-        .record_verification(&rec.config.owner, id, outcome.reason(), &message, now)
+    if let Err(e) = store
+        .record_verification(exec.owner, id, verification.reason.as_str(), &message, now)
         .await
     {
         return store_failure(step, &e);
     }
-    let revoked = REVOKED.contains(&outcome.reason());
     let mut active = stored.data.active;
     let mut bucket = if outcome.is_verified() {
         Bucket::Unchanged
     } else {
         Bucket::Failed
     };
-    let mut reason = outcome.reason().to_string();
+    let mut reason = verification.reason;
     let mut note = String::new();
-    if revoked && rec.config.on_revoked == OnRevoked::Deactivate && stored.data.active {
+    if verification.reason.is_revocation()
+        && exec.on_revoked == OnRevoked::Deactivate
+        && stored.data.active
+    {
         let mut data = desired.data.clone();
         data.active = false;
         data.client_secret = SecretUpdate::Keep;
         data.access_token = SecretUpdate::Keep;
-        let own = ownership(rec, id, &desired, &outcome, &message, now);
-        match rec.store.update(id, &data, &own).await {
+        let own = ownership(exec.owner, id, &desired, &verification, now);
+        match store.update(id, &data, &own).await {
             Ok(()) => {
                 active = false;
                 bucket = Bucket::Updated;
-                reason = "Deactivated".into();
+                reason = Reason::Deactivated;
                 note = "; the row was marked inactive (--on-revoked deactivate)".into();
             }
             Err(e) => return store_failure(step, &e),
         }
     }
-    let mut d = Done::new(step, bucket, &reason, format!("{message}{note}"));
-    d.verified = Some(verified_condition(&outcome, &message));
-    d.stored = Some(cond(
-        "Stored",
-        "True",
-        if reason == "Deactivated" {
-            "Updated"
-        } else {
-            "UpToDate"
-        },
-        &format!("the stored row is kept{note}"),
-    ));
+    let stored_reason = if reason == Reason::Deactivated {
+        Reason::Updated
+    } else {
+        Reason::UpToDate
+    };
+    let mut d = Done::new(step, bucket, reason, format!("{message}{note}")).conditions(
+        verified_condition(&verification),
+        NewCondition::new(
+            Stored,
+            True,
+            stored_reason,
+            format!("the stored row is kept{note}"),
+        ),
+    );
     d.active = Some(active);
-    if let Some(s) = outcome.store() {
+    if let Some(s) = &verification.store {
         d.store_info = Some(s.info.clone());
     }
     d.verified_now = true;
+    d.verification = Some(verification);
     d
 }

@@ -1,6 +1,7 @@
-//! The reconciler: one pass compares the full desired state with the full stored state, plans a
-//! step per credential, verifies what it must and writes only what verified. File mode and
-//! Kubernetes mode both drive this one reconciler; they differ only in where [`Scan`]s come from.
+//! The reconciler: one pass compares the desired state with the stored state, plans a step per
+//! credential, verifies what it must and writes only what verified. File mode and Kubernetes
+//! mode both drive this one reconciler; they differ only in where [`Scan`]s come from. A
+//! verify-only pass ([`verify_only`]) plans and verifies the same way and writes nothing.
 
 mod conditions;
 mod desired;
@@ -8,17 +9,21 @@ mod execute;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
+mod report;
 mod unopim;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
 
 pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
-pub use desired::{secret_hash, spec_hash, Desired, Entry, Invalid, Scan, SourceKey};
+pub use desired::{
+    secret_hash, spec_hash, Coverage, Desired, Entry, Gone, Invalid, Scan, SourceKey,
+};
+pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
+pub use report::{plan_report, ItemReport, PassReport, Summary};
 
 use crate::diagnostic::Diagnostic;
 use crate::store::{Store, StoreError};
@@ -46,47 +51,6 @@ pub struct ReconcilerConfig {
     pub on_revoked: OnRevoked,
     /// Allow a pass to delete every row when no manifest is found.
     pub allow_empty: bool,
-}
-
-/// One credential's line in `plan`/`apply` output.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ItemReport {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Label.
-    pub label: String,
-    /// Action planned or taken.
-    pub action: String,
-    /// CamelCase reason.
-    pub reason: String,
-    /// For people; never a secret.
-    pub message: String,
-}
-
-/// Counts of a pass, as the summary line prints them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Rows created.
-    pub created: usize,
-    /// Rows updated (adoptions and deactivations too).
-    pub updated: usize,
-    /// Rows deleted or orphaned.
-    pub deleted: usize,
-    /// Credentials left as they were.
-    pub unchanged: usize,
-    /// Credentials that failed (invalid, not verified, conflicts, store errors).
-    pub failed: usize,
-}
-
-/// The result of a pass (or of a plan).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct PassReport {
-    /// One item per credential.
-    pub items: Vec<ItemReport>,
-    /// The counts.
-    pub summary: Summary,
 }
 
 /// Counters for `/metrics`.
@@ -160,9 +124,8 @@ impl<V: Verifier> Reconciler<V> {
         let scan = if codes.locales.is_some() || codes.currencies.is_some() {
             checked = Scan {
                 entries: unopim::apply_codes(&scan.entries, &codes),
-                complete: scan.complete,
+                coverage: scan.coverage,
                 problems: scan.problems.clone(),
-                partial: scan.partial,
             };
             &checked
         } else {
@@ -189,8 +152,19 @@ impl<V: Verifier> Reconciler<V> {
                 return Err(e);
             }
         };
-        let report = execute::run(self, steps).await;
-        *lock(&self.problems) = scan.problems.clone();
+        let exec = execute::Executor {
+            verifier: &*self.verifier,
+            store: Some(&self.store),
+            owner: &self.config.owner,
+            on_revoked: self.config.on_revoked,
+            concurrency: self.config.concurrency,
+        };
+        let done = execute::run(&exec, steps).await;
+        report::record(&mut lock(&self.book), &done, scan, Utc::now());
+        let report = report::pass_report(done);
+        if scan.coverage != Coverage::Entries {
+            *lock(&self.problems) = scan.problems.clone();
+        }
         let mut m = lock(&self.metrics);
         m.passes += 1;
         let secs = started.elapsed().as_secs_f64();
@@ -206,34 +180,6 @@ impl<V: Verifier> Reconciler<V> {
             *m.results.entry(name).or_default() += n as u64;
         }
         Ok(report)
-    }
-
-    /// Removes the row of a manifest that is gone (a deleted Kubernetes object): deleted, or only
-    /// released under `policy` Orphan. Returns whether bccreds managed a row for it.
-    pub async fn remove(
-        &self,
-        key: &SourceKey,
-        policy: crate::model::DeletionPolicy,
-    ) -> Result<bool, StoreError> {
-        let owned = self.store.owned(&self.config.owner).await?;
-        let wanted = key.to_string();
-        let found = owned.iter().find(|(o, _)| o.source_key == wanted);
-        if let Some((own, _)) = found {
-            match policy {
-                crate::model::DeletionPolicy::Delete => {
-                    self.store
-                        .delete(&self.config.owner, own.credential_id)
-                        .await?
-                }
-                crate::model::DeletionPolicy::Orphan => {
-                    self.store
-                        .release(&self.config.owner, own.credential_id)
-                        .await?
-                }
-            }
-        }
-        lock(&self.book).retain(|k| k != key);
-        Ok(found.is_some())
     }
 
     /// The conditions of one credential.
@@ -257,29 +203,24 @@ impl<V: Verifier> Reconciler<V> {
     }
 }
 
-/// Turns planned steps into a report without running them (`bccreds plan`).
-pub fn plan_report(steps: &[Step]) -> PassReport {
-    let mut report = PassReport::default();
-    let mut sorted: Vec<&Step> = steps.iter().collect();
-    // The same order as `apply` reports, so that a plan and its apply read alike.
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for s in sorted {
-        report.items.push(ItemReport {
-            namespace: s.key.namespace.clone(),
-            name: s.key.name.clone(),
-            label: s.label.clone(),
-            action: s.action.as_str().to_string(),
-            reason: s.reason.to_string(),
-            message: s.message.clone(),
-        });
-        let sum = &mut report.summary;
-        match s.action {
-            _ if s.failed => sum.failed += 1,
-            Action::Create => sum.created += 1,
-            Action::Update | Action::Adopt => sum.updated += 1,
-            Action::Delete | Action::Orphan => sum.deleted += 1,
-            Action::Reverify | Action::Unchanged | Action::Skip => sum.unchanged += 1,
-        }
-    }
-    report
+/// Plans and verifies `scan` as a pass into an empty store would, and writes nothing: every
+/// credential that could be created is verified with BigCommerce (`bccreds verify`).
+pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: usize) -> PassReport {
+    let steps = plan(&PlanInput {
+        scan,
+        owned: &[],
+        all_rows: &[],
+        now: Utc::now(),
+        reverify_interval: Duration::ZERO,
+        allow_empty: true,
+        on_revoked_deactivate: false,
+    });
+    let exec = execute::Executor {
+        verifier,
+        store: None,
+        owner: "",
+        on_revoked: OnRevoked::Keep,
+        concurrency,
+    };
+    report::pass_report(execute::run(&exec, steps).await)
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::desired::{Desired, Entry, Scan, SourceKey};
-use crate::model::DeletionPolicy;
+use super::desired::{Coverage, Desired, Entry, Scan, SourceKey};
+use crate::model::{DeletionPolicy, Reason};
 use crate::store::{ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData};
 
 /// What a pass will do with one credential.
@@ -48,6 +48,12 @@ impl Action {
     }
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One planned step.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -57,8 +63,8 @@ pub struct Step {
     pub label: String,
     /// What to do.
     pub action: Action,
-    /// Why, as a CamelCase reason.
-    pub reason: &'static str,
+    /// Why.
+    pub reason: Reason,
     /// Why, for people.
     pub message: String,
     /// The desired state, for steps that write.
@@ -92,9 +98,6 @@ pub struct PlanInput<'a> {
     /// `--on-revoked deactivate`: a row bccreds deactivated for a revoked token is not drift.
     pub on_revoked_deactivate: bool,
 }
-
-/// Verdicts that mean the token no longer works for the store.
-pub const REVOKED: [&str; 3] = ["InvalidToken", "Forbidden", "StoreNotFound"];
 
 /// Which stored columns differ from the desired ones, ignoring secrets kept as they are.
 pub fn drift(stored: &StoredData, desired: &Desired) -> Vec<&'static str> {
@@ -137,13 +140,7 @@ pub fn drift(stored: &StoredData, desired: &Desired) -> Vec<&'static str> {
     out
 }
 
-fn step(
-    key: &SourceKey,
-    label: &str,
-    action: Action,
-    reason: &'static str,
-    message: String,
-) -> Step {
+fn step(key: &SourceKey, label: &str, action: Action, reason: Reason, message: String) -> Step {
     Step {
         key: key.clone(),
         label: label.to_string(),
@@ -178,7 +175,7 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
                     &invalid.key,
                     invalid.label.as_deref().unwrap_or(""),
                     Action::Skip,
-                    "Invalid",
+                    invalid.reason,
                     format!(
                         "{}{}",
                         invalid.message,
@@ -198,52 +195,83 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
                 }
                 steps.push(s);
             }
+            // A manifest that is gone but was never stored leaves nothing to do.
+            Entry::Gone(gone) => {
+                steps.extend(owned.map(|(own, cred)| removal(own, cred, gone.policy)))
+            }
             Entry::Desired(desired) => steps.push(plan_desired(input, desired, owned, &owned_ids)),
         }
     }
     let empty_guard =
         input.scan.entries.is_empty() && !input.owned.is_empty() && !input.allow_empty;
     for (own, cred) in input.owned {
-        if input.scan.partial || seen.contains(&own.source_key) {
+        if input.scan.coverage == Coverage::Entries || seen.contains(&own.source_key) {
             continue;
         }
-        let key = SourceKey::parse(&own.source_key).unwrap_or(SourceKey {
-            namespace: String::new(),
-            name: own.source_key.clone(),
-        });
-        let label = cred
-            .as_ref()
-            .map_or(String::new(), |c| c.data.label.clone());
-        let mut s = if !input.scan.complete {
-            step(
-                &key,
-                &label,
-                Action::Skip,
-                "IncompleteScan",
-                "kept: part of the manifests could not be read, and deleting needs a complete scan"
-                    .into(),
+        let s = if input.scan.coverage == Coverage::Incomplete {
+            kept(
+                own,
+                cred,
+                Reason::IncompleteScan,
+                "kept: part of the manifests could not be read, and deleting needs a complete scan",
+                false,
             )
         } else if empty_guard {
-            let mut s = step(&key, &label, Action::Skip, "EmptySetGuard", "kept: no manifests were found while rows are managed (an unmounted volume or a half-swapped checkout?); pass --allow-empty to delete them".into());
-            s.failed = true;
-            s
-        } else if own.deletion_policy == DeletionPolicy::Orphan {
-            step(&key, &label, Action::Orphan, "Orphaned", "the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed".into())
+            kept(own, cred, Reason::EmptySetGuard, "kept: no manifests were found while rows are managed (an unmounted volume or a half-swapped checkout?); pass --allow-empty to delete them", true)
         } else {
-            step(
-                &key,
-                &label,
-                Action::Delete,
-                "Deleted",
-                "the manifest is gone: the row is deleted".into(),
-            )
+            removal(own, cred, own.deletion_policy)
         };
-        s.id = Some(own.credential_id);
-        s.ownership = Some(own.clone());
-        s.stored = cred.clone();
         steps.push(s);
     }
     steps
+}
+
+/// The key a row was stored under (a row of an unparsable key keeps its text as the name).
+fn stored_key(own: &Ownership) -> SourceKey {
+    SourceKey::parse(&own.source_key).unwrap_or(SourceKey {
+        namespace: String::new(),
+        name: own.source_key.clone(),
+    })
+}
+
+/// A step on an owned row whose manifest is gone.
+fn gone_step(
+    own: &Ownership,
+    cred: &Option<StoredCredential>,
+    action: Action,
+    reason: Reason,
+    message: &str,
+) -> Step {
+    let label = cred
+        .as_ref()
+        .map_or(String::new(), |c| c.data.label.clone());
+    let mut s = step(&stored_key(own), &label, action, reason, message.into());
+    s.id = Some(own.credential_id);
+    s.ownership = Some(own.clone());
+    s.stored = cred.clone();
+    s
+}
+
+/// Deleting (or, under the Orphan policy, releasing) the row of a manifest that is gone; file
+/// mode and Kubernetes mode both delete through here.
+fn removal(own: &Ownership, cred: &Option<StoredCredential>, policy: DeletionPolicy) -> Step {
+    match policy {
+        DeletionPolicy::Orphan => gone_step(own, cred, Action::Orphan, Reason::Orphaned, "the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed"),
+        DeletionPolicy::Delete => gone_step(own, cred, Action::Delete, Reason::Deleted, "the manifest is gone: the row is deleted"),
+    }
+}
+
+/// A row whose manifest is gone, kept by a guard.
+fn kept(
+    own: &Ownership,
+    cred: &Option<StoredCredential>,
+    reason: Reason,
+    message: &str,
+    failed: bool,
+) -> Step {
+    let mut s = gone_step(own, cred, Action::Skip, reason, message);
+    s.failed = failed;
+    s
 }
 
 fn plan_desired(
@@ -257,7 +285,7 @@ fn plan_desired(
         &desired.key,
         &d.label,
         Action::Unchanged,
-        "UpToDate",
+        Reason::UpToDate,
         String::new(),
     );
     s.generation = desired.generation;
@@ -268,12 +296,10 @@ fn plan_desired(
             s.ownership = Some(own.clone());
             s.stored = Some(stored.clone());
             let mut drifted = drift(&stored.data, desired);
+            let last = own.last_reason();
             let deactivated_by_us = input.on_revoked_deactivate
                 && !stored.data.active
-                && own
-                    .last_result
-                    .as_deref()
-                    .is_some_and(|r| REVOKED.contains(&r));
+                && last.is_some_and(Reason::is_revocation);
             if deactivated_by_us {
                 drifted.retain(|c| *c != "status");
             }
@@ -286,19 +312,20 @@ fn plan_desired(
                 };
                 (s.action, s.reason, s.message) = (
                     Action::Update,
-                    "Changed",
+                    Reason::Changed,
                     format!("{what}: verify and update"),
                 );
             } else if !drifted.is_empty() {
                 (s.action, s.reason, s.message) = (
                     Action::Update,
-                    "Drift",
+                    Reason::Drift,
                     format!(
                         "the stored row was changed outside bccreds ({}): verify and restore",
                         drifted.join(", ")
                     ),
                 );
-            } else if own.last_result.as_deref().is_some_and(|r| r != "Verified")
+            } else if own.last_result.is_some()
+                && last != Some(Reason::Verified)
                 && !deactivated_by_us
             {
                 // The stored row is what was verified, but the last attempt (a change since
@@ -306,7 +333,7 @@ fn plan_desired(
                 // re-verify interval.
                 (s.action, s.reason, s.message) = (
                     Action::Reverify,
-                    "LastVerificationFailed",
+                    Reason::LastVerificationFailed,
                     "unchanged, but the last verification failed: verify again".into(),
                 );
             } else if own.last_verified_at.is_none_or(|t| {
@@ -319,7 +346,7 @@ fn plan_desired(
             }) {
                 (s.action, s.reason, s.message) = (
                     Action::Reverify,
-                    "ReverifyDue",
+                    Reason::ReverifyDue,
                     "unchanged, but the last verification is older than --reverify-interval".into(),
                 );
             } else {
@@ -355,7 +382,7 @@ fn creation(
         .find(|r| r.label.to_lowercase() == wanted && !owned_ids.contains(&r.id));
     match taken {
         Some(row) if row.owner_id.is_none() && desired.adopt => {
-            (s.action, s.reason, s.message) = (Action::Adopt, "Adopt", "a row with this label exists and the manifest asks to adopt it: verify and take it over".into());
+            (s.action, s.reason, s.message) = (Action::Adopt, Reason::Adopt, "a row with this label exists and the manifest asks to adopt it: verify and take it over".into());
             s.id = Some(row.id);
         }
         Some(row) => {
@@ -365,7 +392,7 @@ fn creation(
             );
             (s.action, s.reason, s.message) = (
                 Action::Skip,
-                "LabelConflict",
+                Reason::LabelConflict,
                 format!("label `{}` is already used by {by}", desired.data.label),
             );
             s.id = Some(row.id);
@@ -374,11 +401,13 @@ fn creation(
         None if matches!(desired.data.access_token, SecretUpdate::Keep) => {
             (s.action, s.reason, s.message) = (
                 Action::Skip,
-                "SecretMissing",
-                "an accessToken is required to create a credential".into(),
+                Reason::SecretMissing,
+                "no accessToken (absent, or `**********` to keep a stored one): there is nothing to verify or create the credential with".into(),
             );
             s.failed = true;
         }
-        None => (s.action, s.reason, s.message) = (Action::Create, "New", message.to_string()),
+        None => {
+            (s.action, s.reason, s.message) = (Action::Create, Reason::New, message.to_string())
+        }
     }
 }

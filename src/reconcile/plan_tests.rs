@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
-use super::desired::{secret_hash, spec_hash, Desired, Entry, Invalid, Scan, SourceKey};
+use super::desired::{secret_hash, spec_hash, Coverage, Desired, Entry, Invalid, Scan, SourceKey};
 use super::plan::{plan, Action, PlanInput, Step};
-use crate::model::DeletionPolicy;
+use crate::model::{DeletionPolicy, Reason};
 use crate::secret::SecretValue;
 use crate::store::{
     CredentialData, ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData,
@@ -78,7 +78,7 @@ fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredent
         spec_sha256: d.spec_sha256.clone(),
         secret_sha256: d.secret_sha256.clone(),
         last_verified_at: Some(now() - chrono::Duration::minutes(age_min)),
-        last_result: Some("Verified".into()),
+        last_result: Some(Reason::Verified.to_string()),
         last_message: None,
         deletion_policy: DeletionPolicy::Delete,
     };
@@ -107,9 +107,12 @@ fn run(
 ) -> Vec<Step> {
     let scan = Scan {
         entries,
-        complete,
+        coverage: if complete {
+            Coverage::Complete
+        } else {
+            Coverage::Incomplete
+        },
         problems: Vec::new(),
-        partial: false,
     };
     plan(&PlanInput {
         scan: &scan,
@@ -122,7 +125,7 @@ fn run(
     })
 }
 
-fn actions(steps: &[Step]) -> Vec<(String, Action, &'static str)> {
+fn actions(steps: &[Step]) -> Vec<(String, Action, Reason)> {
     steps
         .iter()
         .map(|s| (s.key.name.clone(), s.action, s.reason))
@@ -156,10 +159,10 @@ fn new_unchanged_stale_and_changed() {
     assert_eq!(
         actions(&steps),
         [
-            ("a".into(), Action::Create, "New"),
-            ("b".into(), Action::Unchanged, "UpToDate"),
-            ("c".into(), Action::Update, "Changed"),
-            ("d".into(), Action::Reverify, "ReverifyDue"),
+            ("a".into(), Action::Create, Reason::New),
+            ("b".into(), Action::Unchanged, Reason::UpToDate),
+            ("c".into(), Action::Update, Reason::Changed),
+            ("d".into(), Action::Reverify, Reason::ReverifyDue),
         ]
     );
 }
@@ -175,7 +178,7 @@ fn drift_is_detected_and_kept_secrets_are_not_drift() {
     let steps = run(vec![entry(b.clone())], true, &[tampered], &[], false);
     assert_eq!(
         (steps[0].action, steps[0].reason),
-        (Action::Update, "Drift")
+        (Action::Update, Reason::Drift)
     );
     assert!(
         steps[0].message.contains("label, status"),
@@ -205,14 +208,14 @@ fn gone_manifests_are_deleted_or_orphaned_but_only_after_a_complete_scan() {
     assert_eq!(
         actions(&steps)[1..],
         [
-            ("gone".into(), Action::Delete, "Deleted"),
-            ("orphan".into(), Action::Orphan, "Orphaned")
+            ("gone".into(), Action::Delete, Reason::Deleted),
+            ("orphan".into(), Action::Orphan, Reason::Orphaned)
         ]
     );
     let steps = run(vec![entry(a)], false, &owned_rows, &[], false);
     assert!(steps[1..]
         .iter()
-        .all(|s| s.action == Action::Skip && s.reason == "IncompleteScan"));
+        .all(|s| s.action == Action::Skip && s.reason == Reason::IncompleteScan));
 }
 
 #[test]
@@ -221,7 +224,7 @@ fn an_empty_desired_set_deletes_nothing_without_allow_empty() {
     let steps = run(Vec::new(), true, &owned_rows, &[], false);
     assert_eq!(
         (steps[0].action, steps[0].reason, steps[0].failed),
-        (Action::Skip, "EmptySetGuard", true)
+        (Action::Skip, Reason::EmptySetGuard, true)
     );
     let steps = run(Vec::new(), true, &owned_rows, &[], true);
     assert_eq!(steps[0].action, Action::Delete);
@@ -246,9 +249,9 @@ fn labels_taken_by_other_rows_conflict_unless_adopted() {
     assert_eq!(
         actions(&steps),
         [
-            ("h".into(), Action::Skip, "LabelConflict"),
-            ("h2".into(), Action::Adopt, "Adopt"),
-            ("t".into(), Action::Skip, "LabelConflict"),
+            ("h".into(), Action::Skip, Reason::LabelConflict),
+            ("h2".into(), Action::Adopt, Reason::Adopt),
+            ("t".into(), Action::Skip, Reason::LabelConflict),
         ]
     );
     assert!(steps[0].message.contains("bigcommerce.unopim.io/adopt"));
@@ -266,8 +269,8 @@ fn creating_needs_a_token_and_a_deleted_row_is_recreated() {
     assert_eq!(
         actions(&steps),
         [
-            ("n".into(), Action::Skip, "SecretMissing"),
-            ("r".into(), Action::Create, "New")
+            ("n".into(), Action::Skip, Reason::SecretMissing),
+            ("r".into(), Action::Create, Reason::New)
         ]
     );
     assert!(steps[1].message.contains("deleted outside bccreds"));
@@ -280,6 +283,7 @@ fn invalid_manifests_keep_their_rows() {
         key: key("a"),
         label: Some("A".into()),
         generation: None,
+        reason: Reason::Invalid,
         message: "bad apiUrl".into(),
     });
     let steps = run(vec![invalid], true, &owned_rows, &[], false);
@@ -299,6 +303,54 @@ fn a_failed_last_verification_is_verified_again() {
     let steps = run(vec![entry(b)], true, &[failed], &[], false);
     assert_eq!(
         (steps[0].action, steps[0].reason),
-        (Action::Reverify, "LastVerificationFailed")
+        (Action::Reverify, Reason::LastVerificationFailed)
+    );
+}
+
+#[test]
+fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
+    let owned_rows = [
+        owned(1, &desired("a", "A"), 5),
+        owned(2, &desired("b", "B"), 5),
+    ];
+    let gone = |name: &str, policy| {
+        Entry::Gone(super::desired::Gone {
+            key: key(name),
+            policy,
+        })
+    };
+    let plan_of = |entries| {
+        let scan = Scan::of_entries(entries);
+        plan(&PlanInput {
+            scan: &scan,
+            owned: &owned_rows,
+            all_rows: &[],
+            now: now(),
+            reverify_interval: Duration::from_secs(3600),
+            allow_empty: false,
+            on_revoked_deactivate: false,
+        })
+    };
+    let steps = plan_of(vec![gone("a", DeletionPolicy::Delete)]);
+    assert_eq!(
+        actions(&steps),
+        [("a".into(), Action::Delete, Reason::Deleted)],
+        "only the gone object's row, not b's"
+    );
+    assert_eq!(steps[0].id, Some(1));
+    assert_eq!(steps[0].label, "A");
+    // The object's own annotation decides, as the finalizer has it at deletion.
+    let steps = plan_of(vec![gone("b", DeletionPolicy::Orphan)]);
+    assert_eq!(
+        actions(&steps),
+        [("b".into(), Action::Orphan, Reason::Orphaned)]
+    );
+    // An object that never had a row leaves nothing to do.
+    assert!(plan_of(vec![gone("never", DeletionPolicy::Delete)]).is_empty());
+    // A one-object scan of a live object plans that object only.
+    let steps = plan_of(vec![entry(desired("a", "A"))]);
+    assert_eq!(
+        actions(&steps),
+        [("a".into(), Action::Unchanged, Reason::UpToDate)]
     );
 }

@@ -2,6 +2,7 @@
 //! tables, a credential may only name codes that UnoPim has enabled.
 
 use super::desired::{Entry, Invalid};
+use crate::model::Reason;
 use crate::store::UnoPimCodes;
 
 /// The first UnoPim code `entry` names that UnoPim has not enabled, as a message.
@@ -45,14 +46,9 @@ pub fn apply_codes(entries: &[Entry], codes: &UnoPimCodes) -> Vec<Entry> {
         .map(|entry| match unknown_code(entry, codes) {
             Some(message) => Entry::Invalid(Invalid {
                 key: entry.key().clone(),
-                label: match entry {
-                    Entry::Desired(d) => Some(d.data.label.clone()),
-                    Entry::Invalid(i) => i.label.clone(),
-                },
-                generation: match entry {
-                    Entry::Desired(d) => d.generation,
-                    Entry::Invalid(i) => i.generation,
-                },
+                label: entry.label().map(str::to_string),
+                generation: entry.generation(),
+                reason: Reason::Invalid,
                 message,
             }),
             None => entry.clone(),

@@ -1,9 +1,10 @@
 //! The HTTP endpoints of the long-running modes: `/healthz`, `/readyz`, `/metrics` and `/status`.
 //!
-//! The server knows nothing about manifests; it serves whatever the daemon's state reports
-//! through [`Probe`].
+//! The server knows nothing about manifests; it serves whatever the daemon's or the controller's
+//! state reports through [`Probe`], and renders the reconciler's counters for both.
 
 pub mod metrics;
+mod reconciler_metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use metrics::MetricsText;
+pub use reconciler_metrics::reconciler_metrics;
 
 /// The content type of the Prometheus text exposition format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -46,7 +48,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `listen` (default in the CLI will be 127.0.0.1:9464) and serves in a background tokio task.
+    /// Binds `listen` and serves in a background tokio task.
     pub async fn start(listen: SocketAddr, probe: Arc<dyn Probe>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;

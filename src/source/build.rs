@@ -2,10 +2,7 @@
 //! secrets through a source-specific lookup, normalise its URL, read its annotations, hash it.
 
 use crate::api_url;
-use crate::model::{
-    BigCommerceCredential, ClientId, DeletionPolicy, SecretSource, ADOPT_ANNOTATION,
-    DELETION_POLICY_ANNOTATION,
-};
+use crate::model::{BigCommerceCredential, ClientId, Reason, SecretSource};
 use crate::reconcile::{secret_hash, spec_hash, Desired, Entry, Invalid, SourceKey};
 use crate::secret::SecretValue;
 use crate::store::{CredentialData, SecretUpdate};
@@ -38,38 +35,37 @@ pub fn entry(
 ) -> Entry {
     let spec = &resource.spec;
     let generation = resource.metadata.generation;
-    let invalid = |message: String| {
+    let invalid = |reason: Reason, message: String| {
         Entry::Invalid(Invalid {
             key: key.clone(),
             label: Some(spec.label.clone()),
             generation,
+            reason,
             message,
         })
     };
     let url = match api_url::normalize(&spec.api_url, allowed_hosts) {
         Ok(u) => u,
-        Err(e) => return invalid(format!("apiUrl {e}")),
+        Err(e) => return invalid(Reason::Invalid, format!("apiUrl {e}")),
     };
+    let missing = |field: &str, e: String| invalid(Reason::SecretMissing, format!("{field}: {e}"));
     let client_id = match &spec.client_id {
         None => None,
         Some(ClientId::Plain(s)) => Some(s.clone()),
         Some(ClientId::Source(src)) => match lookup(src) {
             Ok(v) => Some(v.expose().to_string()),
-            Err(e) => return invalid(format!("clientId: {e}")),
+            Err(e) => return missing("clientId", e),
         },
     };
     let client_secret = match update(spec.client_secret.as_ref(), lookup) {
         Ok(u) => u,
-        Err(e) => return invalid(format!("clientSecret: {e}")),
+        Err(e) => return missing("clientSecret", e),
     };
     let access_token = match update(spec.access_token.as_ref(), lookup) {
         Ok(u) => u,
-        Err(e) => return invalid(format!("accessToken: {e}")),
+        Err(e) => return missing("accessToken", e),
     };
-    let annotations = resource.metadata.annotations.clone().unwrap_or_default();
-    let policy = annotations
-        .get(DELETION_POLICY_ANNOTATION)
-        .map_or(DeletionPolicy::Delete, |v| DeletionPolicy::parse(v));
+    let policy = resource.deletion_policy();
     let data = CredentialData {
         label: spec.label.clone(),
         api_url: url.normalized,
@@ -91,9 +87,7 @@ pub fn entry(
         data,
         store_hash: url.store_hash,
         policy,
-        adopt: annotations
-            .get(ADOPT_ANNOTATION)
-            .is_some_and(|v| v == "true"),
+        adopt: resource.wants_adoption(),
         key,
     }))
 }

@@ -107,6 +107,15 @@ pub struct Ownership {
     pub deletion_policy: DeletionPolicy,
 }
 
+impl Ownership {
+    /// The last verification's reason, where the stored text names one bccreds knows.
+    pub fn last_reason(&self) -> Option<crate::model::Reason> {
+        self.last_result
+            .as_deref()
+            .and_then(crate::model::Reason::parse)
+    }
+}
+
 /// How `list` sorts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SortColumn {

@@ -1,13 +1,12 @@
-//! Validation: JSON Schema, then semantic checks, then checks across the whole tree.
+//! Validation: JSON Schema, then semantic checks, then checks across the whole tree. Pure:
+//! it works on text and documents the source has read, and does no IO of its own.
 
 mod schema_check;
 pub mod semantic;
 mod tree;
 
-use std::path::PathBuf;
-
 use crate::diagnostic::Diagnostic;
-use crate::manifest::{self, Classified, CredentialDoc, DocContext, MissingPath, SecretDoc};
+use crate::manifest::{self, Classified, CredentialDoc, DocContext, SecretDoc};
 use crate::model::BigCommerceCredential;
 use crate::yaml::{self, Limits, Pos, Segment};
 
@@ -44,6 +43,9 @@ pub struct ValidCredential {
     pub doc: CredentialDoc,
     /// The typed resource.
     pub resource: BigCommerceCredential,
+    /// Set by the tree checks when another credential shares its name or label: the
+    /// diagnostic, which is also why no source applies it.
+    pub conflict: Option<String>,
 }
 
 impl ValidCredential {
@@ -128,121 +130,31 @@ impl Report {
     pub fn is_valid(&self) -> bool {
         self.diagnostics.is_empty()
     }
-}
 
-/// What identifies a file's content cheaply: a rename-based save changes the inode, an edit in
-/// place the size or the modification time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    inode: u64,
-}
-
-fn stamp(path: &std::path::Path) -> Option<FileStamp> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some(FileStamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-        inode: meta.ino(),
-    })
-}
-
-/// Per-file results kept between passes of `watch`, so that a file that did not change is
-/// neither read nor validated again.
-#[derive(Debug, Default)]
-pub struct FileCache {
-    files: std::collections::HashMap<PathBuf, (FileStamp, Report)>,
-}
-
-/// Validates every manifest under `paths`.
-pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Report, MissingPath> {
-    validate_paths_cached(paths, opts, None)
-}
-
-fn validate_file(file: &std::path::Path, opts: &ValidateOptions) -> Report {
-    let mut report = Report {
-        files: 1,
-        ..Report::default()
-    };
-    let name = file.display().to_string();
-    match manifest::read_text(file, opts.max_file_size) {
-        Ok(text) => validate_text(&name, &text, opts, &mut report),
-        Err(d) => {
-            report.unreadable_files += 1;
-            report.diagnostics.push(d);
-        }
+    /// Adds another file's results to these.
+    pub fn merge(&mut self, one: Report) {
+        self.diagnostics.extend(one.diagnostics);
+        self.notes.extend(one.notes);
+        self.credentials.extend(one.credentials);
+        self.secrets.extend(one.secrets);
+        self.rejected.extend(one.rejected);
+        self.unreadable_files += one.unreadable_files;
+        self.files += one.files;
+        self.documents += one.documents;
     }
-    report
-}
 
-fn merge(into: &mut Report, one: Report) {
-    into.diagnostics.extend(one.diagnostics);
-    into.notes.extend(one.notes);
-    into.credentials.extend(one.credentials);
-    into.secrets.extend(one.secrets);
-    into.rejected.extend(one.rejected);
-    into.unreadable_files += one.unreadable_files;
-    into.files += one.files;
-    into.documents += one.documents;
-}
-
-/// As [`validate_paths`], reusing the results of files unchanged since they were cached.
-pub fn validate_paths_cached(
-    paths: &[PathBuf],
-    opts: &ValidateOptions,
-    mut cache: Option<&mut FileCache>,
-) -> Result<Report, MissingPath> {
-    let found = manifest::discover(paths)?;
-    let mut report = Report {
-        // Symlink loops and unreadable directories hide whatever is behind them.
-        unreadable_files: found.problems.len(),
-        diagnostics: found.problems,
-        ..Report::default()
-    };
-    for file in &found.files {
-        let one = match cache.as_deref_mut() {
-            None => validate_file(file, opts),
-            Some(cache) => {
-                // Stamped before reading: a change while reading gives a new stamp next time.
-                let now = stamp(file);
-                match cache.files.get(file) {
-                    Some((was, cached)) if Some(*was) == now => cached.clone(),
-                    _ => {
-                        let fresh = validate_file(file, opts);
-                        if let Some(now) = now {
-                            cache.files.insert(file.clone(), (now, fresh.clone()));
-                        }
-                        fresh
-                    }
-                }
-            }
-        };
-        merge(&mut report, one);
+    /// Runs the checks across the whole tree, then sorts the diagnostics by place.
+    pub fn check_tree(&mut self, opts: &ValidateOptions) {
+        let found = tree::check(
+            &mut self.credentials,
+            &self.secrets,
+            opts.semantic.kubernetes,
+        );
+        self.diagnostics.extend(found);
+        self.diagnostics
+            .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        self.diagnostics.dedup();
     }
-    if let Some(cache) = cache {
-        let seen: std::collections::HashSet<&PathBuf> = found.files.iter().collect();
-        cache.files.retain(|path, _| seen.contains(path));
-    }
-    if found.files.is_empty() && report.diagnostics.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        report.diagnostics.push(Diagnostic::file(
-            &shown.join(", "),
-            Pos::START,
-            "no *.yaml or *.yml files found",
-        ));
-    }
-    report.diagnostics.extend(tree::check(
-        &report.credentials,
-        &report.secrets,
-        opts.semantic.kubernetes,
-    ));
-    report
-        .diagnostics
-        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-    report.diagnostics.dedup();
-    Ok(report)
 }
 
 /// Validates the documents of one file's text, adding to `report`.
@@ -325,7 +237,11 @@ fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Rep
             return;
         }
     };
-    let valid = ValidCredential { doc, resource };
+    let valid = ValidCredential {
+        doc,
+        resource,
+        conflict: None,
+    };
     let findings = semantic::check(&valid.resource, &opts.semantic);
     if findings.is_empty() {
         report.credentials.push(valid);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::api_url;
 use crate::model::{
-    BigCommerceCredential, ClientId, SecretSource, ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION,
+    BigCommerceCredential, SecretSource, ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION,
 };
 use crate::yaml::Segment;
 
@@ -129,21 +129,8 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
         &spec.currency_mapping,
     );
 
-    let sources = [
-        ("accessToken", spec.access_token.as_ref()),
-        ("clientSecret", spec.client_secret.as_ref()),
-        (
-            "clientId",
-            match &spec.client_id {
-                Some(ClientId::Source(s)) => Some(s),
-                _ => None,
-            },
-        ),
-    ];
-    for (field, source) in sources {
-        if let Some(source) = source {
-            check_source(&mut out, field, source, opts.kubernetes);
-        }
+    for (field, source) in spec.secret_sources() {
+        check_source(&mut out, field, source, opts.kubernetes);
     }
     check_annotations(&mut out, cred.metadata.annotations.as_ref());
     out

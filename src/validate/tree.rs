@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::manifest::SecretDoc;
-use crate::model::{ClientId, SecretSource};
+use crate::model::SecretSource;
 use crate::yaml::Segment;
 
 use super::ValidCredential;
 
-/// Tree-wide diagnostics for the credentials and Secrets found.
+/// Tree-wide diagnostics for the credentials and Secrets found; a credential that shares its
+/// name or label with another also gets the diagnostic as its `conflict`, so that no source
+/// applies it.
 pub fn check(
-    creds: &[ValidCredential],
+    creds: &mut [ValidCredential],
     secrets: &[SecretDoc],
     kubernetes: bool,
 ) -> Vec<Diagnostic> {
@@ -34,19 +36,26 @@ pub fn check(
         }
     }
     if !kubernetes {
-        for cred in creds {
+        for cred in creds.iter() {
             out.extend(check_refs(cred, &secret_index));
         }
     }
-    out.extend(duplicates(creds, "name", |c| {
+    let mut conflicts = duplicates(creds, "name", |c| {
         let (ns, name) = c.key();
         format!("{ns}/{name}")
-    }));
+    });
     // Labels are unique across the store; MySQL's default collation ignores case and
     // trailing spaces, so the comparison does too.
-    out.extend(duplicates(creds, "label", |c| {
+    conflicts.extend(duplicates(creds, "label", |c| {
         c.resource.spec.label.trim_end().to_lowercase()
     }));
+    for (index, diag) in conflicts {
+        let cred = &mut creds[index];
+        if cred.conflict.is_none() {
+            cred.conflict = Some(diag.to_string());
+        }
+        out.push(diag);
+    }
     out
 }
 
@@ -54,19 +63,10 @@ fn check_refs(
     cred: &ValidCredential,
     secrets: &BTreeMap<(&str, &str), &SecretDoc>,
 ) -> Vec<Diagnostic> {
-    let spec = &cred.resource.spec;
     let (namespace, _) = cred.key();
-    let client_id = match &spec.client_id {
-        Some(ClientId::Source(s)) => Some(s),
-        _ => None,
-    };
     let mut out = Vec::new();
-    for (field, source) in [
-        ("accessToken", spec.access_token.as_ref()),
-        ("clientSecret", spec.client_secret.as_ref()),
-        ("clientId", client_id),
-    ] {
-        let Some(SecretSource::SecretKeyRef(r)) = source else {
+    for (field, source) in cred.resource.spec.secret_sources() {
+        let SecretSource::SecretKeyRef(r) = source else {
             continue;
         };
         let base = ["spec", field, "secretKeyRef"];
@@ -106,15 +106,16 @@ fn check_refs(
     out
 }
 
-/// Every credential sharing a value of `field` with another gets the same error, naming the others.
+/// Every credential sharing a value of `field` with another gets the same error, naming the
+/// others; returned with the credential's index.
 fn duplicates(
     creds: &[ValidCredential],
     field: &str,
     key: impl Fn(&ValidCredential) -> String,
-) -> Vec<Diagnostic> {
-    let mut groups: BTreeMap<String, Vec<&ValidCredential>> = BTreeMap::new();
-    for cred in creds {
-        groups.entry(key(cred)).or_default().push(cred);
+) -> Vec<(usize, Diagnostic)> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, cred) in creds.iter().enumerate() {
+        groups.entry(key(cred)).or_default().push(index);
     }
     let path: Vec<Segment> = match field {
         "name" => vec![Segment::Key("metadata".into()), Segment::Key("name".into())],
@@ -122,13 +123,15 @@ fn duplicates(
     };
     let mut out = Vec::new();
     for group in groups.values().filter(|g| g.len() > 1) {
-        for cred in group {
+        for &index in group {
+            let cred = &creds[index];
             let others: Vec<String> = group
                 .iter()
-                .filter(|o| !std::ptr::eq(**o, *cred))
-                .map(|o| {
-                    let (pos, _) = o.doc.root.locate(&path);
-                    format!("{}:{}", o.doc.file, pos.line)
+                .filter(|&&o| o != index)
+                .map(|&o| {
+                    let other = &creds[o];
+                    let (pos, _) = other.doc.root.locate(&path);
+                    format!("{}:{}", other.doc.file, pos.line)
                 })
                 .collect();
             let shown = match field {
@@ -138,12 +141,15 @@ fn duplicates(
                 }
                 _ => cred.resource.spec.label.clone(),
             };
-            out.push(cred.diagnostic(
-                &path,
-                false,
-                format!(
-                    "duplicate {field} `{shown}`: also used at {}; neither is applied until it is unique",
-                    others.join(", ")
+            out.push((
+                index,
+                cred.diagnostic(
+                    &path,
+                    false,
+                    format!(
+                        "duplicate {field} `{shown}`: also used at {}; neither is applied until it is unique",
+                        others.join(", ")
+                    ),
                 ),
             ));
         }

@@ -12,9 +12,7 @@ use std::future::Future;
 pub use client::{
     check_base_url, BigCommerceClient, CallError, ClientError, ClientOptions, DEFAULT_BASE_URL,
 };
-pub use outcome::{
-    ConditionStatus, MappingProblem, Outcome, VerifiedStore, CAPABILITY_PRODUCTS_READ,
-};
+pub use outcome::{MappingProblem, Outcome, VerifiedStore, CAPABILITY_PRODUCTS_READ};
 pub use pacer::{Pacer, RateLimit};
 pub use retry::RetryPolicy;
 pub use sequence::mapping_problems;

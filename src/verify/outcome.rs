@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::StoreInfo;
+use crate::model::{ConditionStatus, Reason, StoreInfo};
 
 /// The capability proven by `v3/catalog/summary`.
 pub const CAPABILITY_PRODUCTS_READ: &str = "products:read";
@@ -65,39 +65,17 @@ pub enum Outcome {
     RateLimited,
 }
 
-/// Condition status of `Verified` for an outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum ConditionStatus {
-    /// The credential is verified.
-    True,
-    /// BigCommerce gave a verdict against the credential.
-    False,
-    /// BigCommerce gave no verdict.
-    Unknown,
-}
-
-impl ConditionStatus {
-    /// As written in a Kubernetes condition.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConditionStatus::True => "True",
-            ConditionStatus::False => "False",
-            ConditionStatus::Unknown => "Unknown",
-        }
-    }
-}
-
 impl Outcome {
-    /// The CamelCase reason of the `Verified` condition.
-    pub fn reason(&self) -> &'static str {
+    /// The reason of the `Verified` condition.
+    pub fn reason(&self) -> Reason {
         match self {
-            Outcome::Verified(_) => "Verified",
-            Outcome::InvalidToken => "InvalidToken",
-            Outcome::Forbidden { .. } => "Forbidden",
-            Outcome::StoreNotFound => "StoreNotFound",
-            Outcome::MappingInvalid { .. } => "MappingInvalid",
-            Outcome::Unreachable { .. } => "Unreachable",
-            Outcome::RateLimited => "RateLimited",
+            Outcome::Verified(_) => Reason::Verified,
+            Outcome::InvalidToken => Reason::InvalidToken,
+            Outcome::Forbidden { .. } => Reason::Forbidden,
+            Outcome::StoreNotFound => Reason::StoreNotFound,
+            Outcome::MappingInvalid { .. } => Reason::MappingInvalid,
+            Outcome::Unreachable { .. } => Reason::Unreachable,
+            Outcome::RateLimited => Reason::RateLimited,
         }
     }
 
@@ -228,6 +206,6 @@ mod tests {
             outcome.message("shop/prod", "abc123"),
             "shop/prod: store abc123 does not offer currencyMapping JPY -> JPY; the store's currencies: USD, EUR"
         );
-        assert_eq!(outcome.reason(), "MappingInvalid");
+        assert_eq!(outcome.reason(), Reason::MappingInvalid);
     }
 }

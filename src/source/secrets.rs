@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::secret_doc::SecretDoc;
+use crate::manifest::SecretDoc;
 use crate::model::SecretSource;
 use crate::secret::SecretValue;
 

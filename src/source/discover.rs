@@ -9,9 +9,6 @@ use walkdir::WalkDir;
 use crate::diagnostic::Diagnostic;
 use crate::yaml::Pos;
 
-/// Default largest manifest file, in bytes.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
-
 /// What a walk over the given paths found.
 #[derive(Debug, Default)]
 pub struct Discovered {

@@ -1,0 +1,118 @@
+//! Kubernetes mode: one BigCommerceCredential object becomes a one-object [`Scan`], its
+//! `secretKeyRef`s read from Secrets of its own namespace (and no other).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+
+use crate::model::{BigCommerceCredential, Reason, SecretSource};
+use crate::reconcile::{Entry, Gone, Invalid, Scan, SourceKey};
+use crate::secret::SecretValue;
+use crate::validate::{semantic, SemanticOptions};
+
+/// The identity of an object.
+pub fn key_of(obj: &BigCommerceCredential) -> SourceKey {
+    SourceKey {
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    }
+}
+
+/// The names of the Secrets an object refers to.
+pub fn secret_names(obj: &BigCommerceCredential) -> Vec<String> {
+    let mut names: Vec<String> = obj
+        .spec
+        .secret_sources()
+        .filter_map(|(_, s)| match s {
+            SecretSource::SecretKeyRef(r) => Some(r.name.clone()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Reads the referenced Secrets of the object's namespace; a missing one is simply absent.
+async fn fetch_secrets(
+    client: &Client,
+    ns: &str,
+    obj: &BigCommerceCredential,
+) -> Result<BTreeMap<String, Secret>, kube::Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut found = BTreeMap::new();
+    for name in secret_names(obj) {
+        if let Some(secret) = api.get_opt(&name).await? {
+            found.insert(name, secret);
+        }
+    }
+    Ok(found)
+}
+
+/// The value of `source` among the fetched Secrets; the error says why, never the value.
+pub fn lookup(
+    ns: &str,
+    secrets: &BTreeMap<String, Secret>,
+    source: &SecretSource,
+) -> Result<SecretValue, String> {
+    let SecretSource::SecretKeyRef(r) = source else {
+        return Err(format!(
+            "{} sources exist only in file mode; in Kubernetes use secretKeyRef",
+            source.kind()
+        ));
+    };
+    let secret = secrets
+        .get(&r.name)
+        .ok_or_else(|| format!("Secret `{ns}/{}` does not exist (yet)", r.name))?;
+    if let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(&r.key)) {
+        return String::from_utf8(bytes.0.clone())
+            .map(SecretValue::new)
+            .map_err(|_| format!("Secret `{ns}/{}` key `{}` is not UTF-8 text", r.name, r.key));
+    }
+    if let Some(text) = secret.string_data.as_ref().and_then(|d| d.get(&r.key)) {
+        return Ok(SecretValue::new(text.clone()));
+    }
+    Err(format!("Secret `{ns}/{}` has no key `{}`", r.name, r.key))
+}
+
+/// The one-object scan of a live object: checked, its Secrets read, its URL normalised.
+pub async fn scan_object(
+    client: &Client,
+    obj: &BigCommerceCredential,
+    allowed_hosts: &[String],
+) -> Result<Scan, kube::Error> {
+    let key = key_of(obj);
+    let findings = semantic::check(
+        obj,
+        &SemanticOptions {
+            allowed_hosts: allowed_hosts.to_vec(),
+            kubernetes: true,
+        },
+    );
+    let entry = if let Some(first) = findings.first() {
+        Entry::Invalid(Invalid {
+            key,
+            label: Some(obj.spec.label.clone()),
+            generation: obj.metadata.generation,
+            reason: Reason::Invalid,
+            message: first.message.clone(),
+        })
+    } else {
+        let ns = key.namespace.clone();
+        let secrets = fetch_secrets(client, &ns, obj).await?;
+        let find = |s: &SecretSource| lookup(&ns, &secrets, s);
+        let origin = key.to_string();
+        super::build::entry(obj, key, origin, allowed_hosts, &find)
+    };
+    Ok(Scan::of_entries(vec![entry]))
+}
+
+/// The one-object scan of an object being deleted: its row goes as its deletion policy says.
+pub fn scan_deleted(obj: &BigCommerceCredential) -> Scan {
+    Scan::of_entries(vec![Entry::Gone(Gone {
+        key: key_of(obj),
+        policy: obj.deletion_policy(),
+    })])
+}

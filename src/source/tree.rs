@@ -1,0 +1,103 @@
+//! Reading a manifest tree: discovery, reading within limits, and the per-file cache of `watch`;
+//! each file's text goes through the pure validation, then the whole tree through its checks.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::discover::{discover, read_text, MissingPath};
+use crate::diagnostic::Diagnostic;
+use crate::validate::{validate_text, Report, ValidateOptions};
+use crate::yaml::Pos;
+
+/// What identifies a file's content cheaply: a rename-based save changes the inode, an edit in
+/// place the size or the modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        inode: meta.ino(),
+    })
+}
+
+/// Per-file results kept between passes of `watch`, so that a file that did not change is
+/// neither read nor validated again.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    files: HashMap<PathBuf, (FileStamp, Report)>,
+}
+
+fn read_file(file: &Path, opts: &ValidateOptions) -> Report {
+    let mut report = Report {
+        files: 1,
+        ..Report::default()
+    };
+    let name = file.display().to_string();
+    match read_text(file, opts.max_file_size) {
+        Ok(text) => validate_text(&name, &text, opts, &mut report),
+        Err(d) => {
+            report.unreadable_files += 1;
+            report.diagnostics.push(d);
+        }
+    }
+    report
+}
+
+/// Reads and validates every manifest under `paths`, reusing the results of files unchanged
+/// since `cache` saw them.
+pub fn read_tree(
+    paths: &[PathBuf],
+    opts: &ValidateOptions,
+    mut cache: Option<&mut FileCache>,
+) -> Result<Report, MissingPath> {
+    let found = discover(paths)?;
+    let mut report = Report {
+        // Symlink loops and unreadable directories hide whatever is behind them.
+        unreadable_files: found.problems.len(),
+        diagnostics: found.problems,
+        ..Report::default()
+    };
+    for file in &found.files {
+        let one = match cache.as_deref_mut() {
+            None => read_file(file, opts),
+            Some(cache) => {
+                // Stamped before reading: a change while reading gives a new stamp next time.
+                let now = stamp(file);
+                match cache.files.get(file) {
+                    Some((was, cached)) if Some(*was) == now => cached.clone(),
+                    _ => {
+                        let fresh = read_file(file, opts);
+                        if let Some(now) = now {
+                            cache.files.insert(file.clone(), (now, fresh.clone()));
+                        }
+                        fresh
+                    }
+                }
+            }
+        };
+        report.merge(one);
+    }
+    if let Some(cache) = cache {
+        let seen: HashSet<&PathBuf> = found.files.iter().collect();
+        cache.files.retain(|path, _| seen.contains(path));
+    }
+    if found.files.is_empty() && report.diagnostics.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        report.diagnostics.push(Diagnostic::file(
+            &shown.join(", "),
+            Pos::START,
+            "no *.yaml or *.yml files found",
+        ));
+    }
+    report.check_tree(opts);
+    Ok(report)
+}
