@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::options::StoreArgs;
 use super::table::{render, Column, Shrink};
 use super::{EXIT_FAILED, EXIT_OK};
+use crate::model::{ConditionStatus, Reason};
 use crate::store::{ListQuery, ListedCredential, SortColumn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,17 +65,17 @@ pub struct ListItem {
     status: &'static str,
     managed: bool,
     managed_by: Option<String>,
-    ready: Option<&'static str>,
+    ready: Option<ConditionStatus>,
     last_verified: Option<DateTime<Utc>>,
 }
 
 /// Ready as a condition status, from the last verification's reason.
-fn ready(row: &ListedCredential) -> Option<&'static str> {
+fn ready(row: &ListedCredential) -> Option<ConditionStatus> {
     row.owner_id.as_ref()?;
     Some(match row.last_result.as_deref() {
-        Some("Verified") => "True",
-        Some("Unreachable" | "RateLimited") | None => "Unknown",
-        Some(_) => "False",
+        // Never verified yet.
+        None => ConditionStatus::Unknown,
+        Some(text) => Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status),
     })
 }
 
@@ -137,7 +138,7 @@ pub fn table(rows: &[ListedCredential], now: DateTime<Utc>, width: usize) -> Str
                 i.label,
                 i.api_url,
                 i.status.to_string(),
-                i.ready.unwrap_or("-").to_string(),
+                i.ready.map_or("-", ConditionStatus::as_str).to_string(),
                 i.managed_by.unwrap_or_else(|| "-".into()),
                 i.last_verified.map_or_else(|| "-".into(), |t| age(t, now)),
             ]
@@ -230,14 +231,21 @@ mod tests {
 
     #[test]
     fn ready_follows_the_last_verification() {
-        assert_eq!(ready(&row("a", Some("o"), Some("Verified"))), Some("True"));
+        assert_eq!(
+            ready(&row("a", Some("o"), Some("Verified"))),
+            Some(ConditionStatus::True)
+        );
         assert_eq!(
             ready(&row("a", Some("o"), Some("InvalidToken"))),
-            Some("False")
+            Some(ConditionStatus::False)
         );
         assert_eq!(
             ready(&row("a", Some("o"), Some("Unreachable"))),
-            Some("Unknown")
+            Some(ConditionStatus::Unknown)
+        );
+        assert_eq!(
+            ready(&row("a", Some("o"), None)),
+            Some(ConditionStatus::Unknown)
         );
         assert_eq!(ready(&row("a", None, None)), None);
     }

@@ -101,6 +101,18 @@ async fn publish(
     }
 }
 
+/// A Normal Event saying what a pass did to the object, in the words of its report.
+async fn announce(ctx: &Ctx, obj: &BigCommerceCredential, item: &ItemReport) {
+    publish(
+        ctx,
+        obj,
+        EventType::Normal,
+        item.reason,
+        item.message.clone(),
+    )
+    .await;
+}
+
 /// Logs what a pass did to one object, as `watch` logs its items.
 fn log_items(items: &[ItemReport]) {
     for item in items.iter().filter(|i| i.action != Step::Unchanged) {
@@ -146,14 +158,7 @@ async fn apply(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, Con
     let now = after.as_ref().and_then(ready);
     match item.reason {
         Reason::Created | Reason::Updated | Reason::Adopted | Reason::Deactivated => {
-            publish(
-                ctx,
-                &obj,
-                EventType::Normal,
-                item.reason,
-                item.message.clone(),
-            )
-            .await;
+            announce(ctx, &obj, &item).await;
         }
         _ if now.is_some_and(|(s, _)| s != ConditionStatus::True) && was != now => {
             publish(
@@ -183,25 +188,14 @@ async fn cleanup(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, C
     let report = ctx.rec.apply(&scan_deleted(&obj)).await?;
     log_items(&report.items);
     for item in &report.items {
-        match item.action {
-            Step::Delete | Step::Orphan => {
-                publish(
-                    ctx,
-                    &obj,
-                    EventType::Normal,
-                    item.reason,
-                    item.message.clone(),
-                )
-                .await;
-            }
+        if matches!(item.reason, Reason::Deleted | Reason::Orphaned) {
+            announce(ctx, &obj, item).await;
+        } else if report.summary.failed > 0 {
             // The row could not be deleted: keep the finalizer and try again.
-            _ if report.summary.failed > 0 => {
-                return Err(ControllerError::Finalizer(format!(
-                    "cannot remove the stored row: {}",
-                    item.message
-                )));
-            }
-            _ => {}
+            return Err(ControllerError::Finalizer(format!(
+                "cannot remove the stored row: {}",
+                item.message
+            )));
         }
     }
     Ok(Action::await_change())

@@ -152,6 +152,16 @@ impl Reason {
     pub fn is_transient(self) -> bool {
         matches!(self, Reason::Unreachable | Reason::RateLimited)
     }
+
+    /// The Verified condition's status after a verification with this outcome: True when
+    /// verified, Unknown when there was no verdict, False otherwise.
+    pub fn verified_status(self) -> ConditionStatus {
+        match self {
+            Reason::Verified => ConditionStatus::True,
+            r if r.is_transient() => ConditionStatus::Unknown,
+            _ => ConditionStatus::False,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,5 +189,11 @@ mod tests {
         assert!(!Reason::Unreachable.is_revocation());
         assert!(Reason::RateLimited.is_transient());
         assert!(!Reason::InvalidToken.is_transient());
+        assert_eq!(Reason::Verified.verified_status(), ConditionStatus::True);
+        assert_eq!(
+            Reason::RateLimited.verified_status(),
+            ConditionStatus::Unknown
+        );
+        assert_eq!(Reason::Forbidden.verified_status(), ConditionStatus::False);
     }
 }

@@ -140,16 +140,15 @@ fn remembered(own: Option<&Ownership>) -> NewCondition {
     };
     let message = own.last_message.clone().unwrap_or_default();
     match own.last_reason() {
-        Some(Reason::Verified) => NewCondition::new(
+        Some(r) if r == Reason::Verified => NewCondition::new(
             Verified,
             True,
-            Reason::Verified,
+            r,
             own.last_message
                 .clone()
                 .unwrap_or_else(|| "verified".into()),
         ),
-        Some(r) if r.is_transient() => NewCondition::new(Verified, Unknown, r, message),
-        Some(r) => NewCondition::new(Verified, False, r, message),
+        Some(r) => NewCondition::new(Verified, r.verified_status(), r, message),
         // A result this version does not know (written by another version) decides nothing.
         None => NewCondition::new(Verified, Unknown, Reason::Pending, message),
     }

@@ -81,11 +81,7 @@ impl Outcome {
 
     /// True/False/Unknown: transient failures are no verdict, so existing rows are kept.
     pub fn status(&self) -> ConditionStatus {
-        match self {
-            Outcome::Verified(_) => ConditionStatus::True,
-            Outcome::Unreachable { .. } | Outcome::RateLimited => ConditionStatus::Unknown,
-            _ => ConditionStatus::False,
-        }
+        self.reason().verified_status()
     }
 
     /// Whether the credential may be stored.
