@@ -418,6 +418,51 @@ async fn deleting_removes_the_row_and_the_finalizer_unless_orphaned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_the_store_refuses_keeps_the_finalizer_until_it_succeeds() {
+    let w = World::new().await;
+    let (stop, task) = w.controller("solo", false).await;
+    w.put_secret("bc", "tok-one").await;
+    w.put_credential("held", "Held", "abc123", "bc", json!({}))
+        .await;
+    eventually(10, "stored", || async { w.rows().await.len() == 1 }).await;
+    // The database refuses deletes of credential rows, as a locked or read-only one would.
+    let pool = sqlx::SqlitePool::connect(&w.store_url).await.expect("pool");
+    let table = w.store.credentials_table().to_string();
+    // The table name is the store's own, not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TRIGGER refuse_delete BEFORE DELETE ON \"{table}\" BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )))
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    w.creds()
+        .delete("held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let obj = w
+        .api
+        .get("bigcommercecredentials", "shop", "held")
+        .expect("the object waits for its row to go");
+    assert_eq!(obj["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(w.rows().await, ["Held"]);
+    sqlx::query("DROP TRIGGER refuse_delete")
+        .execute(&pool)
+        .await
+        .expect("drop trigger");
+    eventually(10, "the object and its row to go", || async {
+        w.api
+            .get("bigcommercecredentials", "shop", "held")
+            .is_none()
+            && w.rows().await.is_empty()
+    })
+    .await;
+    pool.close().await;
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_bigcommerce_is_unknown_retried_and_never_written() {
     let w = World::new().await;
     let (stop, task) = w.controller("solo", false).await;

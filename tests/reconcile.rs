@@ -520,6 +520,60 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
     .await;
 }
 
+#[tokio::test]
+async fn a_one_object_pass_touches_only_its_own_object() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        w.write(
+            "outlet.yaml",
+            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+        );
+        let entries = w.scan().entries;
+        let one = |name: &str| {
+            Scan::of_entries(
+                entries
+                    .iter()
+                    .filter(|e| e.key().name == name)
+                    .cloned()
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            summary(&w.rec.apply(&one("prod")).await.expect("pass")),
+            [1, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            summary(&w.rec.apply(&one("outlet")).await.expect("pass")),
+            [1, 0, 0, 0, 0]
+        );
+        let before = w.rec.statuses();
+        assert_eq!(
+            before.len(),
+            2,
+            "the second object's pass kept the first's status"
+        );
+        // Passes of one object neither report nor delete the other's row, nor touch its status.
+        let again = w.rec.apply(&one("prod")).await.expect("pass");
+        assert_eq!(again.items.len(), 1, "{again:?}");
+        assert_eq!(again.items[0].name, "prod");
+        assert_eq!(w.labels().await.len(), 2);
+        let outlet = |statuses: Vec<bccreds::reconcile::CredentialStatus>| {
+            statuses
+                .into_iter()
+                .find(|s| s.name == "outlet")
+                .expect("outlet status")
+        };
+        assert_eq!(outlet(w.rec.statuses()), outlet(before));
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
 /// The `bccreds_results_total` samples of a reconciler, as `/metrics` renders them.
 fn results_metric(rec: &Reconciler<BigCommerceClient>, client: &BigCommerceClient) -> Vec<String> {
     let mut text = bccreds::server::MetricsText::new();
