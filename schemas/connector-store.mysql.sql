@@ -2,7 +2,7 @@
 
 -- migration 1
 CREATE TABLE IF NOT EXISTS `wk_bigcommerce_credentials` (
-    `id` BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    `id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     `label` VARCHAR(255) NOT NULL,
     `apiUrl` VARCHAR(500) NOT NULL,
     `clientId` VARCHAR(255) NULL,
@@ -14,8 +14,8 @@ CREATE TABLE IF NOT EXISTS `wk_bigcommerce_credentials` (
     `localeMapping` JSON NULL,
     `currencyMapping` JSON NULL,
     `storeInfo` JSON NULL,
-    `created_at` DATETIME NULL,
-    `updated_at` DATETIME NULL,
+    `created_at` TIMESTAMP NULL NULL,
+    `updated_at` TIMESTAMP NULL NULL,
     CONSTRAINT `wk_bigcommerce_credentials_label_unique` UNIQUE (`label`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE TABLE IF NOT EXISTS `bccreds_ownership` (
@@ -34,3 +34,5 @@ CREATE TABLE IF NOT EXISTS `bccreds_ownership` (
 ALTER TABLE `bccreds_ownership` ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete';
 
 -- migration 3
+
+-- migration 4

@@ -34,4 +34,8 @@ CREATE TABLE IF NOT EXISTS "bccreds_ownership" (
 ALTER TABLE "bccreds_ownership" ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete';
 
 -- migration 3
-CREATE INDEX IF NOT EXISTS "wk_bigcommerce_credentials_label_lower" ON "wk_bigcommerce_credentials" (LOWER("label"));
+CREATE INDEX "wk_bigcommerce_credentials_label_lower" ON "wk_bigcommerce_credentials" (LOWER("label"));
+
+-- migration 4
+CREATE UNIQUE INDEX "wk_bigcommerce_credentials_label_ci" ON "wk_bigcommerce_credentials" (LOWER("label"));
+DROP INDEX IF EXISTS "wk_bigcommerce_credentials_label_lower";

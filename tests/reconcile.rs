@@ -521,6 +521,44 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
 }
 
 #[tokio::test]
+async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
+        // UnoPim's credentials page deletes the row; bccreds' ownership record stays behind.
+        db.exec(&format!(
+            "DELETE FROM {}",
+            db.ident(w.store.credentials_table())
+        ))
+        .await;
+        let steps = w.rec.plan(&w.scan()).await.expect("plan");
+        assert!(
+            steps[0].message.contains("deleted outside bccreds"),
+            "{:?}",
+            steps[0].message
+        );
+        let report = w.pass().await;
+        assert_eq!(summary(&report), [1, 0, 0, 0, 0], "{report:?}");
+        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        let owned = w.store.owned("test").await.expect("owned");
+        assert_eq!(owned.len(), 1, "the stale record was replaced");
+        assert!(owned[0].1.is_some(), "and points at the new row");
+        assert_eq!(
+            summary(&w.pass().await),
+            [0, 0, 0, 1, 0],
+            "then it is unchanged"
+        );
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_one_object_pass_touches_only_its_own_object() {
     each_engine(|db| async move {
         let w = World::new(&db, |_| {}).await;

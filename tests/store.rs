@@ -416,7 +416,7 @@ async fn a_table_prefix_keeps_tables_apart_and_migrations_run_twice() {
             .await;
         assert_eq!(
             applied.len(),
-            3,
+            4,
             "each migration recorded once: {applied:?}"
         );
         assert!(matches!(
@@ -534,15 +534,19 @@ async fn a_deleted_row_shows_as_dangling_ownership_and_can_be_recreated() {
         let owned = store.owned("o").await.expect("owned");
         assert_eq!(owned.len(), 1);
         assert!(owned[0].1.is_none(), "the credential row is gone");
-        // A stale record blocks a second one for the same manifest until it is cleared.
-        assert!(store.create(&data("Drifted", "t"), &own).await.is_err());
-        store.delete("o", id).await.expect("clear the stale record");
+        // Recreating replaces the stale record in the same transaction.
         let new_id = store
             .create(&data("Drifted", "t"), &own)
             .await
-            .expect("recreate");
+            .expect("recreate over the stale record");
         assert_ne!(new_id, id);
-        assert_eq!(store.owned("o").await.expect("owned").len(), 1);
+        let owned = store.owned("o").await.expect("owned");
+        assert_eq!(owned.len(), 1, "one record for the manifest");
+        assert_eq!(owned[0].0.credential_id, new_id);
+        assert_eq!(
+            owned[0].1.as_ref().map(|c| c.data.label.as_str()),
+            Some("Drifted")
+        );
         store.close().await;
         db
     })

@@ -40,8 +40,57 @@ impl Dialect {
     pub fn id_column(self) -> &'static str {
         match self {
             Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-            Dialect::MySql => "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            // Laravel's `$table->id()`: a `foreignId()->constrained()` child table needs UNSIGNED.
+            Dialect::MySql => "BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY",
             Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+        }
+    }
+
+    /// The engine a store URL names (SQLite for anything else; `connect` refuses what it cannot
+    /// open).
+    pub fn of_url(url: &str) -> Dialect {
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Dialect::MySql
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
+    /// The longest table or index name the engine keeps whole, if it has a limit.
+    pub fn max_identifier(self) -> Option<usize> {
+        match self {
+            Dialect::MySql => Some(64),
+            Dialect::Postgres => Some(63),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// `expr` as text, whatever its column type (JSON, TIMESTAMP, DATETIME or TEXT), so that
+    /// rows made by Laravel decode like rows made by bccreds.
+    pub fn as_text(self, expr: &str) -> String {
+        match self {
+            Dialect::MySql => format!("CAST({expr} AS CHAR)"),
+            Dialect::Sqlite | Dialect::Postgres => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
+    /// `expr` as a signed 64-bit integer: Laravel's `$table->id()` is BIGINT UNSIGNED on MySQL.
+    pub fn as_bigint(self, expr: &str) -> String {
+        match self {
+            Dialect::MySql => format!("CAST({expr} AS SIGNED)"),
+            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
+            Dialect::Postgres => format!("CAST({expr} AS BIGINT)"),
+        }
+    }
+
+    /// `expr`, a boolean column, as an integer where the engine keeps booleans as integers.
+    pub fn as_flag(self, expr: &str) -> String {
+        match self {
+            Dialect::MySql => format!("CAST({expr} AS SIGNED)"),
+            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
+            Dialect::Postgres => expr.to_string(),
         }
     }
 
@@ -61,10 +110,18 @@ impl Dialect {
         }
     }
 
-    /// Timestamp column type (UTC, second precision, like Laravel's `timestamps()`).
-    ///
-    /// MySQL gets DATETIME rather than Laravel's TIMESTAMP: TIMESTAMP is shifted by the
-    /// session time zone, DATETIME stores the UTC value bccreds writes as it is.
+    /// The credential table's `created_at`/`updated_at`, as Laravel's `timestamps()` makes them.
+    /// On MySQL this is TIMESTAMP, which shifts by the session time zone, so bccreds' sessions
+    /// run in UTC.
+    pub fn laravel_timestamp_type(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "DATETIME",
+            Dialect::MySql => "TIMESTAMP NULL",
+            Dialect::Postgres => "TIMESTAMP(0) WITHOUT TIME ZONE",
+        }
+    }
+
+    /// Timestamp column type of bccreds' own tables (UTC, second precision).
     pub fn timestamp_type(self) -> &'static str {
         match self {
             Dialect::Sqlite => "TEXT",

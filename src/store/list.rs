@@ -5,11 +5,10 @@ use chrono::NaiveDateTime;
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
-use super::ops::Sql;
+use super::ops::{flag, Sql};
 use super::types::{ListQuery, ListedCredential, SortColumn, UnoPimCodes};
 use super::{dialect::like_pattern, with_pool, Store, StoreError};
 
-#[derive(sqlx::FromRow)]
 struct ListRow {
     id: i64,
     label: String,
@@ -18,7 +17,31 @@ struct ListRow {
     owner_id: Option<String>,
     last_result: Option<String>,
     last_verified_at: Option<NaiveDateTime>,
-    updated_at: Option<NaiveDateTime>,
+    updated_at: Option<String>,
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for ListRow
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    NaiveDateTime: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(ListRow {
+            id: row.try_get("id")?,
+            label: row.try_get("label")?,
+            api_url: row.try_get("api_url")?,
+            status: flag(row, "status")?,
+            owner_id: row.try_get("owner_id")?,
+            last_result: row.try_get("last_result")?,
+            last_verified_at: row.try_get("last_verified_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
 impl Store {
@@ -28,12 +51,13 @@ impl Store {
         let q = |c: &str| d.ident(c);
         let mut sql = Sql::new(d);
         let mut text = format!(
-            "SELECT c.{id} AS id, c.{label} AS label, c.{api} AS api_url, c.{status} AS status, o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, c.{updated} AS updated_at FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id}",
+            "SELECT {id_value} AS id, c.{label} AS label, c.{api} AS api_url, {status} AS status, o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {updated} AS updated_at FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id}",
+            id_value = d.as_bigint(&format!("c.{}", q("id"))),
             id = q("id"),
             label = q("label"),
             api = q("apiUrl"),
-            status = q("status"),
-            updated = q("updated_at"),
+            status = d.as_flag(&format!("c.{}", q("status"))),
+            updated = d.as_text(&format!("c.{}", q("updated_at"))),
             creds = q(&self.tables.credentials),
             own = q(&self.tables.ownership),
         );
@@ -86,7 +110,9 @@ impl Store {
                 owner_id: r.owner_id,
                 last_result: r.last_result,
                 last_verified_at: r.last_verified_at.map(|t| t.and_utc()),
-                updated_at: r.updated_at.map(|t| t.and_utc()),
+                // A timestamp that does not parse is not worth failing a listing for.
+                updated_at: super::decode::timestamp("updated_at", r.updated_at.as_deref())
+                    .unwrap_or_default(),
             })
             .collect())
     }

@@ -1,15 +1,43 @@
 //! Versioned migrations, run at start; running them again is a no-op.
 //!
 //! The table prefix is only known at run time, so migrations are rendered per dialect here
-//! rather than kept as static files for sqlx's migrator.
+//! rather than kept as static files for sqlx's migrator. Every statement is guarded (it checks
+//! what it would create before creating it), and the whole run holds a lock (an advisory lock on
+//! PostgreSQL, `GET_LOCK` on MySQL, SQLite's write lock), so a kill at any point and any number
+//! of processes starting at once end in the same schema.
 
 use super::{with_pool, Dialect, Store, StoreError, Tables};
 // SQL text in this file is built only from validated table names, quoted identifiers and
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
-/// The statements of migration `version`.
-fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
+/// What must not exist yet for a statement to run.
+enum Guard {
+    /// Runs unconditionally (the statement guards itself, e.g. `IF NOT EXISTS`).
+    None,
+    /// Skipped when the table has the column.
+    Column(String, &'static str),
+    /// Skipped when the index exists.
+    Index(String),
+}
+
+/// The statements of migration `version`, with their guards.
+fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<(Guard, String)> {
+    migration_sql(version, d, t)
+        .into_iter()
+        .map(|sql| {
+            let guard = match version {
+                2 => Guard::Column(t.ownership.clone(), "deletion_policy"),
+                3 => Guard::Index(t.label_lower_index()),
+                4 if sql.starts_with("CREATE") => Guard::Index(t.label_ci_index()),
+                _ => Guard::None,
+            };
+            (guard, sql)
+        })
+        .collect()
+}
+
+fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
     let q = |name: &str| d.ident(name);
     match version {
         1 => vec![
@@ -50,7 +78,7 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
                 json = d.json_type(),
                 created = q("created_at"),
                 updated = q("updated_at"),
-                ts = d.timestamp_type(),
+                ts = d.laravel_timestamp_type(),
                 unique = q(&format!("{}_label_unique", t.credentials)),
                 opts = d.table_options(),
             ),
@@ -78,27 +106,38 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
         )],
         // Case-insensitive label lookups on every create; MySQL's collation needs no index.
         3 if d != Dialect::MySql => vec![format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} (LOWER({}))",
-            q(&format!("{}_label_lower", t.credentials)),
+            "CREATE INDEX {} ON {} (LOWER({}))",
+            q(&t.label_lower_index()),
             q(&t.credentials),
             q("label")
         )],
+        // Labels unique ignoring case, enforced by the database as MySQL's collation does, so
+        // that two writers checking at once cannot both insert.
+        4 if d != Dialect::MySql => vec![
+            format!(
+                "CREATE UNIQUE INDEX {} ON {} (LOWER({}))",
+                q(&t.label_ci_index()),
+                q(&t.credentials),
+                q("label")
+            ),
+            format!("DROP INDEX IF EXISTS {}", q(&t.label_lower_index())),
+        ],
         _ => Vec::new(),
     }
 }
 
 /// The newest migration version.
-const LATEST: i64 = 3;
+const LATEST: i64 = 4;
 
 /// Every migration's SQL for `dialect`, as checked in under `schemas/` for reference.
 pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> {
-    let tables = Tables::new(prefix)?;
+    let tables = Tables::new(prefix, dialect)?;
     let mut out = format!(
         "-- The connector store on {dialect:?}, as bccreds' migrations create it (generated; do not edit).\n"
     );
     for version in 1..=LATEST {
         out.push_str(&format!("\n-- migration {version}\n"));
-        for statement in migration(version, dialect, &tables) {
+        for (_, statement) in migration(version, dialect, &tables) {
             let lines: Vec<&str> = statement.lines().map(str::trim_end).collect();
             // Statements are indented for the source code; reindent them for reading.
             let body: Vec<String> = lines
@@ -119,8 +158,59 @@ pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> 
     Ok(out)
 }
 
+/// SQL that finds what `guard` names (a row means it exists); `None` when nothing is guarded.
+fn guard_sql(d: Dialect, guard: &Guard) -> Option<String> {
+    // Table, column and index names are validated identifiers, so quoting them as literals is
+    // safe; binding would need a different parameter type per engine.
+    Some(match (guard, d) {
+        (Guard::None, _) => return None,
+        (Guard::Column(table, column), Dialect::Sqlite) => {
+            format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'")
+        }
+        (Guard::Column(table, column), Dialect::MySql) => format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '{table}' AND column_name = '{column}'"
+        ),
+        (Guard::Column(table, column), Dialect::Postgres) => format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}' AND column_name = '{column}'"
+        ),
+        (Guard::Index(name), Dialect::Sqlite) => {
+            format!("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
+        }
+        (Guard::Index(name), Dialect::MySql) => format!(
+            "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = '{name}'"
+        ),
+        (Guard::Index(name), Dialect::Postgres) => format!(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '{name}'"
+        ),
+    })
+}
+
+/// The statements that take and release the migration lock of these tables.
+fn lock_sql(d: Dialect, t: &Tables) -> (String, String) {
+    let name = &t.migrations;
+    match d {
+        // BEGIN IMMEDIATE takes SQLite's write lock; its DDL is transactional, so a kill rolls
+        // the whole run back.
+        Dialect::Sqlite => ("BEGIN IMMEDIATE".into(), "COMMIT".into()),
+        Dialect::MySql => (
+            format!("SELECT GET_LOCK('{name}', 120)"),
+            format!("SELECT RELEASE_LOCK('{name}')"),
+        ),
+        Dialect::Postgres => {
+            // A stable 63-bit key from the table name: the lock is per prefix.
+            let key = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }) >> 1;
+            (
+                format!("SELECT pg_advisory_lock({key})"),
+                format!("SELECT pg_advisory_unlock({key})"),
+            )
+        }
+    }
+}
+
 impl Store {
-    /// Applies every migration not yet recorded in the migrations table.
+    /// Applies every migration not yet recorded in the migrations table, under the lock.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         let d = self.dialect;
         let table = d.ident(&self.tables.migrations);
@@ -133,32 +223,41 @@ impl Store {
             "INSERT INTO {table} (version, applied_at) VALUES ({})",
             d.params(1, 2)
         );
+        let (lock, unlock) = lock_sql(d, &self.tables);
         with_pool!(self, pool => {
-            sqlx::query(AssertSqlSafe(create.as_str())).execute(pool).await?;
-            let applied: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(applied_sql.as_str())).fetch_all(pool).await?;
-            for version in 1..=LATEST {
-                if applied.contains(&version) {
-                    continue;
-                }
-                // MySQL commits DDL implicitly; every statement is idempotent, so a crash
-                // between them is repaired by running the migration again.
-                for statement in migration(version, d, &self.tables) {
-                    sqlx::query(AssertSqlSafe(statement.as_str())).execute(pool).await?;
-                }
-                let recorded = sqlx::query(AssertSqlSafe(record_sql.as_str()))
-                    .bind(version)
-                    .bind(chrono::Utc::now().to_rfc3339())
-                    .execute(pool)
-                    .await;
-                // Another bccreds starting at the same moment may have recorded it first.
-                if let Err(e) = recorded {
-                    let again: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(applied_sql.as_str())).fetch_all(pool).await?;
-                    if !again.contains(&version) {
-                        return Err(e.into());
+            let mut conn = pool.acquire().await?;
+            sqlx::query(AssertSqlSafe(lock.as_str())).execute(&mut *conn).await?;
+            let result: Result<(), StoreError> = async {
+                sqlx::query(AssertSqlSafe(create.as_str())).execute(&mut *conn).await?;
+                let applied: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(applied_sql.as_str())).fetch_all(&mut *conn).await?;
+                for version in 1..=LATEST {
+                    if applied.contains(&version) {
+                        continue;
                     }
+                    for (guard, statement) in migration(version, d, &self.tables) {
+                        if let Some(check) = guard_sql(d, &guard) {
+                            let found = sqlx::query(AssertSqlSafe(check.as_str())).fetch_optional(&mut *conn).await?;
+                            if found.is_some() {
+                                continue;
+                            }
+                        }
+                        sqlx::query(AssertSqlSafe(statement.as_str())).execute(&mut *conn).await?;
+                    }
+                    sqlx::query(AssertSqlSafe(record_sql.as_str()))
+                        .bind(version)
+                        .bind(chrono::Utc::now().to_rfc3339())
+                        .execute(&mut *conn)
+                        .await?;
                 }
+                Ok(())
             }
-            Ok(())
+            .await;
+            let release = if result.is_ok() || d != Dialect::Sqlite { unlock.as_str() } else { "ROLLBACK" };
+            if sqlx::query(AssertSqlSafe(release)).execute(&mut *conn).await.is_err() {
+                // A connection that may still hold the lock must not go back to the pool.
+                drop(conn.detach());
+            }
+            result
         })
     }
 }

@@ -4,6 +4,7 @@
 //! One implementation serves the three engines: SQL text comes from [`Dialect`], and every query
 //! is compiled once per engine by the `with_pool!` macro, so each runs on its native driver.
 
+mod decode;
 mod dialect;
 mod list;
 mod migrate;
@@ -23,6 +24,7 @@ use thiserror::Error;
 use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError};
 use crate::secret::SecretValue;
 
+pub use decode::ColumnError;
 pub use dialect::Dialect;
 pub use migrate::schema_sql;
 pub use types::{
@@ -44,6 +46,16 @@ pub enum StoreError {
     /// The table prefix could inject SQL.
     #[error("table prefix `{0}` may only hold letters, digits and `_` (at most 32)")]
     Prefix(String),
+    /// The prefix makes a table or index name longer than the engine allows.
+    #[error("table prefix `{prefix}` is too long for this database: its names may have at most {limit} characters, so the prefix at most {max}")]
+    PrefixTooLong {
+        /// The prefix.
+        prefix: String,
+        /// The longest prefix that fits.
+        max: usize,
+        /// The engine's identifier limit.
+        limit: usize,
+    },
     /// The database cannot be reached.
     #[error("cannot connect to the store at {url}: {source}")]
     Connect {
@@ -87,6 +99,14 @@ pub enum StoreError {
         id: i64,
         /// Why.
         source: DecryptError,
+    },
+    /// A stored row has a column bccreds cannot read (hand-edited, or written by other code).
+    #[error("stored credential {id} cannot be read: {problem}")]
+    Unreadable {
+        /// Row id.
+        id: i64,
+        /// Which column, and why; never its value.
+        problem: decode::ColumnError,
     },
     /// MySQL and PostgreSQL stores are UnoPim's, so they must use UnoPim's APP_KEY.
     #[error("APP_KEY is required for a {0} store, so that UnoPim can decrypt what bccreds writes (or pass --secret-encryption none)")]
@@ -132,7 +152,7 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    pub(crate) fn new(prefix: &str) -> Result<Tables, StoreError> {
+    pub(crate) fn new(prefix: &str, dialect: Dialect) -> Result<Tables, StoreError> {
         if prefix.len() > 32
             || !prefix
                 .chars()
@@ -140,13 +160,49 @@ impl Tables {
         {
             return Err(StoreError::Prefix(prefix.to_string()));
         }
-        Ok(Tables {
+        let tables = Tables {
             credentials: format!("{prefix}{CREDENTIALS_TABLE}"),
             ownership: format!("{prefix}bccreds_ownership"),
             migrations: format!("{prefix}bccreds_migrations"),
             locales: format!("{prefix}locales"),
             currencies: format!("{prefix}currencies"),
-        })
+        };
+        // Longer names fail on MySQL and are cut short, silently, on PostgreSQL.
+        if let Some(limit) = dialect.max_identifier() {
+            let longest = tables.identifiers().map(|i| i.len()).max().unwrap_or(0);
+            if longest > limit {
+                return Err(StoreError::PrefixTooLong {
+                    prefix: prefix.to_string(),
+                    max: prefix.len() - (longest - limit),
+                    limit,
+                });
+            }
+        }
+        Ok(tables)
+    }
+
+    /// The old, case-insensitive lookup index of labels (migration 3).
+    pub(crate) fn label_lower_index(&self) -> String {
+        format!("{}_label_lower", self.credentials)
+    }
+
+    /// The unique index of labels ignoring case (migration 4).
+    pub(crate) fn label_ci_index(&self) -> String {
+        format!("{}_label_ci", self.credentials)
+    }
+
+    /// Every identifier the migrations create.
+    fn identifiers(&self) -> impl Iterator<Item = String> + '_ {
+        [
+            self.credentials.clone(),
+            self.ownership.clone(),
+            self.migrations.clone(),
+            format!("{}_label_unique", self.credentials),
+            format!("{}_source_unique", self.ownership),
+            self.label_lower_index(),
+            self.label_ci_index(),
+        ]
+        .into_iter()
     }
 }
 
@@ -219,8 +275,8 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
 impl Store {
     /// Connects, runs migrations and sets up encryption.
     pub async fn connect(opts: StoreOptions) -> Result<Store, StoreError> {
-        let tables = Tables::new(&opts.table_prefix)?;
         let url = opts.url.as_str();
+        let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
         let connect_err = |source| StoreError::Connect {
             url: redact_url(url),
             source,
@@ -262,7 +318,10 @@ impl Store {
                 .map_err(connect_err)?;
             (Pool::Sqlite(pool), Dialect::Sqlite)
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            let options = MySqlConnectOptions::from_str(url).map_err(connect_err)?;
+            // UTC sessions: Laravel's TIMESTAMP columns then hold what bccreds writes.
+            let options = MySqlConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .timezone(Some("+00:00".to_string()));
             probe(&options).await.map_err(connect_err)?;
             let pool = MySqlPoolOptions::new()
                 .max_connections(8)

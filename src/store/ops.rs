@@ -8,9 +8,10 @@ use sqlx::types::Json;
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
+use super::decode::{self, ColumnError};
 use super::types::{CredentialData, Ownership, SecretUpdate, StoredCredential, StoredData};
 use super::{with_pool, Dialect, Store, StoreError};
-use crate::model::{DeletionPolicy, StoreInfo};
+use crate::model::DeletionPolicy;
 
 /// Inserts the ownership row of credential `$id` inside transaction `$tx`; a macro because the
 /// transaction's type differs per engine.
@@ -50,7 +51,8 @@ impl Sql {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// A credential row as the query returns it: every column that Laravel may store in more than
+/// one shape arrives as text and is read by `decode`.
 pub(crate) struct CredentialRow {
     id: i64,
     label: String,
@@ -61,11 +63,54 @@ pub(crate) struct CredentialRow {
     status: bool,
     default_locale: Option<String>,
     default_currency: Option<String>,
-    locale_mapping: Option<Json<BTreeMap<String, String>>>,
-    currency_mapping: Option<Json<BTreeMap<String, String>>>,
-    store_info: Option<Json<StoreInfo>>,
-    created_at: Option<NaiveDateTime>,
-    updated_at: Option<NaiveDateTime>,
+    locale_mapping: Option<String>,
+    currency_mapping: Option<String>,
+    store_info: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+/// A boolean stored as BOOLEAN, TINYINT(1) or INTEGER.
+pub(crate) fn flag<'r, R>(row: &'r R, column: &'r str) -> Result<bool, sqlx::Error>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    row.try_get::<bool, _>(column)
+        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+        .or_else(|_| row.try_get::<i32, _>(column).map(|v| v != 0))
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for CredentialRow
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(CredentialRow {
+            id: row.try_get("id")?,
+            label: row.try_get("label")?,
+            api_url: row.try_get("api_url")?,
+            client_id: row.try_get("client_id")?,
+            client_secret: row.try_get("client_secret")?,
+            access_token: row.try_get("access_token")?,
+            status: flag(row, "status")?,
+            default_locale: row.try_get("default_locale")?,
+            default_currency: row.try_get("default_currency")?,
+            locale_mapping: row.try_get("locale_mapping")?,
+            currency_mapping: row.try_get("currency_mapping")?,
+            store_info: row.try_get("store_info")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
 /// The ownership columns, named rather than `*`: SQLite's cached statements do not notice
@@ -113,28 +158,31 @@ fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
 
 impl Store {
     fn credential_columns(&self) -> String {
-        let q = |c: &str| self.dialect.ident(c);
+        let d = self.dialect;
+        let c = |name: &str| format!("c.{}", d.ident(name));
+        let text = |name: &str| d.as_text(&c(name));
         format!(
-            "c.{id} AS id, c.{label} AS label, c.{api} AS api_url, c.{cid} AS client_id, c.{cs} AS client_secret, c.{tok} AS access_token, c.{st} AS status, c.{dl} AS default_locale, c.{dc} AS default_currency, c.{lm} AS locale_mapping, c.{cm} AS currency_mapping, c.{si} AS store_info, c.{ca} AS created_at, c.{ua} AS updated_at",
-            id = q("id"),
-            label = q("label"),
-            api = q("apiUrl"),
-            cid = q("clientId"),
-            cs = q("clientSecret"),
-            tok = q("accessToken"),
-            st = q("status"),
-            dl = q("defaultLocale"),
-            dc = q("defaultCurrency"),
-            lm = q("localeMapping"),
-            cm = q("currencyMapping"),
-            si = q("storeInfo"),
-            ca = q("created_at"),
-            ua = q("updated_at"),
+            "{id} AS id, {label} AS label, {api} AS api_url, {cid} AS client_id, {cs} AS client_secret, {tok} AS access_token, {st} AS status, {dl} AS default_locale, {dc} AS default_currency, {lm} AS locale_mapping, {cm} AS currency_mapping, {si} AS store_info, {ca} AS created_at, {ua} AS updated_at",
+            id = d.as_bigint(&c("id")),
+            label = c("label"),
+            api = c("apiUrl"),
+            cid = c("clientId"),
+            cs = c("clientSecret"),
+            tok = c("accessToken"),
+            st = d.as_flag(&c("status")),
+            dl = c("defaultLocale"),
+            dc = c("defaultCurrency"),
+            lm = text("localeMapping"),
+            cm = text("currencyMapping"),
+            si = text("storeInfo"),
+            ca = text("created_at"),
+            ua = text("updated_at"),
         )
     }
 
     fn decode(&self, row: CredentialRow) -> Result<StoredCredential, StoreError> {
         let id = row.id;
+        let unreadable = |problem: ColumnError| StoreError::Unreadable { id, problem };
         Ok(StoredCredential {
             id,
             data: StoredData {
@@ -146,12 +194,20 @@ impl Store {
                 active: row.status,
                 default_locale: row.default_locale,
                 default_currency: row.default_currency,
-                locale_mapping: row.locale_mapping.map(|j| j.0).unwrap_or_default(),
-                currency_mapping: row.currency_mapping.map(|j| j.0).unwrap_or_default(),
-                store_info: row.store_info.map(|j| j.0),
+                locale_mapping: decode::mapping("localeMapping", row.locale_mapping.as_deref())
+                    .map_err(unreadable)?,
+                currency_mapping: decode::mapping(
+                    "currencyMapping",
+                    row.currency_mapping.as_deref(),
+                )
+                .map_err(unreadable)?,
+                store_info: decode::store_info("storeInfo", row.store_info.as_deref())
+                    .map_err(unreadable)?,
             },
-            created_at: row.created_at.map(|t| t.and_utc()),
-            updated_at: row.updated_at.map(|t| t.and_utc()),
+            created_at: decode::timestamp("created_at", row.created_at.as_deref())
+                .map_err(unreadable)?,
+            updated_at: decode::timestamp("updated_at", row.updated_at.as_deref())
+                .map_err(unreadable)?,
         })
     }
 
@@ -160,7 +216,8 @@ impl Store {
         let d = self.dialect;
         let mut sql = Sql::new(d);
         let mut text = format!(
-            "SELECT c.{id}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE {matches}",
+            "SELECT {id_value}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE {matches}",
+            id_value = d.as_bigint(&format!("c.{}", d.ident("id"))),
             id = d.ident("id"),
             creds = d.ident(&self.tables.credentials),
             own = d.ident(&self.tables.ownership),
@@ -207,48 +264,103 @@ impl Store {
         );
         let id_sql = format!(
             "SELECT {} FROM {creds} WHERE {} = {}",
-            q("id"),
+            d.as_bigint(&q("id")),
             q("label"),
             d.param(1)
         );
         let conflict = self.conflict_sql(false);
+        let own_table = q(&self.tables.ownership);
+        // Ownership records whose row is gone (deleted in UnoPim's page) are stale: the one of
+        // this manifest, and any that names the id the new row gets. They are found with a
+        // plain read and deleted by key, so that concurrent creates take no gap locks on MySQL.
+        let stale_sql = format!(
+            "SELECT o.credential_id FROM {own_table} o LEFT JOIN {creds} c ON c.{id} = o.credential_id WHERE (o.owner_id = {} AND o.source_key = {} AND c.{id} IS NULL) OR o.credential_id = {}",
+            d.param(1),
+            d.param(2),
+            d.param(3),
+            id = q("id"),
+        );
+        let stale_delete_sql = format!(
+            "DELETE FROM {own_table} WHERE credential_id = {}",
+            d.param(1)
+        );
         let client_secret = match &data.client_secret {
             SecretUpdate::Set(v) => Some(self.seal(v)),
             SecretUpdate::Keep => None,
         };
         let token = self.seal(token);
         let stamp = now();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
-            let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
-                .bind(&data.label)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((_, owner)) = existing {
-                return Err(StoreError::LabelConflict { label: data.label.clone(), owner });
+        let result = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
+                let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
+                    .bind(&data.label)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some((_, owner)) = existing {
+                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner });
+                }
+                sqlx::query(AssertSqlSafe(insert.as_str()))
+                    .bind(&data.label)
+                    .bind(&data.api_url)
+                    .bind(&data.client_id)
+                    .bind(&client_secret)
+                    .bind(&token)
+                    .bind(data.active)
+                    .bind(&data.default_locale)
+                    .bind(&data.default_currency)
+                    .bind(Json(&data.locale_mapping))
+                    .bind(Json(&data.currency_mapping))
+                    .bind(data.store_info.as_ref().map(Json))
+                    .bind(stamp)
+                    .bind(stamp)
+                    .execute(&mut *tx)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(AssertSqlSafe(id_sql.as_str())).bind(&data.label).fetch_one(&mut *tx).await?;
+                self.injected_failure()?;
+                let stale: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(stale_sql.as_str()))
+                    .bind(&own.owner_id)
+                    .bind(&own.source_key)
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for credential_id in stale {
+                    sqlx::query(AssertSqlSafe(stale_delete_sql.as_str())).bind(credential_id).execute(&mut *tx).await?;
+                }
+                insert_ownership!(self, tx, id, own);
+                tx.commit().await?;
+                Ok(id)
             }
-            sqlx::query(AssertSqlSafe(insert.as_str()))
-                .bind(&data.label)
-                .bind(&data.api_url)
-                .bind(&data.client_id)
-                .bind(&client_secret)
-                .bind(&token)
-                .bind(data.active)
-                .bind(&data.default_locale)
-                .bind(&data.default_currency)
-                .bind(Json(&data.locale_mapping))
-                .bind(Json(&data.currency_mapping))
-                .bind(data.store_info.as_ref().map(Json))
-                .bind(stamp)
-                .bind(stamp)
-                .execute(&mut *tx)
-                .await?;
-            let id: i64 = sqlx::query_scalar(AssertSqlSafe(id_sql.as_str())).bind(&data.label).fetch_one(&mut *tx).await?;
-            self.injected_failure()?;
-            insert_ownership!(self, tx, id, own);
-            tx.commit().await?;
-            Ok(id)
-        })
+            .await
+        });
+        self.label_taken(result, &data.label).await
+    }
+
+    /// Turns the database's refusal of a second row with the same label (two writers at once)
+    /// into the conflict a pre-check would have reported.
+    async fn label_taken<T>(
+        &self,
+        result: Result<T, StoreError>,
+        label: &str,
+    ) -> Result<T, StoreError> {
+        let Err(StoreError::Database(e)) = &result else {
+            return result;
+        };
+        if !e
+            .as_database_error()
+            .is_some_and(|d| d.is_unique_violation())
+        {
+            return result;
+        }
+        let conflict = self.conflict_sql(false);
+        let existing: Option<(i64, Option<String>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(conflict.as_str())).bind(label).fetch_optional(pool).await?);
+        match existing {
+            Some((_, owner)) => Err(StoreError::LabelConflict {
+                label: label.to_string(),
+                owner,
+            }),
+            None => result,
+        }
     }
 
     /// Updates a credential this owner manages, keeping secrets marked `Keep`.
@@ -340,7 +452,7 @@ impl Store {
             d.param(9)
         );
         let stamp = now();
-        with_pool!(self, pool => {
+        let result = with_pool!(self, pool => { async {
             let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
             let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
             match (adopt, owner.as_deref()) {
@@ -403,7 +515,8 @@ impl Store {
             }
             tx.commit().await?;
             Ok(())
-        })
+        }.await });
+        self.label_taken(result, &data.label).await
     }
 
     /// Deletes a credential this owner manages, with its ownership row.

@@ -201,7 +201,10 @@ impl TestDb {
     }
 
     async fn sqlite(&self) -> SqlitePool {
-        let opts = SqliteConnectOptions::from_str(&self.url).expect("url");
+        // Laravel may create the database before bccreds does.
+        let opts = SqliteConnectOptions::from_str(&self.url)
+            .expect("url")
+            .create_if_missing(true);
         SqlitePool::connect_with(opts).await.expect("connect")
     }
 
