@@ -106,3 +106,57 @@ async fn usage_errors_exit_2() {
     let no_paths = common::run(&["apply"]);
     assert_eq!(no_paths.status.code(), Some(2));
 }
+
+#[test]
+fn reading_commands_in_an_empty_directory_leave_it_empty() {
+    let cwd = tempfile::tempdir().expect("cwd");
+    let manifests = tempfile::tempdir().expect("manifests");
+    fs::write(
+        manifests.path().join("a.yaml"),
+        manifest("alpha", "GOOD_TOKEN"),
+    )
+    .expect("w");
+    let m = manifests.path().display().to_string();
+    // The default store is sqlite://bccreds.db in the working directory.
+    for args in [
+        vec!["list"],
+        vec!["list", "--table-prefix", "x_"],
+        vec!["plan", &m],
+        vec!["status", "--url", "http://127.0.0.1:9"],
+        vec![
+            "verify",
+            &m,
+            "--bigcommerce-base-url",
+            "http://127.0.0.1:9",
+            "--max-retries",
+            "0",
+        ],
+        vec!["validate", &m],
+    ] {
+        let out = common::bccreds()
+            .args(&args)
+            .current_dir(cwd.path())
+            .env("GOOD_TOKEN", TOKEN)
+            .output()
+            .expect("runs");
+        let left: Vec<String> = fs::read_dir(cwd.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "`bccreds {}` left {left:?} behind:\n{}",
+            args.join(" "),
+            common::all_output(&out)
+        );
+    }
+    // `plan` against no store plans creations, as against an empty one.
+    let plan = common::bccreds()
+        .args(["plan", &m])
+        .current_dir(cwd.path())
+        .env("GOOD_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("1 created"));
+}

@@ -521,6 +521,112 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
 }
 
 #[tokio::test]
+async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrites_it() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        w.write(
+            "outlet.yaml",
+            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+        );
+        assert_eq!(summary(&w.pass().await), [2, 0, 0, 0, 0]);
+        let table = db.ident(w.store.credentials_table());
+        let set = |column: &str, value: &str, label: &str| {
+            format!(
+                "UPDATE {table} SET {} = '{value}' WHERE {} = '{label}'",
+                db.ident(column),
+                db.ident("label")
+            )
+        };
+        // A token no key decrypts, and a mapping that is not JSON (written by hand or by other code).
+        db.exec(&set("accessToken", "garbage-ciphertext", "Production"))
+            .await;
+        let text_json = if db.engine == store_support::Engine::Sqlite {
+            set("localeMapping", "not json", "Outlet")
+        } else {
+            // MySQL and PostgreSQL refuse invalid JSON in a JSON column; text is what gets in.
+            format!(
+                "UPDATE {table} SET {} = '\"a string\"' WHERE {} = 'Outlet'",
+                db.ident("localeMapping"),
+                db.ident("label")
+            )
+        };
+        db.exec(&text_json).await;
+        if db.engine == store_support::Engine::Sqlite {
+            db.exec(&set("updated_at", "yesterday", "Outlet")).await;
+        }
+        // The manifests keep the stored secrets, so nothing can repair those rows; a new
+        // credential beside them is still created.
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "", "", ""),
+        );
+        w.write(
+            "outlet.yaml",
+            &manifest("outlet", "Outlet", "def456", "", "", ""),
+        );
+        w.write(
+            "new.yaml",
+            &manifest("new", "New", "abc123", "prod", "", ""),
+        );
+        let report = w.pass().await;
+        assert_eq!(summary(&report), [1, 0, 0, 0, 2], "{report:?}");
+        for item in report.items.iter().filter(|i| i.name != "new") {
+            assert_eq!(item.reason, Reason::StoredRowUnreadable, "{item:?}");
+            assert!(item.message.contains("cannot be read"), "{item:?}");
+            assert!(
+                !item.message.contains("garbage") && !item.message.contains("a string"),
+                "a stored value leaked: {item:?}"
+            );
+        }
+        let prod = report
+            .items
+            .iter()
+            .find(|i| i.name == "prod")
+            .expect("prod");
+        assert!(prod.message.contains("`accessToken`"), "{prod:?}");
+        assert_eq!(
+            w.condition("prod", ConditionType::Stored),
+            (ConditionStatus::False, Reason::StoredRowUnreadable)
+        );
+        // With its token in the manifest, the verified credential overwrites the broken row.
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        let report = w.pass().await;
+        let prod = report
+            .items
+            .iter()
+            .find(|i| i.name == "prod")
+            .expect("prod");
+        assert_eq!(
+            (prod.action, prod.reason),
+            (Action::Update, Reason::Updated),
+            "{prod:?}"
+        );
+        let (row, _) = w
+            .store
+            .find_by_label("Production")
+            .await
+            .expect("the row reads again")
+            .expect("row");
+        assert_eq!(row.data.access_token.expose(), "tok-prod-1");
+        assert_eq!(
+            summary(&w.pass().await)[4],
+            1,
+            "only the outlet still fails"
+        );
+        w.store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
         let w = World::new(&db, |_| {}).await;

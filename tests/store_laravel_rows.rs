@@ -348,3 +348,63 @@ async fn labels_differing_only_in_case_never_both_land_under_concurrency() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn opening_a_store_to_read_creates_nothing() {
+    each_engine(|db| async move {
+        let options = || StoreOptions {
+            url: db.url.clone(),
+            table_prefix: String::new(),
+            encryption: Encryption::Key {
+                key: AppKey::parse(TEST_APP_KEY).expect("key"),
+                previous: Vec::new(),
+            },
+        };
+        let store = Store::open_existing(options()).await.expect("opens");
+        assert!(store.list(&ListQuery::default()).await.expect("list").is_empty());
+        assert!(store.owned("o").await.expect("owned").is_empty());
+        assert!(matches!(
+            store.create(&data("No", "t"), &owned_by("o", "shop/no")).await,
+            Err(StoreError::ReadOnly)
+        ));
+        store.close().await;
+        let tables = match db.engine {
+            Engine::Sqlite => {
+                let file = db.url.trim_start_matches("sqlite://").to_string();
+                assert!(
+                    !std::path::Path::new(&file).exists(),
+                    "the database file was created"
+                );
+                Vec::new()
+            }
+            Engine::MySql => {
+                db.strings("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+                    .await
+            }
+            Engine::Postgres => {
+                db.strings("SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema()")
+                    .await
+            }
+        };
+        assert!(tables.is_empty(), "tables were created: {tables:?}");
+        // A table Laravel made, before bccreds ever wrote here, lists without owners.
+        db.exec(&laravel_table(&db, "wk_bigcommerce_credentials")).await;
+        db.exec(&format!(
+            "INSERT INTO {} ({}, {}, {}, {}) VALUES ('Hand made', 'https://api.bigcommerce.com/stores/abc123/', 't', {})",
+            db.ident("wk_bigcommerce_credentials"),
+            db.ident("label"),
+            db.ident("apiUrl"),
+            db.ident("accessToken"),
+            db.ident("status"),
+            db.boolean(true)
+        ))
+        .await;
+        let store = Store::open_existing(options()).await.expect("opens");
+        let rows = store.list(&ListQuery::default()).await.expect("list");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].label.as_str(), rows[0].owner_id.as_deref()), ("Hand made", None));
+        store.close().await;
+        db
+    })
+    .await;
+}

@@ -41,7 +41,12 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
     };
     let scan = args.manifests.source(&args.paths).scan();
     let result = rt.block_on(async {
-        let store = Arc::new(args.store.connect().await?);
+        // `plan` only reads: it creates no database, table or key file.
+        let store = Arc::new(if execute {
+            args.store.connect().await?
+        } else {
+            args.store.open_existing().await?
+        });
         let rec = Reconciler::new(store.clone(), client, args.reconcile.config());
         let report = if execute {
             rec.apply(&scan).await?

@@ -178,7 +178,7 @@ pub fn run(args: &ListArgs) -> u8 {
         active: args.status.map(|s| s == StatusFilter::Active),
     };
     let rows = runtime.block_on(async {
-        let store = args.store.connect_without_secrets().await?;
+        let store = args.store.open_existing_without_secrets().await?;
         let rows = store.list(&query).await;
         store.close().await;
         rows.map_err(anyhow::Error::from)

@@ -199,22 +199,31 @@ impl StoreArgs {
         self.connect_with(self.encryption()?).await
     }
 
-    /// Connects for commands that never read or write a secret (`list`), so no key is needed.
-    pub async fn connect_without_secrets(&self) -> anyhow::Result<Store> {
+    /// Opens the store only to read it (`plan`): nothing is created, migrated or written.
+    pub async fn open_existing(&self) -> anyhow::Result<Store> {
+        Ok(Store::open_existing(self.options(self.encryption()?)).await?)
+    }
+
+    /// As [`StoreArgs::open_existing`], for commands that never read a secret (`list`), so no
+    /// key is needed.
+    pub async fn open_existing_without_secrets(&self) -> anyhow::Result<Store> {
         let encryption = match self.encryption()? {
             Encryption::KeyFile => Encryption::None,
             other => other,
         };
-        self.connect_with(encryption).await
+        Ok(Store::open_existing(self.options(encryption)).await?)
     }
 
     async fn connect_with(&self, encryption: Encryption) -> anyhow::Result<Store> {
-        let options = StoreOptions {
+        Ok(Store::connect(self.options(encryption)).await?)
+    }
+
+    fn options(&self, encryption: Encryption) -> StoreOptions {
+        StoreOptions {
             url: self.store_url.clone(),
             table_prefix: self.table_prefix.clone(),
             encryption,
-        };
-        Ok(Store::connect(options).await?)
+        }
     }
 }
 

@@ -153,6 +153,18 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     }
 }
 
+/// Reads the key file at `path` if there is one; never creates it (for commands that only read).
+pub fn load_key_file(path: &Path) -> Result<Option<AppKey>, KeyError> {
+    match File::open(path) {
+        Ok(file) => read_key_file(path, file).map(Some),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(KeyError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// Reads the key file at `path`, or creates it with a fresh key (mode 0600) when it is absent.
 ///
 /// The file holds `base64:...`; surrounding whitespace is ignored. A file that group or others

@@ -6,5 +6,5 @@
 mod key;
 mod laravel;
 
-pub use key::{load_or_create_key_file, AppKey, KeyError, KEY_LEN};
+pub use key::{load_key_file, load_or_create_key_file, AppKey, KeyError, KEY_LEN};
 pub use laravel::{DecryptError, Encrypter};

@@ -105,6 +105,8 @@ named_enum! {
         SecretMissing,
         /// The label is used by a row bccreds may not touch.
         LabelConflict,
+        /// The stored row has a column bccreds cannot read (a rotated key, a hand edit).
+        StoredRowUnreadable,
         // Results.
         /// A row was created.
         Created,

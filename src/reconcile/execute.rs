@@ -213,16 +213,17 @@ fn skip(step: Step) -> Done {
         Reason::SecretMissing => NewCondition::new(Verified, Unknown, reason, &message),
         _ => NewCondition::new(Verified, Unknown, Reason::NotVerified, &message),
     };
-    let stored = if step.id.is_some() && step.ownership.is_some() {
-        NewCondition::new(
-            Stored,
-            True,
-            Reason::UpToDate,
-            "the stored row is kept as it was",
-        )
-    } else {
-        NewCondition::new(Stored, False, reason, &message)
-    };
+    let stored =
+        if step.id.is_some() && step.ownership.is_some() && reason != Reason::StoredRowUnreadable {
+            NewCondition::new(
+                Stored,
+                True,
+                Reason::UpToDate,
+                "the stored row is kept as it was",
+            )
+        } else {
+            NewCondition::new(Stored, False, reason, &message)
+        };
     Done::new(step, bucket, reason, message).conditions(verified, stored)
 }
 
@@ -368,6 +369,11 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             store.adopt(id, &data, &own).await.map(|()| id),
             Bucket::Updated,
             Reason::Adopted,
+        ),
+        _ if step.reason == Reason::StoredRowUnreadable => (
+            store.repair(id, &data, &own).await.map(|()| id),
+            Bucket::Updated,
+            Reason::Updated,
         ),
         _ => (
             store.update(id, &data, &own).await.map(|()| id),

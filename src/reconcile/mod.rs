@@ -103,7 +103,10 @@ impl<V: Verifier> Reconciler<V> {
 
     /// Plans a pass against the current store, without verifying or writing anything.
     pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
-        let owned = self.store.owned(&self.config.owner).await?;
+        let crate::store::OwnedRows {
+            rows: owned,
+            unreadable,
+        } = self.store.owned_rows(&self.config.owner).await?;
         // Every stored row is only needed to find label collisions for new credentials.
         let present: std::collections::HashSet<&str> = owned
             .iter()
@@ -135,6 +138,7 @@ impl<V: Verifier> Reconciler<V> {
             scan,
             owned: &owned,
             all_rows: &all_rows,
+            unreadable: &unreadable,
             now: Utc::now(),
             reverify_interval: self.config.reverify_interval,
             allow_empty: self.config.allow_empty,
@@ -210,6 +214,7 @@ pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: us
         scan,
         owned: &[],
         all_rows: &[],
+        unreadable: &Default::default(),
         now: Utc::now(),
         reverify_interval: Duration::ZERO,
         allow_empty: true,

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::desired::{Coverage, Desired, Entry, Scan, SourceKey};
 use crate::model::{DeletionPolicy, Reason};
-use crate::store::{ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData};
+use crate::store::{
+    ColumnError, ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData,
+};
 
 /// What a pass will do with one credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -89,6 +91,8 @@ pub struct PlanInput<'a> {
     pub owned: &'a [(Ownership, Option<StoredCredential>)],
     /// Every stored row, for label collisions with rows this owner does not manage.
     pub all_rows: &'a [ListedCredential],
+    /// This owner's rows that exist but cannot be read, by id (`owned` has `None` for them).
+    pub unreadable: &'a BTreeMap<i64, ColumnError>,
     /// Now.
     pub now: DateTime<Utc>,
     /// How old a verification may get before it is repeated.
@@ -353,6 +357,12 @@ fn plan_desired(
                 s.message = "unchanged since the last verification".into();
             }
         }
+        Some((own, None)) if input.unreadable.contains_key(&own.credential_id) => {
+            s.id = Some(own.credential_id);
+            s.ownership = Some(own.clone());
+            let problem = &input.unreadable[&own.credential_id];
+            repair(desired, problem, own.credential_id, &mut s);
+        }
         Some((own, None)) => {
             s.ownership = Some(own.clone());
             creation(
@@ -366,6 +376,38 @@ fn plan_desired(
         None => creation(input, desired, owned_ids, &mut s, "new: verify and create"),
     }
     s
+}
+
+/// A row bccreds owns but cannot read fails on its own; the manifest may overwrite it when it
+/// gives every secret that cannot be read, since those cannot be kept.
+fn repair(desired: &Desired, problem: &ColumnError, id: i64, s: &mut Step) {
+    // The stored token cannot be read, whichever column failed, so verification needs the
+    // manifest's.
+    let mut missing = Vec::new();
+    if matches!(desired.data.access_token, SecretUpdate::Keep) {
+        missing.push("accessToken");
+    }
+    if problem.column == "clientSecret" && matches!(desired.data.client_secret, SecretUpdate::Keep)
+    {
+        missing.push("clientSecret");
+    }
+    if !missing.is_empty() {
+        (s.action, s.reason, s.message) = (
+            Action::Skip,
+            Reason::StoredRowUnreadable,
+            format!(
+                "stored credential {id} cannot be read: {problem}; the row is kept as it is, and the manifest can overwrite it by setting {}",
+                missing.join(" and ")
+            ),
+        );
+        s.failed = true;
+    } else {
+        (s.action, s.reason, s.message) = (
+            Action::Update,
+            Reason::StoredRowUnreadable,
+            format!("stored credential {id} cannot be read: {problem}; verify and overwrite it"),
+        );
+    }
 }
 
 fn creation(

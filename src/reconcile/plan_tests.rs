@@ -118,6 +118,7 @@ fn run(
         scan: &scan,
         owned,
         all_rows: rows,
+        unreadable: &BTreeMap::new(),
         now: now(),
         reverify_interval: Duration::from_secs(3600),
         allow_empty,
@@ -325,6 +326,7 @@ fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
             scan: &scan,
             owned: &owned_rows,
             all_rows: &[],
+            unreadable: &BTreeMap::new(),
             now: now(),
             reverify_interval: Duration::from_secs(3600),
             allow_empty: false,
@@ -352,5 +354,49 @@ fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
     assert_eq!(
         actions(&steps),
         [("a".into(), Action::Unchanged, Reason::UpToDate)]
+    );
+}
+
+#[test]
+fn an_unreadable_row_is_overwritten_only_with_the_secrets_it_lost() {
+    let d = desired("a", "A");
+    let (own, _) = owned(1, &d, 5);
+    let owned_rows = [(own, None)];
+    let problem = crate::store::ColumnError {
+        column: "clientSecret",
+        reason: "cannot be decrypted".into(),
+    };
+    let unreadable = BTreeMap::from([(1, problem)]);
+    let plan_with = |d: Desired| {
+        let scan = Scan::of_entries(vec![entry(d)]);
+        plan(&PlanInput {
+            scan: &scan,
+            owned: &owned_rows,
+            all_rows: &[],
+            unreadable: &unreadable,
+            now: now(),
+            reverify_interval: Duration::from_secs(3600),
+            allow_empty: false,
+            on_revoked_deactivate: false,
+        })
+    };
+    // The manifest keeps the client secret, which cannot be read: the row is kept.
+    let steps = plan_with(d.clone());
+    assert_eq!(
+        (steps[0].action, steps[0].reason, steps[0].failed),
+        (Action::Skip, Reason::StoredRowUnreadable, true)
+    );
+    assert!(
+        steps[0].message.contains("by setting clientSecret"),
+        "{}",
+        steps[0].message
+    );
+    // With the client secret in the manifest, it is verified and overwritten.
+    let mut full = d;
+    full.data.client_secret = SecretUpdate::Set(SecretValue::new("s"));
+    let steps = plan_with(full);
+    assert_eq!(
+        (steps[0].action, steps[0].reason, steps[0].id),
+        (Action::Update, Reason::StoredRowUnreadable, Some(1))
     );
 }

@@ -47,19 +47,30 @@ where
 impl Store {
     /// The stored credentials, as the credentials page lists them; no secret is read.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<ListedCredential>, StoreError> {
+        if !self.has(true) {
+            return Ok(Vec::new());
+        }
         let d = self.dialect;
         let q = |c: &str| d.ident(c);
         let mut sql = Sql::new(d);
         let mut text = format!(
-            "SELECT {id_value} AS id, c.{label} AS label, c.{api} AS api_url, {status} AS status, o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {updated} AS updated_at FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id}",
+            "SELECT {id_value} AS id, c.{label} AS label, c.{api} AS api_url, {status} AS status, {owner} FROM {creds} c {join}",
             id_value = d.as_bigint(&format!("c.{}", q("id"))),
-            id = q("id"),
             label = q("label"),
             api = q("apiUrl"),
             status = d.as_flag(&format!("c.{}", q("status"))),
-            updated = d.as_text(&format!("c.{}", q("updated_at"))),
             creds = q(&self.tables.credentials),
-            own = q(&self.tables.ownership),
+            // A table Laravel made, before bccreds ever wrote to this database, has no owners.
+            owner = if self.has(false) {
+                format!("o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
+            } else {
+                format!("NULL AS owner_id, NULL AS last_result, NULL AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
+            },
+            join = if self.has(false) {
+                format!("LEFT JOIN {} o ON o.credential_id = c.{}", q(&self.tables.ownership), q("id"))
+            } else {
+                String::new()
+            },
         );
         let mut filters = Vec::new();
         if query.search.as_deref().is_some_and(|s| !s.is_empty()) {
@@ -117,7 +128,7 @@ impl Store {
             .collect())
     }
 
-    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
         let sql = self.dialect.table_exists_sql();
         let found: Option<i32> = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(table).fetch_optional(pool).await?);
         Ok(found.is_some())

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use thiserror::Error;
 
 use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError};
@@ -28,7 +28,7 @@ pub use decode::ColumnError;
 pub use dialect::Dialect;
 pub use migrate::schema_sql;
 pub use types::{
-    CredentialData, ListQuery, ListedCredential, Ownership, SecretUpdate, SortColumn,
+    CredentialData, ListQuery, ListedCredential, OwnedRows, Ownership, SecretUpdate, SortColumn,
     StoredCredential, StoredData, UnoPimCodes,
 };
 
@@ -93,10 +93,12 @@ pub enum StoreError {
     #[error("{0}")]
     Key(#[from] KeyError),
     /// A stored secret cannot be decrypted.
-    #[error("cannot decrypt a secret of credential {id}: {source}")]
+    #[error("cannot decrypt column `{column}` of credential {id}: {source}")]
     Decrypt {
         /// Row id.
         id: i64,
+        /// `accessToken` or `clientSecret`.
+        column: &'static str,
         /// Why.
         source: DecryptError,
     },
@@ -111,6 +113,9 @@ pub enum StoreError {
     /// MySQL and PostgreSQL stores are UnoPim's, so they must use UnoPim's APP_KEY.
     #[error("APP_KEY is required for a {0} store, so that UnoPim can decrypt what bccreds writes (or pass --secret-encryption none)")]
     NeedsAppKey(&'static str),
+    /// A store opened only to read was asked to write.
+    #[error("this store was opened only to read")]
+    ReadOnly,
     /// A test asked for a failure between the two writes of one operation.
     #[error("injected failure between the credential write and the ownership write")]
     Injected,
@@ -231,6 +236,8 @@ pub struct Store {
     pub(crate) tables: Tables,
     encrypter: Option<Encrypter>,
     fail_between_writes: AtomicBool,
+    /// Set when opened only to read: which tables exist.
+    read_only: Option<Present>,
 }
 
 impl std::fmt::Debug for Store {
@@ -272,86 +279,209 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// The key file beside an SQLite database; other engines must use UnoPim's APP_KEY.
+fn key_file_of(url: &str) -> Result<PathBuf, StoreError> {
+    let Some(path) = sqlite_path(url) else {
+        let engine = if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "MySQL"
+        };
+        return Err(StoreError::NeedsAppKey(engine));
+    };
+    let mut key_path = path.into_os_string();
+    key_path.push(".key");
+    Ok(PathBuf::from(key_path))
+}
+
+/// Switches the database to WAL once; the mode is kept in the file. Switching needs a lock that
+/// SQLite refuses at once (without waiting) while another process starts up too, so it retries.
+async fn use_wal(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::query("PRAGMA journal_mode = WAL").execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if attempt < 100
+                    && e.as_database_error()
+                        .and_then(|d| d.code())
+                        .is_some_and(|c| c == "5" || c == "6") =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Connects a pool; `create` lets SQLite create the file and switch it to WAL, both writes.
+async fn open_pool(url: &str, create: bool) -> Result<(Pool, Dialect), StoreError> {
+    let connect_err = |source| StoreError::Connect {
+        url: redact_url(url),
+        source,
+    };
+    let acquire = Duration::from_secs(10);
+    if url == "sqlite::memory:" {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .map_err(connect_err)?;
+        return Ok((Pool::Sqlite(pool), Dialect::Sqlite));
+    }
+    if let Some(path) = sqlite_path(url) {
+        let mut options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(connect_err)?
+            .create_if_missing(create)
+            .busy_timeout(Duration::from_secs(10));
+        if create {
+            // With WAL, NORMAL keeps the database consistent on a crash and saves an fsync
+            // per commit; only the last commits before a power cut can be lost.
+            options = options.synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(acquire)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        if create {
+            use_wal(&pool).await.map_err(connect_err)?;
+        }
+        Ok((Pool::Sqlite(pool), Dialect::Sqlite))
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        // UTC sessions: Laravel's TIMESTAMP columns then hold what bccreds writes.
+        let options = MySqlConnectOptions::from_str(url)
+            .map_err(connect_err)?
+            .timezone(Some("+00:00".to_string()));
+        probe(&options).await.map_err(connect_err)?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(acquire)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok((Pool::MySql(pool), Dialect::MySql))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+        probe(&options).await.map_err(connect_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(acquire)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok((Pool::Postgres(pool), Dialect::Postgres))
+    } else {
+        Err(StoreError::Url(redact_url(url)))
+    }
+}
+
+/// Which of bccreds' tables a store opened only to read found.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Present {
+    credentials: bool,
+    ownership: bool,
+}
+
+impl StoreError {
+    /// The column of a stored row that could not be read, when that is what went wrong.
+    pub fn unreadable_column(&self) -> Option<ColumnError> {
+        match self {
+            StoreError::Unreadable { problem, .. } => Some(problem.clone()),
+            StoreError::Decrypt { column, source, .. } => Some(ColumnError {
+                column,
+                reason: format!("cannot be decrypted ({source})"),
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Store {
     /// Connects, runs migrations and sets up encryption.
     pub async fn connect(opts: StoreOptions) -> Result<Store, StoreError> {
         let url = opts.url.as_str();
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        };
         // Decided before connecting, so a missing key is reported without touching the database.
         let encrypter = match opts.encryption {
             Encryption::None => None,
             Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
-            Encryption::KeyFile => {
-                let Some(path) = sqlite_path(url) else {
-                    let engine = if url.starts_with("postgres") {
-                        "PostgreSQL"
-                    } else {
-                        "MySQL"
-                    };
-                    return Err(StoreError::NeedsAppKey(engine));
-                };
-                let mut key_path = path.into_os_string();
-                key_path.push(".key");
-                let key = crate::crypto::load_or_create_key_file(&PathBuf::from(key_path))?;
-                Some(Encrypter::new(key, Vec::new()))
-            }
+            Encryption::KeyFile => Some(Encrypter::new(
+                crate::crypto::load_or_create_key_file(&key_file_of(url)?)?,
+                Vec::new(),
+            )),
         };
-        let acquire = Duration::from_secs(10);
-        let (pool, dialect) = if let Some(path) = sqlite_path(url) {
-            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-                .map_err(connect_err)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // With WAL, NORMAL keeps the database consistent on a crash and saves an fsync
-                // per commit; only the last commits before a power cut can be lost.
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(acquire)
-                .connect_with(options)
-                .await
-                .map_err(connect_err)?;
-            (Pool::Sqlite(pool), Dialect::Sqlite)
-        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            // UTC sessions: Laravel's TIMESTAMP columns then hold what bccreds writes.
-            let options = MySqlConnectOptions::from_str(url)
-                .map_err(connect_err)?
-                .timezone(Some("+00:00".to_string()));
-            probe(&options).await.map_err(connect_err)?;
-            let pool = MySqlPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(acquire)
-                .connect_with(options)
-                .await
-                .map_err(connect_err)?;
-            (Pool::MySql(pool), Dialect::MySql)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
-            probe(&options).await.map_err(connect_err)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(acquire)
-                .connect_with(options)
-                .await
-                .map_err(connect_err)?;
-            (Pool::Postgres(pool), Dialect::Postgres)
-        } else {
-            return Err(StoreError::Url(redact_url(url)));
-        };
+        let (pool, dialect) = open_pool(url, true).await?;
         let store = Store {
             pool,
             dialect,
             tables,
             encrypter,
             fail_between_writes: AtomicBool::new(false),
+            read_only: None,
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Opens a store only to read it (`list`, `plan`): nothing is created or migrated, neither
+    /// a database file, a table nor a key file. A store that does not exist yet reads as empty.
+    pub async fn open_existing(opts: StoreOptions) -> Result<Store, StoreError> {
+        let url = opts.url.as_str();
+        let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
+        let encrypter = match opts.encryption {
+            Encryption::None => None,
+            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
+            // Without its key file, nothing stored with it can be read: an unsaved key makes
+            // such rows unreadable rather than plaintext.
+            Encryption::KeyFile => Some(Encrypter::new(
+                crate::crypto::load_key_file(&key_file_of(url)?)?.unwrap_or_else(AppKey::generate),
+                Vec::new(),
+            )),
+        };
+        let absent = sqlite_path(url).is_some_and(|path| !path.exists());
+        let (pool, dialect) = if absent {
+            // An empty in-memory database stands in for the one that does not exist.
+            open_pool("sqlite::memory:", false).await?
+        } else {
+            open_pool(url, false).await?
+        };
+        let mut store = Store {
+            pool,
+            dialect,
+            tables,
+            encrypter,
+            fail_between_writes: AtomicBool::new(false),
+            read_only: Some(Present::default()),
+        };
+        let present = Present {
+            credentials: store.table_exists(&store.tables.credentials).await?,
+            ownership: store.table_exists(&store.tables.ownership).await?,
+        };
+        store.read_only = Some(present);
+        Ok(store)
+    }
+
+    /// Refuses to write through a store opened only to read.
+    pub(crate) fn writable(&self) -> Result<(), StoreError> {
+        match self.read_only {
+            Some(_) => Err(StoreError::ReadOnly),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the credential table (`credentials`) or the ownership table exists; always true
+    /// for a migrated store.
+    pub(crate) fn has(&self, credentials: bool) -> bool {
+        self.read_only.as_ref().is_none_or(|p| {
+            if credentials {
+                p.credentials
+            } else {
+                p.ownership
+            }
+        })
     }
 
     /// Which engine this store runs on.
@@ -385,11 +515,12 @@ impl Store {
         }
     }
 
-    fn open(&self, id: i64, stored: &str) -> Result<SecretValue, StoreError> {
+    fn open(&self, id: i64, column: &'static str, stored: &str) -> Result<SecretValue, StoreError> {
         match &self.encrypter {
-            Some(e) => e
-                .decrypt(stored)
-                .map_err(|source| StoreError::Decrypt { id, source }),
+            Some(e) => {
+                e.decrypt(stored)
+                    .map_err(|source| StoreError::Decrypt { id, column, source })
+            }
             None => Ok(SecretValue::new(stored)),
         }
     }

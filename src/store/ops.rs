@@ -9,7 +9,9 @@ use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 
 use super::decode::{self, ColumnError};
-use super::types::{CredentialData, Ownership, SecretUpdate, StoredCredential, StoredData};
+use super::types::{
+    CredentialData, OwnedRows, Ownership, SecretUpdate, StoredCredential, StoredData,
+};
 use super::{with_pool, Dialect, Store, StoreError};
 use crate::model::DeletionPolicy;
 
@@ -31,6 +33,17 @@ macro_rules! insert_ownership {
             .execute(&mut *$tx)
             .await?;
     }};
+}
+
+/// What a rewrite of an existing row is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    /// A row this owner manages.
+    Update,
+    /// A row nobody manages yet.
+    Adopt,
+    /// A row this owner manages that could not be read.
+    Repair,
 }
 
 /// Builds SQL with placeholders numbered in order, as PostgreSQL needs.
@@ -189,8 +202,11 @@ impl Store {
                 label: row.label,
                 api_url: row.api_url,
                 client_id: row.client_id,
-                client_secret: row.client_secret.map(|s| self.open(id, &s)).transpose()?,
-                access_token: self.open(id, &row.access_token)?,
+                client_secret: row
+                    .client_secret
+                    .map(|s| self.open(id, "clientSecret", &s))
+                    .transpose()?,
+                access_token: self.open(id, "accessToken", &row.access_token)?,
                 active: row.status,
                 default_locale: row.default_locale,
                 default_currency: row.default_currency,
@@ -201,8 +217,7 @@ impl Store {
                     row.currency_mapping.as_deref(),
                 )
                 .map_err(unreadable)?,
-                store_info: decode::store_info("storeInfo", row.store_info.as_deref())
-                    .map_err(unreadable)?,
+                store_info: decode::store_info(row.store_info.as_deref()),
             },
             created_at: decode::timestamp("created_at", row.created_at.as_deref())
                 .map_err(unreadable)?,
@@ -231,6 +246,7 @@ impl Store {
 
     /// Creates a credential and its ownership row.
     pub async fn create(&self, data: &CredentialData, own: &Ownership) -> Result<i64, StoreError> {
+        self.writable()?;
         let SecretUpdate::Set(token) = &data.access_token else {
             return Err(StoreError::MissingAccessToken);
         };
@@ -370,7 +386,18 @@ impl Store {
         data: &CredentialData,
         own: &Ownership,
     ) -> Result<(), StoreError> {
-        self.rewrite(id, data, own, false).await
+        self.rewrite(id, data, own, Rewrite::Update).await
+    }
+
+    /// Overwrites a row this owner manages that could not be read: an update that also
+    /// restamps `created_at`, the one column an update leaves alone.
+    pub async fn repair(
+        &self,
+        id: i64,
+        data: &CredentialData,
+        own: &Ownership,
+    ) -> Result<(), StoreError> {
+        self.rewrite(id, data, own, Rewrite::Repair).await
     }
 
     /// Takes over an existing row nobody manages, as `bigcommerce.unopim.io/adopt` asks.
@@ -380,7 +407,7 @@ impl Store {
         data: &CredentialData,
         own: &Ownership,
     ) -> Result<(), StoreError> {
-        self.rewrite(id, data, own, true).await
+        self.rewrite(id, data, own, Rewrite::Adopt).await
     }
 
     async fn rewrite(
@@ -388,8 +415,10 @@ impl Store {
         id: i64,
         data: &CredentialData,
         own: &Ownership,
-        adopt: bool,
+        kind: Rewrite,
     ) -> Result<(), StoreError> {
+        self.writable()?;
+        let adopt = kind == Rewrite::Adopt;
         let d = self.dialect;
         let q = |c: &str| d.ident(c);
         let mut sql = Sql::new(d);
@@ -424,6 +453,9 @@ impl Store {
         }
         if data.store_info.is_some() {
             sets.push(format!("{} = {}", q("storeInfo"), sql.p()));
+        }
+        if kind == Rewrite::Repair {
+            sets.push(format!("{} = {}", q("created_at"), sql.p()));
         }
         let update = format!(
             "UPDATE {} SET {} WHERE {} = {}",
@@ -492,6 +524,9 @@ impl Store {
             if let Some(info) = &data.store_info {
                 query = query.bind(Json(info));
             }
+            if kind == Rewrite::Repair {
+                query = query.bind(stamp);
+            }
             let done = query.bind(id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(id));
@@ -521,6 +556,7 @@ impl Store {
 
     /// Deletes a credential this owner manages, with its ownership row.
     pub async fn delete(&self, owner: &str, id: i64) -> Result<(), StoreError> {
+        self.writable()?;
         let d = self.dialect;
         let own_table = d.ident(&self.tables.ownership);
         let owner_sql = format!(
@@ -553,6 +589,7 @@ impl Store {
 
     /// Stops managing a row without deleting it (deletion policy `Orphan`).
     pub async fn release(&self, owner: &str, id: i64) -> Result<(), StoreError> {
+        self.writable()?;
         let d = self.dialect;
         let sql = format!(
             "DELETE FROM {} WHERE credential_id = {} AND owner_id = {}",
@@ -579,6 +616,7 @@ impl Store {
         message: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.writable()?;
         let d = self.dialect;
         let sql = format!(
             "UPDATE {} SET last_verified_at = {}, last_result = {}, last_message = {} WHERE credential_id = {} AND owner_id = {}",
@@ -600,6 +638,9 @@ impl Store {
 
     /// One credential by id.
     pub async fn get(&self, id: i64) -> Result<Option<StoredCredential>, StoreError> {
+        if !self.has(true) {
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT {} FROM {} c WHERE c.{} = {}",
             self.credential_columns(),
@@ -616,6 +657,9 @@ impl Store {
         &self,
         label: &str,
     ) -> Result<Option<(StoredCredential, Option<Ownership>)>, StoreError> {
+        if !self.has(true) {
+            return Ok(None);
+        }
         let d = self.dialect;
         let sql = format!(
             "SELECT {} FROM {} c WHERE {}",
@@ -631,6 +675,9 @@ impl Store {
     }
 
     async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
+        if !self.has(false) {
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE credential_id = {}",
             self.dialect.ident(&self.tables.ownership),
@@ -641,11 +688,24 @@ impl Store {
     }
 
     /// Every ownership record of `owner`, with its credential (`None` when the row was deleted
-    /// behind bccreds' back).
+    /// behind bccreds' back); fails if any of the rows cannot be read.
     pub async fn owned(
         &self,
         owner: &str,
     ) -> Result<Vec<(Ownership, Option<StoredCredential>)>, StoreError> {
+        let rows = self.owned_rows(owner).await?;
+        match rows.unreadable.into_iter().next() {
+            Some((id, problem)) => Err(StoreError::Unreadable { id, problem }),
+            None => Ok(rows.rows),
+        }
+    }
+
+    /// Every ownership record of `owner` with its credential; a row that cannot be read is
+    /// `None` there and named in `unreadable`, so that it fails alone.
+    pub async fn owned_rows(&self, owner: &str) -> Result<OwnedRows, StoreError> {
+        if !self.has(true) || !self.has(false) {
+            return Ok(OwnedRows::default());
+        }
         let d = self.dialect;
         let own_sql = format!(
             "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE owner_id = {} ORDER BY credential_id",
@@ -666,17 +726,29 @@ impl Store {
             (owns, rows)
         });
         let mut creds: BTreeMap<i64, StoredCredential> = BTreeMap::new();
+        let mut unreadable = BTreeMap::new();
         for row in rows {
-            let cred = self.decode(row)?;
-            creds.insert(cred.id, cred);
+            let id = row.id;
+            match self.decode(row) {
+                Ok(cred) => {
+                    creds.insert(id, cred);
+                }
+                Err(e) => match e.unreadable_column() {
+                    Some(problem) => {
+                        unreadable.insert(id, problem);
+                    }
+                    None => return Err(e),
+                },
+            }
         }
-        Ok(owns
+        let rows = owns
             .into_iter()
             .map(|o| {
                 let cred = creds.remove(&o.credential_id);
                 (Ownership::from(o), cred)
             })
-            .collect())
+            .collect();
+        Ok(OwnedRows { rows, unreadable })
     }
 
     fn ownership_insert_sql(&self) -> String {

@@ -107,6 +107,15 @@ pub struct Ownership {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// One owner's rows as a pass reads them.
+#[derive(Debug, Default)]
+pub struct OwnedRows {
+    /// Each ownership record with its credential; `None` when the row is gone or unreadable.
+    pub rows: Vec<(Ownership, Option<StoredCredential>)>,
+    /// Rows that exist but cannot be read, by id, with the column and why.
+    pub unreadable: std::collections::BTreeMap<i64, super::ColumnError>,
+}
+
 impl Ownership {
     /// The last verification's reason, where the stored text names one bccreds knows.
     pub fn last_reason(&self) -> Option<crate::model::Reason> {
