@@ -408,3 +408,63 @@ async fn opening_a_store_to_read_creates_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_credential_table_without_what_bccreds_needs_is_refused_by_name() {
+    each_engine(|db| async move {
+        let q = |c: &str| db.ident(c);
+        // A table with a too-short secret column (Laravel's `string()`), and one missing a column.
+        db.exec(&laravel_table(&db, "short_wk_bigcommerce_credentials"))
+            .await;
+        let alter = match db.engine {
+            store_support::Engine::MySql => format!(
+                "ALTER TABLE {} MODIFY {} VARCHAR(255) NOT NULL",
+                q("short_wk_bigcommerce_credentials"),
+                q("accessToken")
+            ),
+            store_support::Engine::Postgres => format!(
+                "ALTER TABLE {} ALTER COLUMN {} TYPE VARCHAR(255)",
+                q("short_wk_bigcommerce_credentials"),
+                q("accessToken")
+            ),
+            // SQLite keeps any length in any column; only a missing column is refused there.
+            store_support::Engine::Sqlite => String::new(),
+        };
+        if !alter.is_empty() {
+            db.exec(&alter).await;
+            let err = Store::connect(StoreOptions {
+                url: db.url.clone(),
+                table_prefix: "short_".into(),
+                encryption: Encryption::None,
+            })
+            .await
+            .expect_err("too short");
+            assert!(
+                err.to_string().contains("column `accessToken` is")
+                    && err.to_string().contains("make it TEXT"),
+                "{err}"
+            );
+        }
+        db.exec(&laravel_table(&db, "gone_wk_bigcommerce_credentials"))
+            .await;
+        db.exec(&format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            q("gone_wk_bigcommerce_credentials"),
+            q("storeInfo")
+        ))
+        .await;
+        let err = Store::connect(StoreOptions {
+            url: db.url.clone(),
+            table_prefix: "gone_".into(),
+            encryption: Encryption::None,
+        })
+        .await
+        .expect_err("missing column");
+        assert!(
+            err.to_string().contains("has no column `storeInfo`"),
+            "{err}"
+        );
+        db
+    })
+    .await;
+}

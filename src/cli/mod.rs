@@ -6,6 +6,7 @@ pub mod demo;
 mod list;
 mod options;
 mod process;
+mod rekey;
 mod report;
 mod simulate;
 mod status;
@@ -52,6 +53,8 @@ enum Command {
     Status(status::StatusArgs),
     /// List the stored credentials, as the connector's credentials page does.
     List(list::ListArgs),
+    /// Re-encrypt the secrets of this owner's rows with the current APP_KEY after a key rotation.
+    Rekey(rekey::RekeyArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
     SimulateBigcommerce(simulate::SimulateArgs),
     /// Print the JSON Schema of a BigCommerceCredential manifest.
@@ -79,6 +82,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::List(args) => list::run(&args),
+        Command::Rekey(args) => rekey::run(&args),
         Command::Plan(args) => apply::run(&args, false),
         Command::Watch(args) => watch::run(&args),
         Command::Status(args) => status::run(&args),

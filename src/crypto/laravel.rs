@@ -128,6 +128,13 @@ impl Encrypter {
         STANDARD.encode(json)
     }
 
+    /// Whether `payload` is sealed with the current key, rather than a previous one (or none).
+    pub fn is_current(&self, payload: &str) -> bool {
+        Encrypter::new(self.key.clone(), Vec::new())
+            .decrypt(payload)
+            .is_ok()
+    }
+
     /// Verifies and decrypts a stored payload with the current key or, failing that, a previous one.
     pub fn decrypt(&self, payload: &str) -> Result<SecretValue, DecryptError> {
         let json = STANDARD

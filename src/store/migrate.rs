@@ -210,7 +210,8 @@ fn lock_sql(d: Dialect, t: &Tables) -> (String, String) {
 }
 
 impl Store {
-    /// Applies every migration not yet recorded in the migrations table, under the lock.
+    /// Applies every migration not yet recorded in the migrations table, under the lock, then
+    /// checks the credential table's columns.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         let d = self.dialect;
         let table = d.ident(&self.tables.migrations);
@@ -258,6 +259,63 @@ impl Store {
                 drop(conn.detach());
             }
             result
-        })
+        })?;
+        self.check_credential_columns().await
+    }
+
+    /// The credential table may have been made by the connector's own Laravel migration: every
+    /// column bccreds uses must be there, and secrets need room for an encrypted payload.
+    async fn check_credential_columns(&self) -> Result<(), StoreError> {
+        let d = self.dialect;
+        let table = &self.tables.credentials;
+        // The table name is a validated identifier, quoted here as a literal.
+        let sql = match d {
+            Dialect::Sqlite => format!("SELECT name, type, NULL FROM pragma_table_info('{table}')"),
+            Dialect::MySql => format!(
+                "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(character_maximum_length AS SIGNED) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '{table}'"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(character_maximum_length AS BIGINT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+        };
+        let columns: Vec<(String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        for needed in REQUIRED_COLUMNS {
+            let Some((_, kind, length)) = columns.iter().find(|(name, _, _)| name == needed) else {
+                return Err(StoreError::Schema {
+                    table: table.clone(),
+                    problem: format!("has no column `{needed}`, which bccreds needs"),
+                });
+            };
+            let secret = matches!(*needed, "accessToken" | "clientSecret");
+            // An encrypted payload of a token runs to some 250 characters, more for long ones.
+            if secret && length.is_some_and(|n| n < 1000) {
+                return Err(StoreError::Schema {
+                    table: table.clone(),
+                    problem: format!(
+                        "column `{needed}` is {kind}({}), too short for an encrypted secret; make it TEXT",
+                        length.unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
+
+/// The columns of the credential table that bccreds reads and writes.
+const REQUIRED_COLUMNS: &[&str] = &[
+    "id",
+    "label",
+    "apiUrl",
+    "clientId",
+    "clientSecret",
+    "accessToken",
+    "status",
+    "defaultLocale",
+    "defaultCurrency",
+    "localeMapping",
+    "currencyMapping",
+    "storeInfo",
+    "created_at",
+    "updated_at",
+];

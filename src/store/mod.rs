@@ -9,6 +9,7 @@ mod dialect;
 mod list;
 mod migrate;
 mod ops;
+mod rekey;
 mod types;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use crate::secret::SecretValue;
 pub use decode::ColumnError;
 pub use dialect::Dialect;
 pub use migrate::schema_sql;
+pub use rekey::RekeyReport;
 pub use types::{
     CredentialData, ListQuery, ListedCredential, OwnedRows, Ownership, SecretUpdate, SortColumn,
     StoredCredential, StoredData, UnoPimCodes,
@@ -113,6 +115,17 @@ pub enum StoreError {
     /// MySQL and PostgreSQL stores are UnoPim's, so they must use UnoPim's APP_KEY.
     #[error("APP_KEY is required for a {0} store, so that UnoPim can decrypt what bccreds writes (or pass --secret-encryption none)")]
     NeedsAppKey(&'static str),
+    /// An existing credential table lacks what bccreds needs.
+    #[error("the table `{table}` {problem}")]
+    Schema {
+        /// The table.
+        table: String,
+        /// What is wrong, naming the column.
+        problem: String,
+    },
+    /// Re-encrypting needs a key.
+    #[error("rekey needs UnoPim's APP_KEY (and APP_PREVIOUS_KEYS with the old keys), or the SQLite key file")]
+    RekeyNeedsKey,
     /// A store opened only to read was asked to write.
     #[error("this store was opened only to read")]
     ReadOnly,
