@@ -135,3 +135,116 @@ async fn killed_applies_converge_to_a_consistent_store() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_killed_at_random_points_finish_on_the_next_start() {
+    let fixture = format!(
+        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
+    );
+    let sim = Simulator::start(
+        Fixture::from_yaml(&fixture, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("sim");
+    let sim = &sim;
+    each_engine(|db| async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (manifests, secrets) = (dir.path().join("m"), dir.path().join("s"));
+        fs::create_dir_all(&manifests).expect("mkdir");
+        fs::create_dir_all(&secrets).expect("mkdir");
+        fs::write(secrets.join("tok"), TOKEN).expect("token");
+        fs::write(manifests.join("shop.yaml"), manifest(0, 0)).expect("manifest");
+        // Each round migrates its own tables from nothing (a prefix per round) and is killed
+        // somewhere between starting and finishing.
+        for round in 0..KILLS {
+            let mut cmd = apply(sim, &manifests, &secrets, &db.url);
+            let mut child = cmd
+                .args(["--table-prefix", &format!("k{round}_")])
+                .spawn()
+                .expect("spawn");
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..60))).await;
+            let _ = child.kill();
+            let _ = tokio::task::spawn_blocking(move || child.wait())
+                .await
+                .expect("join");
+        }
+        for round in 0..KILLS {
+            let prefix = format!("k{round}_");
+            let out = tokio::task::spawn_blocking({
+                let mut cmd = apply(sim, &manifests, &secrets, &db.url);
+                cmd.args(["--table-prefix", &prefix]);
+                move || cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output()
+            })
+            .await
+            .expect("join")
+            .expect("runs");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                common::all_output(&out)
+            );
+            let store = db.store(&prefix).await;
+            let rows = store.owned("bccreds").await.expect("consistent");
+            assert_eq!(rows.len(), 1, "round {round}");
+            assert!(rows[0].1.is_some(), "round {round}");
+            store.close().await;
+        }
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_applying_at_once_on_a_fresh_database_all_succeed() {
+    let fixture = format!(
+        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
+    );
+    let sim = Simulator::start(
+        Fixture::from_yaml(&fixture, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("sim");
+    let sim = &sim;
+    each_engine(|db| async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secrets = dir.path().join("s");
+        fs::create_dir_all(&secrets).expect("mkdir");
+        fs::write(secrets.join("tok"), TOKEN).expect("token");
+        let mut children = Vec::new();
+        for i in 0..8 {
+            let manifests = dir.path().join(format!("m{i}"));
+            fs::create_dir_all(&manifests).expect("mkdir");
+            fs::write(manifests.join("shop.yaml"), manifest(i, 0)).expect("manifest");
+            let mut cmd = apply(sim, &manifests, &secrets, &db.url);
+            cmd.args(["--owner", &format!("owner-{i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            children.push(cmd.spawn().expect("spawn"));
+        }
+        for child in children {
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+                .await
+                .expect("join")
+                .expect("waits");
+            assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+        }
+        let store = db.store("").await;
+        assert_eq!(
+            store.list(&ListQuery::default()).await.expect("list").len(),
+            8
+        );
+        store.close().await;
+        assert_eq!(
+            db.strings("SELECT applied_at FROM bccreds_migrations")
+                .await
+                .len(),
+            4,
+            "one schema, each migration recorded once"
+        );
+        db
+    })
+    .await;
+}
