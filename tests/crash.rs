@@ -51,17 +51,21 @@ fn apply(sim: &Simulator, manifests: &Path, secrets: &Path, url: &str) -> std::p
     cmd
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_applies_converge_to_a_consistent_store() {
+async fn simulator() -> Simulator {
     let fixture = format!(
         "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
     );
-    let sim = Simulator::start(
+    Simulator::start(
         Fixture::from_yaml(&fixture, "t").expect("fixture"),
         "127.0.0.1:0".parse().expect("addr"),
     )
     .await
-    .expect("sim");
+    .expect("sim")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_applies_converge_to_a_consistent_store() {
+    let sim = simulator().await;
     let sim = &sim;
     each_engine(|db| async move {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -138,15 +142,7 @@ async fn killed_applies_converge_to_a_consistent_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_killed_at_random_points_finish_on_the_next_start() {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    let sim = Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim");
+    let sim = simulator().await;
     let sim = &sim;
     each_engine(|db| async move {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -198,15 +194,7 @@ async fn migrations_killed_at_random_points_finish_on_the_next_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_processes_applying_at_once_on_a_fresh_database_all_succeed() {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    let sim = Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim");
+    let sim = simulator().await;
     let sim = &sim;
     each_engine(|db| async move {
         let dir = tempfile::tempdir().expect("tempdir");

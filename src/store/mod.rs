@@ -307,6 +307,27 @@ fn key_file_of(url: &str) -> Result<PathBuf, StoreError> {
     Ok(PathBuf::from(key_path))
 }
 
+/// The encrypter `encryption` asks for; `create` lets the SQLite key file be made.
+fn encrypter(
+    encryption: Encryption,
+    url: &str,
+    create: bool,
+) -> Result<Option<Encrypter>, StoreError> {
+    let key = match encryption {
+        Encryption::None => return Ok(None),
+        Encryption::Key { key, previous } => return Ok(Some(Encrypter::new(key, previous))),
+        Encryption::KeyFile if create => {
+            crate::crypto::load_or_create_key_file(&key_file_of(url)?)?
+        }
+        // Without its key file, nothing stored with it can be read: an unsaved key makes such
+        // rows unreadable rather than plaintext.
+        Encryption::KeyFile => {
+            crate::crypto::load_key_file(&key_file_of(url)?)?.unwrap_or_else(AppKey::generate)
+        }
+    };
+    Ok(Some(Encrypter::new(key, Vec::new())))
+}
+
 /// Switches the database to WAL once; the mode is kept in the file. Switching needs a lock that
 /// SQLite refuses at once (without waiting) while another process starts up too, so it retries.
 async fn use_wal(pool: &SqlitePool) -> Result<(), sqlx::Error> {
@@ -418,14 +439,7 @@ impl Store {
         let url = opts.url.as_str();
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
         // Decided before connecting, so a missing key is reported without touching the database.
-        let encrypter = match opts.encryption {
-            Encryption::None => None,
-            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
-            Encryption::KeyFile => Some(Encrypter::new(
-                crate::crypto::load_or_create_key_file(&key_file_of(url)?)?,
-                Vec::new(),
-            )),
-        };
+        let encrypter = encrypter(opts.encryption, url, true)?;
         let (pool, dialect) = open_pool(url, true).await?;
         let store = Store {
             pool,
@@ -444,16 +458,7 @@ impl Store {
     pub async fn open_existing(opts: StoreOptions) -> Result<Store, StoreError> {
         let url = opts.url.as_str();
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
-        let encrypter = match opts.encryption {
-            Encryption::None => None,
-            Encryption::Key { key, previous } => Some(Encrypter::new(key, previous)),
-            // Without its key file, nothing stored with it can be read: an unsaved key makes
-            // such rows unreadable rather than plaintext.
-            Encryption::KeyFile => Some(Encrypter::new(
-                crate::crypto::load_key_file(&key_file_of(url)?)?.unwrap_or_else(AppKey::generate),
-                Vec::new(),
-            )),
-        };
+        let encrypter = encrypter(opts.encryption, url, false)?;
         let absent = sqlite_path(url).is_some_and(|path| !path.exists());
         let (pool, dialect) = if absent {
             // An empty in-memory database stands in for the one that does not exist.
