@@ -310,7 +310,7 @@ async fn labels_differing_only_in_case_never_both_land_under_concurrency() {
         let b = Arc::new(db.store("").await);
         for round in 0..3 {
             let mut tasks = Vec::new();
-            for i in 0..50 {
+            for i in 0..150 {
                 for (store, owner, label) in [
                     (a.clone(), "owner-a", format!("Race Label {round}-{i}")),
                     (b.clone(), "owner-b", format!("RACE LABEL {round}-{i}")),
@@ -340,7 +340,7 @@ async fn labels_differing_only_in_case_never_both_land_under_concurrency() {
         let mut unique = labels.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(labels.len(), 150, "one of each pair");
+        assert_eq!(labels.len(), 450, "one of each pair, 3 rounds of 150");
         assert_eq!(unique.len(), labels.len(), "case-duplicates landed");
         a.close().await;
         b.close().await;
