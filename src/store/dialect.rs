@@ -85,12 +85,13 @@ impl Dialect {
         }
     }
 
-    /// `expr`, a boolean column, as an integer where the engine keeps booleans as integers.
+    /// `expr`, a boolean column (BOOLEAN, TINYINT(1) or INTEGER), as a 64-bit integer, so that
+    /// every engine's rows decode the same way.
     pub fn as_flag(self, expr: &str) -> String {
         match self {
-            Dialect::MySql => format!("CAST({expr} AS SIGNED)"),
-            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
-            Dialect::Postgres => expr.to_string(),
+            // PostgreSQL casts a boolean to INTEGER only.
+            Dialect::Postgres => format!("CAST(CAST({expr} AS INTEGER) AS BIGINT)"),
+            Dialect::MySql | Dialect::Sqlite => self.as_bigint(expr),
         }
     }
 

@@ -24,9 +24,7 @@ impl<'r, R> sqlx::FromRow<'r, R> for ListRow
 where
     R: sqlx::Row,
     &'r str: sqlx::ColumnIndex<R>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     NaiveDateTime: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
@@ -47,7 +45,7 @@ where
 impl Store {
     /// The stored credentials, as the credentials page lists them; no secret is read.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<ListedCredential>, StoreError> {
-        if !self.has(true) {
+        if !self.has_credentials() {
             return Ok(Vec::new());
         }
         let d = self.dialect;
@@ -61,12 +59,12 @@ impl Store {
             status = d.as_flag(&format!("c.{}", q("status"))),
             creds = q(&self.tables.credentials),
             // A table Laravel made, before bccreds ever wrote to this database, has no owners.
-            owner = if self.has(false) {
+            owner = if self.has_ownership() {
                 format!("o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
             } else {
                 format!("NULL AS owner_id, NULL AS last_result, NULL AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
             },
-            join = if self.has(false) {
+            join = if self.has_ownership() {
                 format!("LEFT JOIN {} o ON o.credential_id = c.{}", q(&self.tables.ownership), q("id"))
             } else {
                 String::new()

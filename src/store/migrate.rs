@@ -6,6 +6,7 @@
 //! PostgreSQL, `GET_LOCK` on MySQL, SQLite's write lock), so a kill at any point and any number
 //! of processes starting at once end in the same schema.
 
+use super::ops::WRITTEN_COLUMNS;
 use super::{with_pool, Dialect, Store, StoreError, Tables};
 // SQL text in this file is built only from validated table names, quoted identifiers and
 // placeholders; every value is bound, so asserting it safe is sound.
@@ -279,14 +280,14 @@ impl Store {
             ),
         };
         let columns: Vec<(String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
-        for needed in REQUIRED_COLUMNS {
+        for needed in std::iter::once("id").chain(WRITTEN_COLUMNS) {
             let Some((_, kind, length)) = columns.iter().find(|(name, _, _)| name == needed) else {
                 return Err(StoreError::Schema {
                     table: table.clone(),
                     problem: format!("has no column `{needed}`, which bccreds needs"),
                 });
             };
-            let secret = matches!(*needed, "accessToken" | "clientSecret");
+            let secret = matches!(needed, "accessToken" | "clientSecret");
             // An encrypted payload of a token runs to some 250 characters, more for long ones.
             if secret && length.is_some_and(|n| n < 1000) {
                 return Err(StoreError::Schema {
@@ -301,21 +302,3 @@ impl Store {
         Ok(())
     }
 }
-
-/// The columns of the credential table that bccreds reads and writes.
-const REQUIRED_COLUMNS: &[&str] = &[
-    "id",
-    "label",
-    "apiUrl",
-    "clientId",
-    "clientSecret",
-    "accessToken",
-    "status",
-    "defaultLocale",
-    "defaultCurrency",
-    "localeMapping",
-    "currencyMapping",
-    "storeInfo",
-    "created_at",
-    "updated_at",
-];

@@ -490,16 +490,14 @@ impl Store {
         }
     }
 
-    /// Whether the credential table (`credentials`) or the ownership table exists; always true
-    /// for a migrated store.
-    pub(crate) fn has(&self, credentials: bool) -> bool {
-        self.read_only.as_ref().is_none_or(|p| {
-            if credentials {
-                p.credentials
-            } else {
-                p.ownership
-            }
-        })
+    /// Whether the credential table exists; always true for a migrated store.
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.read_only.is_none_or(|p| p.credentials)
+    }
+
+    /// Whether the ownership table exists; always true for a migrated store.
+    pub(crate) fn has_ownership(&self) -> bool {
+        self.read_only.is_none_or(|p| p.ownership)
     }
 
     /// Which engine this store runs on.

@@ -83,27 +83,21 @@ pub(crate) struct CredentialRow {
     updated_at: Option<String>,
 }
 
-/// A boolean stored as BOOLEAN, TINYINT(1) or INTEGER.
+/// A boolean column, selected through `Dialect::as_flag`.
 pub(crate) fn flag<'r, R>(row: &'r R, column: &'r str) -> Result<bool, sqlx::Error>
 where
     R: sqlx::Row,
     &'r str: sqlx::ColumnIndex<R>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    row.try_get::<bool, _>(column)
-        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
-        .or_else(|_| row.try_get::<i32, _>(column).map(|v| v != 0))
+    row.try_get::<i64, _>(column).map(|v| v != 0)
 }
 
 impl<'r, R> sqlx::FromRow<'r, R> for CredentialRow
 where
     R: sqlx::Row,
     &'r str: sqlx::ColumnIndex<R>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
@@ -125,6 +119,24 @@ where
         })
     }
 }
+
+/// The credential table's columns a create writes, in its bind order; with `id`, every column
+/// bccreds needs (the migration checks an existing table for them).
+pub(crate) const WRITTEN_COLUMNS: [&str; 13] = [
+    "label",
+    "apiUrl",
+    "clientId",
+    "clientSecret",
+    "accessToken",
+    "status",
+    "defaultLocale",
+    "defaultCurrency",
+    "localeMapping",
+    "currencyMapping",
+    "storeInfo",
+    "created_at",
+    "updated_at",
+];
 
 /// The ownership columns, named rather than `*`: SQLite's cached statements do not notice
 /// columns added by a later migration.
@@ -254,21 +266,7 @@ impl Store {
         let q = |c: &str| d.ident(c);
         let creds = q(&self.tables.credentials);
         let mut sql = Sql::new(d);
-        let columns = [
-            "label",
-            "apiUrl",
-            "clientId",
-            "clientSecret",
-            "accessToken",
-            "status",
-            "defaultLocale",
-            "defaultCurrency",
-            "localeMapping",
-            "currencyMapping",
-            "storeInfo",
-            "created_at",
-            "updated_at",
-        ];
+        let columns = WRITTEN_COLUMNS;
         let insert = format!(
             "INSERT INTO {creds} ({}) VALUES ({})",
             columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
@@ -638,7 +636,7 @@ impl Store {
 
     /// One credential by id.
     pub async fn get(&self, id: i64) -> Result<Option<StoredCredential>, StoreError> {
-        if !self.has(true) {
+        if !self.has_credentials() {
             return Ok(None);
         }
         let sql = format!(
@@ -657,7 +655,7 @@ impl Store {
         &self,
         label: &str,
     ) -> Result<Option<(StoredCredential, Option<Ownership>)>, StoreError> {
-        if !self.has(true) {
+        if !self.has_credentials() {
             return Ok(None);
         }
         let d = self.dialect;
@@ -675,7 +673,7 @@ impl Store {
     }
 
     async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
-        if !self.has(false) {
+        if !self.has_ownership() {
             return Ok(None);
         }
         let sql = format!(
@@ -703,7 +701,7 @@ impl Store {
     /// Every ownership record of `owner` with its credential; a row that cannot be read is
     /// `None` there and named in `unreadable`, so that it fails alone.
     pub async fn owned_rows(&self, owner: &str) -> Result<OwnedRows, StoreError> {
-        if !self.has(true) || !self.has(false) {
+        if !self.has_credentials() || !self.has_ownership() {
             return Ok(OwnedRows::default());
         }
         let d = self.dialect;
