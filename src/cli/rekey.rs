@@ -1,5 +1,7 @@
 //! `bccreds rekey`: re-encrypt the secrets of this owner's rows with the current APP_KEY.
 
+use std::io::Write;
+
 use clap::Args;
 
 use super::options::StoreArgs;
@@ -29,7 +31,9 @@ pub fn run(args: &RekeyArgs) -> u8 {
             for (id, problem) in &report.unreadable {
                 eprintln!("credential {id}: {problem}; left as it was");
             }
-            println!(
+            // A closed stdout (`| head`) is no reason to fail a rekey that ran.
+            let _ = writeln!(
+                std::io::stdout(),
                 "{} re-encrypted with the current key, {} already current, {} unreadable",
                 report.changed,
                 report.current,
