@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bccreds::model::BigCommerceCredential;
-use fake_apiserver::FakeApiServer;
+use fake_apiserver::{FakeApiServer, Fault};
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
@@ -157,6 +157,22 @@ impl Lines {
         })
         .await
         .expect("timed out waiting for a watch line")
+    }
+
+    /// Reads until the stream ends, cleanly or with an error (a cut connection); panics
+    /// after `within`. Returns whether it ended with an error.
+    async fn end(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, async {
+            loop {
+                match self.resp.chunk().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return false,
+                    Err(_) => return true,
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for the watch to end")
     }
 }
 
@@ -1405,4 +1421,510 @@ async fn controller_finalizer_adds_then_cleans_up_and_the_object_goes() {
                 .is_none()
     })
     .await;
+}
+
+fn secret(name: &str) -> Secret {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": "dg=="}})).unwrap()
+}
+
+fn secret_names(list: kube::core::ObjectList<Secret>) -> Vec<String> {
+    list.items
+        .into_iter()
+        .map(|s| s.metadata.name.unwrap())
+        .collect()
+}
+
+/// Sends one GET over a raw HTTP/1.1 connection (kept alive) and reads the whole response
+/// (bodies with a Content-Length only); returns the status line.
+async fn raw_http1_get(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection closed mid-response");
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .expect("a Content-Length");
+        if buf.len() >= end + 4 + length {
+            return head.lines().next().unwrap().to_string();
+        }
+    }
+}
+
+/// Whether a watcher error is the API server answering `code`.
+fn watcher_api_code(err: &watcher::Error) -> Option<u16> {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_mode_denies_everything_ends_watches_and_recovers() {
+    let server = FakeApiServer::start().await;
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "default");
+    secrets
+        .create(&PostParams::default(), &secret("s"))
+        .await
+        .unwrap();
+    let path = "/api/v1/namespaces/default/secrets";
+    let mut raw = raw_watch(
+        &server,
+        &format!(
+            "{path}?watch=true&resourceVersion={}",
+            server.resource_version()
+        ),
+    )
+    .await;
+    let mut objects = collect(
+        watcher(secrets.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects(),
+    );
+    let first = objects
+        .next_where("the stored Secret", |o| Some(o.unwrap()))
+        .await;
+    assert_eq!(first.metadata.name.as_deref(), Some("s"));
+    watches_started(&server, 2).await;
+
+    server.set_fault(Fault::Forbidden);
+    assert_eq!(server.fault(), Fault::Forbidden);
+    assert!(!raw.end(WAIT).await, "the open watch ends cleanly");
+    let err = secrets.list(&ListParams::default()).await.unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected a 403 Status, got {err:?}");
+    };
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "secrets is forbidden: User \"system:serviceaccount:bccreds:bccreds\" cannot list \
+         resource \"secrets\" in API group \"\" in the namespace \"default\""
+    );
+    let status = match secrets.get("s").await.unwrap_err() {
+        kube::Error::Api(status) => status,
+        other => panic!("expected a 403 Status, got {other:?}"),
+    };
+    assert!(
+        status.message.starts_with("secrets \"s\" is forbidden: ")
+            && status.message.contains("cannot get resource"),
+        "{}",
+        status.message
+    );
+    // Watches, writes to /status, Leases and Events: all 403, all with Status bodies.
+    for (method, url, needle) in [
+        (
+            reqwest::Method::GET,
+            format!("{}{path}?watch=true", server.url()),
+            "cannot watch resource \"secrets\"",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!(
+                "{}/apis/bigcommerce.unopim.io/v1alpha1/namespaces/default/bigcommercecredentials/a/status",
+                server.url()
+            ),
+            "bigcommercecredentials.bigcommerce.unopim.io \"a\" is forbidden: User \"system:serviceaccount:bccreds:bccreds\" \
+             cannot patch resource \"bigcommercecredentials/status\" in API group \"bigcommerce.unopim.io\" in the namespace \"default\"",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{}/apis/coordination.k8s.io/v1/namespaces/ops/leases/bccreds", server.url()),
+            "cannot update resource \"leases\" in API group \"coordination.k8s.io\"",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{}/apis/bigcommerce.unopim.io/v1alpha1/bigcommercecredentials", server.url()),
+            "cannot list resource \"bigcommercecredentials\" in API group \"bigcommerce.unopim.io\" at the cluster scope",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{}/version", server.url()),
+            "forbidden: User \"system:serviceaccount:bccreds:bccreds\" cannot get path \"/version\"",
+        ),
+    ] {
+        let resp = http().request(method, &url).json(&json!({})).send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{url}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["kind"], "Status");
+        assert_eq!(body["apiVersion"], "v1");
+        assert_eq!(body["status"], "Failure");
+        assert_eq!(body["reason"], "Forbidden");
+        assert_eq!(body["code"], 403);
+        assert!(body["details"].is_object());
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+    }
+    let recorder = Recorder::new(server.client(), "bccreds-test".into());
+    let event = KubeEvent {
+        type_: EventType::Normal,
+        reason: "Verified".into(),
+        note: None,
+        action: "Verify".into(),
+        secondary: None,
+    };
+    let err = recorder
+        .publish(&event, &first.object_ref(&()))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), (403, "Forbidden".into()));
+    // The kube watcher's resumed watch is refused too.
+    objects
+        .next_where("a 403 from the watcher", |o| match o {
+            Err(e) => (watcher_api_code(&e) == Some(403)).then_some(()),
+            Ok(o) => panic!("unexpected object {o:?} while forbidden"),
+        })
+        .await;
+    // Denied requests are logged.
+    assert!(server.requests_matching("POST /apis/events.k8s.io/v1/namespaces/default/events") >= 1);
+    assert!(server.requests_matching("PATCH /apis/bigcommerce.unopim.io") >= 1);
+
+    server.set_fault(Fault::None);
+    assert_eq!(
+        secret_names(secrets.list(&ListParams::default()).await.unwrap()),
+        ["s"]
+    );
+    secrets
+        .create(&PostParams::default(), &secret("t"))
+        .await
+        .unwrap();
+    let second = objects
+        .next_where("the Secret created after the fault", |o| {
+            o.ok().filter(|o| o.metadata.name.as_deref() == Some("t"))
+        })
+        .await;
+    assert_eq!(second.metadata.name.as_deref(), Some("t"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuse_mode_closes_the_port_cuts_connections_and_serves_again() {
+    let server = FakeApiServer::start().await;
+    let url = server.url();
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "default");
+    secrets
+        .create(&PostParams::default(), &secret("s"))
+        .await
+        .unwrap();
+    let path = "/api/v1/namespaces/default/secrets";
+    // A kept-alive connection that has served a request, an open raw watch, a kube watcher.
+    let mut kept_alive = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    assert_eq!(
+        raw_http1_get(&mut kept_alive, path).await,
+        "HTTP/1.1 200 OK"
+    );
+    let mut raw = raw_watch(
+        &server,
+        &format!(
+            "{path}?watch=true&resourceVersion={}",
+            server.resource_version()
+        ),
+    )
+    .await;
+    let mut objects = collect(
+        watcher(secrets.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects(),
+    );
+    objects
+        .next_where("the stored Secret", |o| Some(o.unwrap()))
+        .await;
+    watches_started(&server, 2).await;
+    let rv = server.resource_version();
+    let logged = server.request_log().len();
+
+    server.set_fault(Fault::Refuse);
+    assert_eq!(server.fault(), Fault::Refuse);
+    let err = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(raw.end(WAIT).await, "the watch is cut, not ended");
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(WAIT, {
+        use tokio::io::AsyncReadExt;
+        kept_alive.read(&mut buf)
+    })
+    .await
+    .expect("the kept-alive connection is closed");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the kept-alive connection is closed: {read:?}"
+    );
+    // The same client (its pooled connections were cut) cannot connect: not an API error.
+    let err = secrets.list(&ListParams::default()).await.unwrap_err();
+    assert!(
+        !matches!(err, kube::Error::Api(_)),
+        "expected a connection error, got {err:?}"
+    );
+    let err = objects
+        .next_where("a connection error from the watcher", |o| o.err())
+        .await;
+    assert_eq!(watcher_api_code(&err), None, "{err:?}");
+    assert_eq!(server.request_log().len(), logged, "no request got through");
+
+    server.set_fault(Fault::None);
+    assert_eq!(server.url(), url);
+    assert_eq!(server.resource_version(), rv);
+    assert_eq!(
+        secret_names(secrets.list(&ListParams::default()).await.unwrap()),
+        ["s"]
+    );
+    let mut raw = raw_watch(&server, &format!("{path}?watch=true&resourceVersion={rv}")).await;
+    secrets
+        .create(&PostParams::default(), &secret("t"))
+        .await
+        .unwrap();
+    let line = raw.next(WAIT).await.unwrap();
+    assert_eq!(line["type"], "ADDED");
+    assert_eq!(line["object"]["metadata"]["name"], "t");
+    objects
+        .next_where("the kube watcher back with the new Secret", |o| {
+            o.ok().filter(|o| o.metadata.name.as_deref() == Some("t"))
+        })
+        .await;
+
+    // Refusing twice, or serving twice, is harmless; the port comes back every time.
+    server.set_fault(Fault::Refuse);
+    server.set_fault(Fault::Refuse);
+    server.set_fault(Fault::Forbidden);
+    assert_eq!(
+        code(secrets.get("s").await.unwrap_err()),
+        (403, "Forbidden".into())
+    );
+    server.set_fault(Fault::None);
+    server.set_fault(Fault::None);
+    assert_eq!(
+        secrets.get("t").await.unwrap().metadata.name.as_deref(),
+        Some("t")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_url_refuses() {
+    let url = fake_apiserver::refused_url();
+    let addr = url.strip_prefix("http://").unwrap();
+    assert!(addr.starts_with("127.0.0.1:"));
+    let err = tokio::net::TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    bccreds::tls::install_crypto_provider();
+    let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    let err = Api::<Secret>::namespaced(client, "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(err, kube::Error::Api(_)),
+        "expected a connection error, got {err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_recorder_series_patches_one_event_and_distinct_events_are_new_objects() {
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    let server = FakeApiServer::start().await;
+    let obj = creds(&server)
+        .create(&PostParams::default(), &cred("a", "A"))
+        .await
+        .unwrap();
+    let regarding = obj.object_ref(&());
+    let recorder = Recorder::new(
+        server.client(),
+        Reporter {
+            controller: "bccreds-test".into(),
+            instance: Some("pod-a".into()),
+        },
+    );
+    let event = |reason: &str, note: &str| KubeEvent {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Verify".into(),
+        secondary: None,
+    };
+    let path = "/apis/events.k8s.io/v1/namespaces/default/events";
+    let mut lines = raw_watch(
+        &server,
+        &format!(
+            "{path}?watch=true&resourceVersion={}",
+            server.resource_version()
+        ),
+    )
+    .await;
+    let events: Api<K8sEvent> = Api::namespaced(server.client(), "default");
+
+    recorder
+        .publish(&event("Verified", "BigCommerce answered"), &regarding)
+        .await
+        .unwrap();
+    let added = lines.next(WAIT).await.unwrap();
+    assert_eq!(added["type"], "ADDED");
+    assert!(added["object"].get("series").is_none());
+    let name = added["object"]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created = events.get(&name).await.unwrap();
+
+    // The same event again: kube PATCHes (merge patch) the whole cached Event with a series.
+    recorder
+        .publish(&event("Verified", "BigCommerce answered"), &regarding)
+        .await
+        .unwrap();
+    assert_eq!(server.requests_matching(&format!("PATCH {path}/{name}")), 1);
+    assert_eq!(server.requests_matching(&format!("POST {path}")), 1);
+    let modified = lines.next(WAIT).await.unwrap();
+    assert_eq!(modified["type"], "MODIFIED");
+    assert_eq!(modified["object"]["metadata"]["name"], name.as_str());
+    assert_eq!(modified["object"]["series"]["count"], 2);
+    assert!(modified["object"]["series"]["lastObservedTime"].is_string());
+    let listed = events.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    let series = listed[0].series.as_ref().expect("a series");
+    assert_eq!(series.count, 2);
+    assert!(rv_of(&listed[0]) > rv_of(&created));
+    assert_eq!(listed[0].metadata.uid, created.metadata.uid);
+    assert_eq!(listed[0].event_time, created.event_time);
+
+    // The recorder keys a series by type, reason, action, reporter and objects, not by the
+    // note: another note continues the series and the stored note stays the first one.
+    recorder
+        .publish(&event("Verified", "another note"), &regarding)
+        .await
+        .unwrap();
+    let modified = lines.next(WAIT).await.unwrap();
+    assert_eq!(modified["object"]["series"]["count"], 3);
+    assert_eq!(modified["object"]["note"], "BigCommerce answered");
+
+    // Another reason is another Event object.
+    recorder
+        .publish(
+            &event("VerificationFailed", "BigCommerce answered"),
+            &regarding,
+        )
+        .await
+        .unwrap();
+    let added = lines.next(WAIT).await.unwrap();
+    assert_eq!(added["type"], "ADDED");
+    assert_ne!(added["object"]["metadata"]["name"], name.as_str());
+    let listed = events.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 2);
+    let counts: Vec<Option<i32>> = listed
+        .iter()
+        .map(|e| e.series.as_ref().map(|s| s.count))
+        .collect();
+    assert!(
+        counts.contains(&Some(3)) && counts.contains(&None),
+        "{counts:?}"
+    );
+    assert_eq!(server.requests_matching(&format!("POST {path}")), 2);
+    // Both are the same objects through core v1.
+    assert_eq!(server.list("events", Some("default")).len(), 2);
+}
+
+#[tokio::test]
+async fn events_k8s_io_writes_are_validated_as_kubernetes_does() {
+    let server = FakeApiServer::start().await;
+    let base = format!(
+        "{}/apis/events.k8s.io/v1/namespaces/default/events",
+        server.url()
+    );
+    let valid = json!({
+        "metadata": {"name": "e1"},
+        "eventTime": "2025-01-01T00:00:00.000000Z",
+        "type": "Normal",
+        "reason": "Verified",
+        "action": "Verify",
+        "note": "ok",
+        "reportingController": "bccreds",
+        "reportingInstance": "pod-a",
+        "regarding": {"kind": "Secret", "name": "s", "namespace": "default"},
+    });
+    let post = |body: Value| http().post(&base).json(&body).send();
+    let message = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), 422);
+        let status: Value = resp.json().await.unwrap();
+        assert_eq!(status["reason"], "Invalid");
+        status["message"].as_str().unwrap().to_string()
+    };
+
+    // A note is limited to 1024 bytes (not characters); reason and action are required.
+    let mut long = valid.clone();
+    long["note"] = json!("é".repeat(600));
+    let msg = message(post(long).await.unwrap()).await;
+    assert!(
+        msg.contains("message: Invalid value: \"\": can have at most 1024 characters"),
+        "{msg}"
+    );
+    let mut incomplete = valid.clone();
+    incomplete.as_object_mut().unwrap().remove("reason");
+    incomplete.as_object_mut().unwrap().remove("eventTime");
+    let msg = message(post(incomplete).await.unwrap()).await;
+    assert!(msg.contains("eventTime: Required value"), "{msg}");
+    let mut series = valid.clone();
+    series["series"] = json!({"count": 1});
+    let msg = message(post(series).await.unwrap()).await;
+    assert!(
+        msg.contains("series.count") && msg.contains("series.lastObservedTime"),
+        "{msg}"
+    );
+    let mut typed = valid.clone();
+    typed["type"] = json!("Info");
+    let msg = message(post(typed).await.unwrap()).await;
+    assert!(msg.contains("type: Invalid value"), "{msg}");
+    assert_eq!(post(valid.clone()).await.unwrap().status(), 201);
+
+    // On update only the series (and metadata) may change.
+    let one = format!("{base}/e1");
+    let merge = |body: Value| {
+        http()
+            .patch(&one)
+            .header("Content-Type", "application/merge-patch+json")
+            .json(&body)
+            .send()
+    };
+    let msg = message(merge(json!({"note": "changed"})).await.unwrap()).await;
+    assert!(
+        msg.contains("message: Invalid value: \"changed\": field is immutable"),
+        "{msg}"
+    );
+    let msg = message(merge(json!({"series": {"count": 2}})).await.unwrap()).await;
+    assert!(
+        msg.contains("series.lastObservedTime: Required value"),
+        "{msg}"
+    );
+    let resp = merge(json!({
+        "metadata": {"labels": {"x": "y"}},
+        "series": {"count": 2, "lastObservedTime": "2025-01-01T00:00:01.000000Z"},
+    }))
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        server.get("events", "default", "e1").unwrap()["series"]["count"],
+        2
+    );
+
+    // Core v1 Events are not held to these rules.
+    let resp = http()
+        .post(format!("{}/api/v1/namespaces/default/events", server.url()))
+        .json(&json!({"metadata": {"name": "legacy"}, "message": "é".repeat(600)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
 }

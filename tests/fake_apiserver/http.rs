@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::fault;
 use super::patch::{self, PatchType};
 use super::resources::{parse_path, ApiError, Resource, Target};
 use super::selector::Selectors;
@@ -27,6 +29,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Bumped to end every open watch while the server goes on.
     pub kick: watch::Sender<u64>,
+    /// [`Fault::Forbidden`](super::fault::Fault::Forbidden): every request is answered 403.
+    pub forbidden: AtomicBool,
 }
 
 impl Shared {
@@ -88,6 +92,11 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         None => format!("{method} {}", uri.path()),
     };
     shared.lock().log.push(line);
+    if shared.forbidden.load(Ordering::SeqCst) {
+        let watch = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+        return error_response(&fault::forbidden(&method, uri.path(), watch));
+    }
     let (accept, content_type) = (
         header(&req, header::ACCEPT),
         header(&req, header::CONTENT_TYPE),

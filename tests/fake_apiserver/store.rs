@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
 
+use super::events;
 use super::resources::{ApiError, Resource};
 
 /// How many watch events are kept for watches that resume from an older resourceVersion.
@@ -354,6 +355,9 @@ impl Store {
             meta.insert("generation".into(), json!(1));
         }
         normalize(&mut obj);
+        if res.group == "events.k8s.io" {
+            events::validate_create(&obj).map_err(|e| ApiError::invalid(res, &name, e))?;
+        }
         if dry_run {
             return Ok(obj);
         }
@@ -471,6 +475,10 @@ impl Store {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             meta_mut(&mut candidate).insert("generation".into(), json!(generation + 1));
+        }
+        if res.group == "events.k8s.io" {
+            events::validate_update(&candidate, &old)
+                .map_err(|e| ApiError::invalid(res, name, e))?;
         }
         if candidate == old {
             // A no-op write: no new resourceVersion, no watch event.
