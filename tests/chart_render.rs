@@ -6,8 +6,10 @@
 //! prints a note and checks what it can without Helm; CI installs it
 //! (`python3 -m pip install -r tests/chart/requirements.txt`) and sets `BCCREDS_REQUIRE_HELM=1`,
 //! and then a missing Helm engine fails. Whatever is installed, the CRD copy, the values against
-//! `values.schema.json`, the RBAC rules and security settings in the template text, and the
-//! examples are always checked here.
+//! `values.schema.json`, the RBAC rules (in both `secretAccess` modes) and security settings in
+//! the template text, the schema's `secretAccess` and `logFormat` values against what
+//! `bccreds controller` accepts, the chart README's values table and Secret access section, and
+//! the examples are always checked here.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -107,9 +109,24 @@ fn values_follow_the_schema() {
         json!({"store": {"existingSecret": ""}}),
         json!({"leaderElection": {"enabled": "yes"}}),
         json!({"metrics": {"port": 70000}}),
+        json!({"secretAccess": "list"}),
+        json!({"secretAccess": "Get"}),
+        json!({"secretAccess": null}),
+        json!({"secretAccess": "get", "secretRecheckInterval": "soon"}),
+        json!({"secretAccess": "get", "secretRecheckInterval": ""}),
+        json!({"logFormat": "yaml"}),
+        json!({"logLevel": 3}),
     ] {
         let values = merged(&merged(&defaults, &store), &bad);
         assert!(!validator.is_valid(&values), "accepted {bad}");
+    }
+    for good in [
+        json!({"secretAccess": "get"}),
+        json!({"secretAccess": "get", "secretRecheckInterval": "1h 30m"}),
+        json!({"logFormat": "json", "logLevel": "bccreds=debug"}),
+    ] {
+        let values = merged(&merged(&defaults, &store), &good);
+        assert!(validator.is_valid(&values), "refused {good}");
     }
 
     // The documented defaults.
@@ -122,7 +139,12 @@ fn values_follow_the_schema() {
     );
     assert_eq!(defaults["image"]["tag"], json!(""));
     assert_eq!(defaults["onRevoked"], json!("keep"));
-    assert_eq!(defaults["logLevel"], json!("info"));
+    // Empty: RUST_LOG stays unset, so bccreds logs its own lines at info and nothing from other
+    // crates (a bare `info` would turn on every library's info lines).
+    assert_eq!(defaults["logLevel"], json!(""));
+    assert_eq!(defaults["logFormat"], json!("text"));
+    assert_eq!(defaults["secretAccess"], json!("watch"));
+    assert_eq!(defaults["secretRecheckInterval"], json!("1m"));
     assert_eq!(defaults["metrics"]["service"]["port"], json!(9464));
     assert_eq!(defaults["serviceMonitor"]["enabled"], json!(false));
     assert_eq!(
@@ -172,19 +194,61 @@ fn triples(list: &[(&str, &str, &[&str])]) -> BTreeSet<(String, String, String)>
         .collect()
 }
 
-/// The text of a named template in `_helpers.tpl`.
+/// The text of a named template in `_helpers.tpl`: up to the `{{- end }}` before the next
+/// comment or definition (the body may hold `if` blocks of its own).
 fn helper(name: &str) -> String {
     let text = read(&chart("templates/_helpers.tpl"));
     let start = format!("{{{{- define \"{name}\" -}}}}\n");
     let body = &text[text.find(&start).unwrap_or_else(|| panic!("no {name}")) + start.len()..];
-    body[..body.find("{{- end }}").expect("end")].to_string()
+    let next = ["\n{{/*", "\n{{- define"]
+        .iter()
+        .filter_map(|m| body.find(m))
+        .min()
+        .unwrap_or(body.len());
+    let body = body[..next].trim_end();
+    let body = body.strip_suffix("{{- end }}").expect("end");
+    body.to_string()
+}
+
+/// The values of `secretAccess`, as the schema and the binary know them.
+const SECRET_ACCESS: [&str; 2] = ["watch", "get"];
+
+/// `bccreds.watchRules` as Helm renders it for one `secretAccess`: its only conditional is the
+/// Secret verbs, `{{- if eq .Values.secretAccess "get" }}` … `{{- else }}` … `{{- end }}`, on lines
+/// of their own; any other template action fails the test.
+fn watch_rules(secret_access: &str) -> Value {
+    let mut out = String::new();
+    // None outside the conditional; Some(keep) inside it.
+    let mut branch: Option<bool> = None;
+    let mut conditionals = 0;
+    for line in helper("bccreds.watchRules").lines() {
+        match line.trim() {
+            "{{- if eq .Values.secretAccess \"get\" }}" => {
+                assert!(branch.is_none(), "nested conditional");
+                conditionals += 1;
+                branch = Some(secret_access == "get");
+            }
+            "{{- else }}" => branch = Some(!branch.expect("else outside if")),
+            "{{- end }}" => assert!(branch.take().is_some(), "end outside if"),
+            other => {
+                assert!(!other.contains("{{"), "unexpected template action: {other}");
+                if branch.unwrap_or(true) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    assert!(branch.is_none(), "unclosed conditional");
+    assert_eq!(conditionals, 1, "one conditional, on secretAccess");
+    serde_yaml_ng::from_str(&out).expect("rules")
 }
 
 #[test]
 fn rbac_is_least_privilege_in_the_template_text() {
-    // The rules are plain YAML inside a named template, shared by the ClusterRole and the Roles.
-    let rules: Value = serde_yaml_ng::from_str(&helper("bccreds.watchRules")).expect("rules");
-    let watch: &[(&str, &str, &[&str])] = &[
+    // The rules are plain YAML inside a named template, shared by the ClusterRole and the Roles;
+    // only the Secret verbs depend on secretAccess.
+    let common: &[(&str, &str, &[&str])] = &[
         (
             "bigcommerce.unopim.io",
             "bigcommercecredentials",
@@ -200,11 +264,18 @@ fn rbac_is_least_privilege_in_the_template_text() {
             "bigcommercecredentials/finalizers",
             &["update"],
         ),
-        ("", "secrets", &["get", "list", "watch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
         ("", "events", &["create", "patch"]),
     ];
-    assert_eq!(rule_set(&rules), triples(watch));
+    for (mode, secret_verbs) in [("watch", &["get", "list", "watch"][..]), ("get", &["get"])] {
+        let mut want = triples(common);
+        want.extend(triples(&[("", "secrets", secret_verbs)]));
+        assert_eq!(rule_set(&watch_rules(mode)), want, "secretAccess {mode}");
+    }
+    // Anything but `get` gets the watch rules, and the chart refuses anything but the two modes.
+    let validate = helper("bccreds.validate");
+    assert!(validate
+        .contains("{{- if not (has .Values.secretAccess (list \"watch\" \"get\")) }}\n{{- fail "));
 
     // A ClusterRole only for all namespaces; a Role per namespace otherwise.
     let templates = chart("templates");
@@ -226,6 +297,10 @@ fn rbac_is_least_privilege_in_the_template_text() {
     for file in ["clusterrole.yaml", "role.yaml"] {
         let text = read(&templates.join(file));
         assert!(text.contains("include \"bccreds.watchRules\""), "{file}");
+        assert!(
+            !text.contains("secretAccess"),
+            "{file}: the mode is the helper's"
+        );
         assert!(
             !text.contains("secrets"),
             "{file} grants more than the shared rules"
@@ -297,6 +372,10 @@ fn templates_render_the_expected_kinds_and_security_settings() {
         "printf \"--listen=%s:%v\" .Values.metrics.listenAddress .Values.metrics.port",
         "- --leader-election\n",
         "- --namespace={{ . }}\n",
+        "- --secret-access={{ .Values.secretAccess }}\n",
+        "{{- if eq .Values.secretAccess \"get\" }}\n            - {{ printf \"--secret-recheck-interval=%s\" (required ",
+        "- --log-format={{ .Values.logFormat }}\n",
+        "{{- with .Values.logLevel }}\n            - name: RUST_LOG\n              value: {{ . | quote }}\n            {{- end }}",
         "name: BCCREDS_STORE\n              valueFrom:\n                secretKeyRef:",
         "name: APP_KEY\n              valueFrom:\n                secretKeyRef:",
         "name: POD_NAME\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name",
@@ -310,6 +389,89 @@ fn templates_render_the_expected_kinds_and_security_settings() {
     assert!(!deployment.contains("volumes:"), "bccreds writes nothing");
 }
 
+/// `bccreds` with no `BCCREDS_*` variables from the environment.
+fn bccreds() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bccreds"));
+    cmd.current_dir(root());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BCCREDS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn the_schema_allows_exactly_what_bccreds_controller_accepts() {
+    let schema: Value = serde_json::from_str(&read(&chart("values.schema.json"))).expect("JSON");
+    let props = &schema["properties"];
+    assert_eq!(props["secretAccess"]["enum"], json!(SECRET_ACCESS));
+    assert_eq!(props["logFormat"]["enum"], json!(["text", "json"]));
+    let defaults = yaml(&chart("values.yaml"));
+    let interval = defaults["secretRecheckInterval"]
+        .as_str()
+        .expect("a string");
+    // `--help` last: clap checks every argument before it, then prints help and starts nothing.
+    let accepts = |args: &[String]| {
+        let out = bccreds()
+            .arg("controller")
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("bccreds runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for mode in SECRET_ACCESS {
+        for format in ["text", "json"] {
+            let args = [
+                format!("--secret-access={mode}"),
+                format!("--secret-recheck-interval={interval}"),
+                format!("--log-format={format}"),
+            ];
+            let (ok, stderr) = accepts(&args);
+            assert!(ok, "{args:?}: {stderr}");
+        }
+    }
+    for bad in [
+        "--secret-access=list",
+        "--log-format=yaml",
+        "--secret-recheck-interval=soon",
+    ] {
+        let (ok, _) = accepts(&[bad.to_string()]);
+        assert!(!ok, "bccreds controller accepted {bad}");
+    }
+}
+
+#[test]
+fn the_readme_documents_every_value_and_secret_access() {
+    let readme = read(&chart("README.md"));
+    let defaults = yaml(&chart("values.yaml"));
+    for key in defaults.as_object().expect("a map").keys() {
+        assert!(
+            readme.contains(&format!("| `{key}")) || readme.contains(&format!(", `{key}`")),
+            "charts/bccreds/README.md has no row for {key}"
+        );
+    }
+    let section = &readme[readme
+        .find("\n## Secret access\n")
+        .expect("a Secret access section")..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    for needle in [
+        "`watchNamespaces`",
+        "`secretAccess: watch`",
+        "`secretAccess: get`",
+        "`secretRecheckInterval`",
+    ] {
+        assert!(
+            section.contains(needle),
+            "the Secret access section lacks {needle}"
+        );
+    }
+}
+
 #[test]
 fn the_kubernetes_examples_validate() {
     let credential = read(&root().join("examples/kubernetes/credential.yaml"));
@@ -320,14 +482,7 @@ fn the_kubernetes_examples_validate() {
         .join("examples/kubernetes/../../schemas/bigcommercecredential.schema.json")
         .is_file());
     for args in [&[][..], &["--kubernetes"]] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bccreds"));
-        cmd.current_dir(root());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("BCCREDS_") {
-                cmd.env_remove(key);
-            }
-        }
-        let out = cmd
+        let out = bccreds()
             .arg("validate")
             .args(args)
             .arg("examples/kubernetes")

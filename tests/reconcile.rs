@@ -506,7 +506,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
         let bad = report.items.iter().find(|i| i.name == "bad").expect("bad");
-        assert_eq!(bad.reason, Reason::Invalid);
+        assert_eq!(bad.reason, Reason::InvalidSpec);
         assert!(
             bad.message.contains(
                 "UnoPim locale `fr_FR`, which UnoPim does not have enabled (enabled: en_US)"

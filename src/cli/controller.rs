@@ -9,7 +9,7 @@ use clap::Args;
 use super::options::{BigCommerceArgs, ReconcileArgs, StoreArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::controller::lease::LeaseConfig;
-use crate::controller::{Controller, ControllerConfig};
+use crate::controller::{Controller, ControllerConfig, SecretAccess};
 use crate::reconcile::Reconciler;
 
 #[derive(Debug, Args)]
@@ -35,6 +35,14 @@ pub struct ControllerArgs {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
     listen: SocketAddr,
+    /// How Secrets are read: `watch` (list/watch their metadata, so a rotation is seen within
+    /// seconds) or `get` (by name only, no list/watch permission; re-checked every
+    /// `--secret-recheck-interval`).
+    #[arg(long, value_enum, default_value_t = SecretAccess::Watch, env = "BCCREDS_SECRET_ACCESS")]
+    secret_access: SecretAccess,
+    /// With `--secret-access get`: how often each credential's Secrets are read again.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, env = "BCCREDS_SECRET_RECHECK_INTERVAL")]
+    secret_recheck_interval: Duration,
     /// Hosts an apiUrl may name.
     #[arg(long = "allowed-host", default_value = crate::api_url::DEFAULT_ALLOWED_HOST, value_delimiter = ',', env = "BCCREDS_ALLOWED_HOSTS")]
     allowed_hosts: Vec<String>,
@@ -60,12 +68,12 @@ pub fn run(args: &ControllerArgs) -> u8 {
     };
     let result = runtime.block_on(async {
         crate::tls::install_crypto_provider();
-        let kube = kube::Client::try_default().await?;
+        let kube = kube::Config::infer().await?;
         let lease = if args.leader_election {
             let namespace = args
                 .lease_namespace
                 .clone()
-                .unwrap_or_else(|| kube.default_namespace().to_string());
+                .unwrap_or_else(|| kube.default_namespace.clone());
             Some(LeaseConfig {
                 name: args.lease_name.clone(),
                 namespace,
@@ -92,6 +100,8 @@ pub fn run(args: &ControllerArgs) -> u8 {
                 reverify_interval: args.reconcile.reverify_interval,
                 instance: identity,
                 max_backoff: Duration::from_secs(300),
+                secret_access: args.secret_access,
+                secret_recheck_interval: args.secret_recheck_interval,
             },
             lease,
             listen: args.listen,
@@ -101,6 +111,8 @@ pub fn run(args: &ControllerArgs) -> u8 {
             .await
             .map_err(anyhow::Error::msg)
     });
+    // Reconciles abandoned at shutdown must not hold the process past its grace period.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {

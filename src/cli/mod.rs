@@ -31,8 +31,20 @@ pub const EXIT_USAGE: u8 = 2;
 #[command(name = "bccreds", version, about, long_about = None)]
 #[command(after_help = "Exit codes: 0 ok, 1 something invalid or failed, 2 usage error.")]
 pub struct Cli {
+    /// Log lines on stderr as text or as one JSON object per line (for log pipelines).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "BCCREDS_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `LEVEL target: message key=value`, coloured on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +89,9 @@ pub enum Output {
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The daemons report what they change at info; one-shot commands print their own results.
+    let daemon = matches!(cli.command, Command::Watch(_) | Command::Controller(_));
+    init_logging(cli.log_format, if daemon { "info" } else { "warn" });
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Verify(args) => verify::run(&args),
@@ -102,14 +116,24 @@ pub fn run() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`), so stdout stays for results.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs go to stderr, so stdout stays for results. `RUST_LOG` decides what is logged; without
+/// it, bccreds' own lines at `level` and nothing from other crates, whose internals mean nothing
+/// to an operator (a failure that matters reaches bccreds' own log lines as an error).
+fn init_logging(format: LogFormat, level: &str) {
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("off,bccreds={level}")));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }

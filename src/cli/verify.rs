@@ -73,7 +73,7 @@ fn item(report: &ItemReport) -> Option<Item> {
             item.message = v.message.clone();
             item.store = v.store.clone();
         }
-        None if report.reason == Reason::SecretMissing => {
+        None if report.reason == Reason::SecretNotFound => {
             item.message = format!("{}/{}: {}", report.namespace, report.name, report.message);
         }
         None => return None,

@@ -1,30 +1,47 @@
 //! The `controller` process: endpoints, leader election, then the controllers until shutdown
-//! or until the lease is lost.
+//! or until the lease is lost. Shutdown is bounded: whatever the API server does, the process
+//! is done within [`STOP_WITHIN`] of the signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Client;
 
+use super::health::{observed_client, ApiHealth};
 use super::lease::{self, LeaseConfig};
 use super::run::{run_controllers, ControllerConfig};
 use crate::reconcile::Reconciler;
 use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
 use crate::verify::BigCommerceClient;
 
+/// How long running reconciles get to finish after the stop signal.
+const RECONCILES_GRACE: Duration = Duration::from_millis(2500);
+/// How long releasing the lease may take at shutdown.
+const RELEASE_GRACE: Duration = Duration::from_secs(1);
+
 struct ControllerProbe {
     rec: Arc<Reconciler<BigCommerceClient>>,
     client: Arc<BigCommerceClient>,
+    health: Arc<ApiHealth>,
     leader: AtomicBool,
     electing: bool,
 }
 
+impl ControllerProbe {
+    fn leading(&self) -> bool {
+        !self.electing || self.leader.load(Ordering::SeqCst)
+    }
+}
+
 impl Probe for ControllerProbe {
-    // A follower is ready too: it is healthy, and waits for the lease by design.
+    /// Ready when the Kubernetes API answered the last call; a leader (or a single replica) also
+    /// needs its initial lists. A follower is ready while it can reach the API: it waits for the
+    /// lease by design.
     fn ready(&self) -> Result<(), String> {
-        Ok(())
+        self.health.ready(self.leading())
     }
 
     fn status(&self) -> serde_json::Value {
@@ -42,16 +59,19 @@ impl Probe for ControllerProbe {
             "gauge",
             "1 when this replica holds the lease (or runs without leader election).",
         );
-        let leader = !self.electing || self.leader.load(Ordering::SeqCst);
-        out.sample("bccreds_leader", &[], if leader { 1.0 } else { 0.0 });
+        out.sample(
+            "bccreds_leader",
+            &[],
+            if self.leading() { 1.0 } else { 0.0 },
+        );
         out.finish()
     }
 }
 
 /// Everything `bccreds controller` runs with.
 pub struct Controller {
-    /// The Kubernetes client.
-    pub kube: Client,
+    /// How to reach the Kubernetes API; the client is built with a layer that feeds `/readyz`.
+    pub kube: kube::Config,
     /// The shared reconciler.
     pub rec: Arc<Reconciler<BigCommerceClient>>,
     /// The BigCommerce client, for metrics.
@@ -64,15 +84,30 @@ pub struct Controller {
     pub listen: SocketAddr,
 }
 
+/// A future that resolves once `rx` says stop, as often as it is asked for.
+fn stopped(
+    rx: &tokio::sync::watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + Sync + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
 impl Controller {
     /// Serves until `shutdown` resolves; returns early (an error to restart on) if the lease is lost.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     ) -> Result<(), String> {
+        crate::tls::install_crypto_provider();
+        let health = Arc::new(ApiHealth::default());
+        let kube = observed_client(self.kube.clone(), health.clone())
+            .map_err(|e| format!("cannot make a Kubernetes client: {e}"))?;
         let probe = Arc::new(ControllerProbe {
             rec: self.rec.clone(),
             client: self.bigcommerce.clone(),
+            health: health.clone(),
             leader: AtomicBool::new(false),
             electing: self.lease.is_some(),
         });
@@ -83,68 +118,18 @@ impl Controller {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
+            tracing::info!("stopping");
             let _ = stop_tx.send(true);
         });
-        let stopped = {
-            let rx = stop_rx.clone();
-            move || {
-                let mut rx = rx.clone();
-                async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                }
-            }
-        };
-        let mut lost = false;
-        if let Some(cfg) = &self.lease {
-            tokio::select! {
-                () = lease::acquire(&self.kube, cfg) => {}
-                () = stopped() => {
-                    server.shutdown().await;
-                    return Ok(());
-                }
-            }
-            probe.leader.store(true, Ordering::SeqCst);
-            let kube = self.kube.clone();
-            let hold_cfg = cfg.clone();
-            let stop = stopped();
-            let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
-            let holder = tokio::spawn(async move {
-                tokio::select! {
-                    () = lease::hold(&kube, &hold_cfg) => { let _ = lost_tx.send(()); }
-                    () = stop => {}
-                }
-            });
-            let stop = stopped();
-            let until = async move {
-                tokio::select! {
-                    _ = lost_rx => {}
-                    () = stop => {}
-                }
-            };
-            run_controllers(
-                self.kube.clone(),
-                self.rec.clone(),
-                self.config.clone(),
-                until,
-            )
-            .await;
-            lost = !*stop_rx.borrow();
-            holder.abort();
-            if !lost {
-                lease::release(&self.kube, cfg).await;
-            }
-        } else {
-            run_controllers(
-                self.kube.clone(),
-                self.rec.clone(),
-                self.config.clone(),
-                stopped(),
-            )
-            .await;
-        }
+        let lost = self.lead(&kube, &probe, health, &stop_rx).await;
         probe.leader.store(false, Ordering::SeqCst);
         server.shutdown().await;
-        self.rec.store().close().await;
+        if tokio::time::timeout(RELEASE_GRACE, self.rec.store().close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store did not close in time");
+        }
         if lost {
             Err(
                 "lost the leader lease; stopping so that the other replica is the only writer"
@@ -152,6 +137,84 @@ impl Controller {
             )
         } else {
             Ok(())
+        }
+    }
+
+    /// Waits for the lease (when electing), runs the controllers while it is held and releases
+    /// it at shutdown. Returns whether the lease was lost.
+    async fn lead(
+        &self,
+        kube: &Client,
+        probe: &ControllerProbe,
+        health: Arc<ApiHealth>,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        let Some(cfg) = &self.lease else {
+            self.run_until(kube, health, stopped(stop), stop).await;
+            return false;
+        };
+        tokio::select! {
+            () = lease::acquire(kube, cfg) => {}
+            () = stopped(stop) => return false,
+        }
+        probe.leader.store(true, Ordering::SeqCst);
+        let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let (kube, cfg, stop) = (kube.clone(), cfg.clone(), stopped(stop));
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = lease::hold(&kube, &cfg) => { let _ = lost_tx.send(()); }
+                    () = stop => {}
+                }
+            })
+        };
+        let until = {
+            let stop = stopped(stop);
+            async move {
+                tokio::select! {
+                    _ = lost_rx => {}
+                    () = stop => {}
+                }
+            }
+        };
+        self.run_until(kube, health, until, stop).await;
+        let lost = !*stop.borrow();
+        holder.abort();
+        if !lost
+            && tokio::time::timeout(RELEASE_GRACE, lease::release(kube, cfg))
+                .await
+                .is_err()
+        {
+            tracing::warn!("could not release the lease in time; it lapses on its own");
+        }
+        lost
+    }
+
+    /// Runs the controllers until `until`; after the stop signal, running reconciles get
+    /// [`RECONCILES_GRACE`] and are then abandoned (nothing is half-written: every store write is
+    /// one transaction).
+    async fn run_until(
+        &self,
+        kube: &Client,
+        health: Arc<ApiHealth>,
+        until: impl Future<Output = ()> + Send + Sync + 'static,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) {
+        let controllers = run_controllers(
+            kube.clone(),
+            self.rec.clone(),
+            self.config.clone(),
+            health,
+            until,
+        );
+        tokio::pin!(controllers);
+        tokio::select! {
+            () = &mut controllers => {}
+            () = stopped(stop) => {
+                if tokio::time::timeout(RECONCILES_GRACE, &mut controllers).await.is_err() {
+                    tracing::warn!("reconciles still running after {RECONCILES_GRACE:?}; abandoning them");
+                }
+            }
         }
     }
 }

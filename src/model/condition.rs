@@ -97,12 +97,11 @@ named_enum! {
         IncompleteScan,
         /// No manifests were found while rows are managed.
         EmptySetGuard,
-        /// The manifest does not pass validation.
-        Invalid,
-        /// The manifest is invalid (the Verified condition's reason for it).
+        /// The manifest does not pass validation (the reason on every condition alike).
         InvalidSpec,
-        /// A secret could not be resolved, or none was given where one is required.
-        SecretMissing,
+        /// A secret could not be resolved, or none was given where one is required (the reason
+        /// on every condition alike).
+        SecretNotFound,
         /// The label is used by a row bccreds may not touch.
         LabelConflict,
         /// The stored row has a column bccreds cannot read (a rotated key, a hand edit).
@@ -134,8 +133,6 @@ named_enum! {
         Pending,
         /// Verified and stored.
         Ready,
-        /// A Warning Event: a credential stopped being Ready.
-        VerificationFailed,
         /// A step had nothing to work with; a bug.
         Internal,
     }

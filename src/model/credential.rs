@@ -17,6 +17,8 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "bigcommerce.unopim.io/v1alpha1";
 /// `kind` as written in manifests.
 pub const KIND: &str = "BigCommerceCredential";
+/// The prefix of bccreds' annotations; a change of any of them is a change of the credential.
+pub const ANNOTATION_PREFIX: &str = "bigcommerce.unopim.io/";
 /// Annotation choosing what happens to the stored row when the manifest goes away.
 pub const DELETION_POLICY_ANNOTATION: &str = "bigcommerce.unopim.io/deletion-policy";
 /// Annotation allowing bccreds to take over an existing, unowned row with the same label.

@@ -192,6 +192,15 @@ impl StatusBook {
         status
     }
 
+    /// Takes `status` as the credential's current status unless the book already has one.
+    pub fn insert_if_absent(&mut self, status: CredentialStatus) {
+        let key = SourceKey {
+            namespace: status.namespace.clone(),
+            name: status.name.clone(),
+        };
+        self.entries.entry(key).or_insert(status);
+    }
+
     /// Forgets credentials whose manifests are gone.
     pub fn retain(&mut self, keep: impl Fn(&SourceKey) -> bool) {
         self.entries.retain(|k, _| keep(k));

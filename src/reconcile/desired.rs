@@ -68,7 +68,7 @@ pub struct Invalid {
     pub label: Option<String>,
     /// `metadata.generation`, where known.
     pub generation: Option<i64>,
-    /// `Invalid` for a manifest that breaks a rule, `SecretMissing` for a secret that cannot
+    /// `InvalidSpec` for a manifest that breaks a rule, `SecretNotFound` for a secret that cannot
     /// be resolved.
     pub reason: Reason,
     /// Why it is invalid.
@@ -113,6 +113,22 @@ impl Entry {
             Entry::Invalid(i) => i.label.as_deref(),
             Entry::Gone(_) => None,
         }
+    }
+
+    /// A digest of everything a pass acts on for this entry: equal digests mean a retry of the
+    /// same content, which is what backoff holds back.
+    pub fn content_digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match self {
+            Entry::Desired(d) => {
+                ("desired", &d.key, &d.spec_sha256, &d.secret_sha256, d.adopt).hash(&mut h);
+                format!("{:?}", d.policy).hash(&mut h);
+            }
+            Entry::Invalid(i) => ("invalid", &i.key, &i.label, i.reason, &i.message).hash(&mut h),
+            Entry::Gone(g) => ("gone", &g.key, format!("{:?}", g.policy)).hash(&mut h),
+        }
+        h.finish()
     }
 
     /// `metadata.generation`, where known.

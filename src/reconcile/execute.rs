@@ -172,7 +172,7 @@ async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
                 ),
             )
         }
-        Action::Skip => skip(step),
+        Action::Skip => skip(exec, step).await,
     }
 }
 
@@ -197,7 +197,7 @@ async fn remove<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     }
 }
 
-fn skip(step: Step) -> Done {
+async fn skip<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     let bucket = if step.failed {
         Bucket::Failed
     } else {
@@ -208,23 +208,47 @@ fn skip(step: Step) -> Done {
         // A manifest that is gone but kept by a guard keeps its last status.
         return Done::new(step, bucket, reason, message);
     }
-    let verified = match reason {
-        Reason::Invalid => NewCondition::new(Verified, False, Reason::InvalidSpec, &message),
-        Reason::SecretMissing => NewCondition::new(Verified, Unknown, reason, &message),
-        _ => NewCondition::new(Verified, Unknown, Reason::NotVerified, &message),
+    let kept =
+        step.id.is_some() && step.ownership.is_some() && reason != Reason::StoredRowUnreadable;
+    let bad_input = matches!(reason, Reason::InvalidSpec | Reason::SecretNotFound);
+    if bad_input && kept {
+        remember_bad_input(exec, &step).await;
+    }
+    // Invalid input carries its own reason on every condition, so that Ready names it too.
+    let verified = if bad_input {
+        NewCondition::new(Verified, False, reason, &message)
+    } else {
+        NewCondition::new(Verified, Unknown, Reason::NotVerified, &message)
     };
-    let stored =
-        if step.id.is_some() && step.ownership.is_some() && reason != Reason::StoredRowUnreadable {
-            NewCondition::new(
-                Stored,
-                True,
-                Reason::UpToDate,
-                "the stored row is kept as it was",
-            )
-        } else {
-            NewCondition::new(Stored, False, reason, &message)
-        };
+    let stored = match (kept, bad_input) {
+        (true, true) => NewCondition::new(Stored, True, reason, "the stored row is kept as it was"),
+        (true, false) => NewCondition::new(
+            Stored,
+            True,
+            Reason::UpToDate,
+            "the stored row is kept as it was",
+        ),
+        (false, _) => NewCondition::new(Stored, False, reason, &message),
+    };
     Done::new(step, bucket, reason, message).conditions(verified, stored)
+}
+
+/// Records on the ownership row that the manifest of a stored credential is unusable, so that
+/// `list` does not show the row Ready while its manifest is broken; the verification time is
+/// left alone, since nothing was verified.
+async fn remember_bad_input<V: Verifier>(exec: &Executor<'_, V>, step: &Step) {
+    let (Some(store), Some(own), Some(id)) = (exec.store, step.ownership.as_ref(), step.id) else {
+        return;
+    };
+    if own.last_result.as_deref() == Some(step.reason.as_str()) {
+        return;
+    }
+    if let Err(e) = store
+        .record_result(exec.owner, id, step.reason.as_str(), &step.message)
+        .await
+    {
+        tracing::warn!(credential = %step.key, "cannot record the result: {e}");
+    }
 }
 
 fn store_failure(step: Step, e: &StoreError) -> Done {
@@ -299,11 +323,16 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     let token = match token_for(exec, &step, &desired).await {
         Ok(t) => t,
         Err(message) => {
-            return Done::new(step, Bucket::Failed, Reason::SecretMissing, message.clone())
-                .conditions(
-                    NewCondition::new(Verified, Unknown, Reason::SecretMissing, &message),
-                    NewCondition::new(Stored, False, Reason::SecretMissing, &message),
-                )
+            return Done::new(
+                step,
+                Bucket::Failed,
+                Reason::SecretNotFound,
+                message.clone(),
+            )
+            .conditions(
+                NewCondition::new(Verified, False, Reason::SecretNotFound, &message),
+                NewCondition::new(Stored, False, Reason::SecretNotFound, &message),
+            )
         }
     };
     let (outcome, verification) = verify_with_bigcommerce(exec.verifier, &desired, token).await;

@@ -191,6 +191,12 @@ impl<V: Verifier> Reconciler<V> {
         lock(&self.book).get(key).cloned()
     }
 
+    /// Starts the book of a credential from a status reported before (by an earlier process),
+    /// unless this reconciler already keeps one.
+    pub fn remember_status(&self, status: CredentialStatus) {
+        lock(&self.book).insert_if_absent(status);
+    }
+
     /// Conditions of every credential seen in the last passes.
     pub fn statuses(&self) -> Vec<CredentialStatus> {
         lock(&self.book).all()

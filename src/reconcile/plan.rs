@@ -443,7 +443,7 @@ fn creation(
         None if matches!(desired.data.access_token, SecretUpdate::Keep) => {
             (s.action, s.reason, s.message) = (
                 Action::Skip,
-                Reason::SecretMissing,
+                Reason::SecretNotFound,
                 "no accessToken (absent, or `**********` to keep a stored one): there is nothing to verify or create the credential with".into(),
             );
             s.failed = true;

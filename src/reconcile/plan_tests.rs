@@ -270,7 +270,7 @@ fn creating_needs_a_token_and_a_deleted_row_is_recreated() {
     assert_eq!(
         actions(&steps),
         [
-            ("n".into(), Action::Skip, Reason::SecretMissing),
+            ("n".into(), Action::Skip, Reason::SecretNotFound),
             ("r".into(), Action::Create, Reason::New)
         ]
     );
@@ -284,7 +284,7 @@ fn invalid_manifests_keep_their_rows() {
         key: key("a"),
         label: Some("A".into()),
         generation: None,
-        reason: Reason::Invalid,
+        reason: Reason::InvalidSpec,
         message: "bad apiUrl".into(),
     });
     let steps = run(vec![invalid], true, &owned_rows, &[], false);

@@ -48,7 +48,7 @@ pub fn apply_codes(entries: &[Entry], codes: &UnoPimCodes) -> Vec<Entry> {
                 key: entry.key().clone(),
                 label: entry.label().map(str::to_string),
                 generation: entry.generation(),
-                reason: Reason::Invalid,
+                reason: Reason::InvalidSpec,
                 message,
             }),
             None => entry.clone(),

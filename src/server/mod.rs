@@ -28,7 +28,7 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// How long [`Server::shutdown`] lets in-flight requests finish before giving up on them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// What the endpoints serve; implemented by the daemon's state.
 pub trait Probe: Send + Sync + 'static {

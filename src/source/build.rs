@@ -46,9 +46,9 @@ pub fn entry(
     };
     let url = match api_url::normalize(&spec.api_url, allowed_hosts) {
         Ok(u) => u,
-        Err(e) => return invalid(Reason::Invalid, format!("apiUrl {e}")),
+        Err(e) => return invalid(Reason::InvalidSpec, format!("apiUrl {e}")),
     };
-    let missing = |field: &str, e: String| invalid(Reason::SecretMissing, format!("{field}: {e}"));
+    let missing = |field: &str, e: String| invalid(Reason::SecretNotFound, format!("{field}: {e}"));
     let client_id = match &spec.client_id {
         None => None,
         Some(ClientId::Plain(s)) => Some(s.clone()),

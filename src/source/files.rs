@@ -103,7 +103,7 @@ impl FileSource {
                     },
                     label: rejected.label.clone(),
                     generation: None,
-                    reason: Reason::Invalid,
+                    reason: Reason::InvalidSpec,
                     message: rejected.message.clone(),
                 })),
                 // Without a name its row cannot be told apart from a deleted manifest's.
@@ -118,7 +118,7 @@ impl FileSource {
                     key,
                     label: Some(cred.resource.spec.label.clone()),
                     generation: None,
-                    reason: Reason::Invalid,
+                    reason: Reason::InvalidSpec,
                     message: message.clone(),
                 }),
                 None => desired(cred, key, &secrets, &self.options.semantic.allowed_hosts),

@@ -96,7 +96,7 @@ pub async fn scan_object(
             key,
             label: Some(obj.spec.label.clone()),
             generation: obj.metadata.generation,
-            reason: Reason::Invalid,
+            reason: Reason::InvalidSpec,
             message: first.message.clone(),
         })
     } else {

@@ -40,15 +40,26 @@ NAMESPACE = "bccreds-system"
 STORE_SECRET = "bccreds-store"
 BASE = {"store": {"existingSecret": STORE_SECRET}}
 
-# What the controller needs wherever it watches credentials, as (apiGroup, resource, verb).
-WATCH_RULES = {
+# What the controller needs wherever it watches credentials, as (apiGroup, resource, verb), Secrets
+# aside: their verbs depend on secretAccess.
+COMMON_RULES = {
     *(("bigcommerce.unopim.io", "bigcommercecredentials", v) for v in ("get", "list", "watch", "patch", "update")),
     *(("bigcommerce.unopim.io", "bigcommercecredentials/status", v) for v in ("get", "patch", "update")),
     ("bigcommerce.unopim.io", "bigcommercecredentials/finalizers", "update"),
-    *(("", "secrets", v) for v in ("get", "list", "watch")),
     *(("events.k8s.io", "events", v) for v in ("create", "patch")),
     *(("", "events", v) for v in ("create", "patch")),
 }
+# The Secret verbs of each secretAccess mode: `get` can read a Secret it names, never enumerate them.
+SECRET_VERBS = {"watch": {"get", "list", "watch"}, "get": {"get"}}
+SECRET_ACCESS_MODES = tuple(SECRET_VERBS)
+
+
+def watch_rules(mode: str) -> set[tuple[str, str, str]]:
+    """The exact rules of the ClusterRole (or of each per-namespace Role) in a secretAccess mode."""
+    return COMMON_RULES | {("", "secrets", v) for v in SECRET_VERBS[mode]}
+
+
+WATCH_RULES = watch_rules("watch")
 LEASE_VERBS = {"get", "create", "update", "patch"}
 
 passed = 0
@@ -118,6 +129,16 @@ def rule_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
 
 
+def secret_verbs(role: dict[str, Any]) -> set[str]:
+    """The verbs a Role or ClusterRole grants on core Secrets."""
+    return {v for g, r, v in rule_set(role["rules"]) if (g, r) == ("", "secrets")}
+
+
+def watch_role_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRole and Roles with the controller's rules (the leader-election Role aside)."""
+    return [o for o in objects if o["kind"] in ("Role", "ClusterRole") and not any("leases" in rule["resources"] for rule in o["rules"])]
+
+
 def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     containers = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
     if len(containers) != 1:
@@ -177,7 +198,10 @@ def check_values(chart: Any) -> None:
     check("values: store keys", (defaults["store"]["urlKey"], defaults["store"]["appKeyKey"]) == ("store-url", "app-key"))
     check("values: serviceMonitor off", defaults["serviceMonitor"]["enabled"] is False)
     check("values: metrics port 9464", (defaults["metrics"]["port"], defaults["metrics"]["service"]["port"]) == (9464, 9464))
-    check("values: logLevel info", defaults.get("logLevel") == "info")
+    check("values: logLevel \"\" (RUST_LOG unset: bccreds at info, other crates off)", defaults.get("logLevel") == "", defaults.get("logLevel"))
+    check("values: logFormat text", defaults.get("logFormat") == "text", defaults.get("logFormat"))
+    check("values: secretAccess watch", defaults.get("secretAccess") == "watch", defaults.get("secretAccess"))
+    check("values: secretRecheckInterval 1m", defaults.get("secretRecheckInterval") == "1m", defaults.get("secretRecheckInterval"))
     check(
         "values: resources 50m/64Mi requests, 500m/128Mi limits",
         defaults["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
@@ -201,6 +225,11 @@ def check_values(chart: Any) -> None:
         ("the same namespace twice", {"watchNamespaces": ["a", "a"]}, "watchNamespaces"),
         ("leaderElection.enabled as a string", {"leaderElection": {"enabled": "yes"}}, "enabled"),
         ("an empty store.existingSecret", {"store": {"existingSecret": ""}}, "existingSecret"),
+        ("secretAccess outside watch|get (list)", {"secretAccess": "list"}, "secretAccess"),
+        ("secretAccess in capitals", {"secretAccess": "Get"}, "secretAccess"),
+        ("secretRecheckInterval that is no duration", {"secretAccess": "get", "secretRecheckInterval": "soon"}, "secretRecheckInterval"),
+        ("an empty secretRecheckInterval", {"secretAccess": "get", "secretRecheckInterval": ""}, "secretRecheckInterval"),
+        ("logFormat outside text|json", {"logFormat": "yaml"}, "logFormat"),
     ]:
         err = schema_error(merge(BASE, extra))
         check(f"schema: refuses {label}", err is not None and needle in err, err)
@@ -208,6 +237,13 @@ def check_values(chart: Any) -> None:
         check(f"render: refuses {label}", rendered is not None, rendered)
     example = yaml.safe_load((CHART / "ci" / "example-values.yaml").read_text())
     check("schema: ci/example-values.yaml passes", schema_error(example) is None, schema_error(example))
+    for label, extra in [
+        ("secretAccess get", {"secretAccess": "get"}),
+        ("secretAccess get, secretRecheckInterval 1h 30m", {"secretAccess": "get", "secretRecheckInterval": "1h 30m"}),
+        ("logFormat json, logLevel bccreds=debug", {"logFormat": "json", "logLevel": "bccreds=debug"}),
+    ]:
+        err = schema_error(merge(BASE, extra))
+        check(f"schema: accepts {label}", err is None, err)
 
 
 def check_cluster_scope(chart: Any) -> None:
@@ -233,6 +269,7 @@ def check_cluster_scope(chart: Any) -> None:
 
     cluster_role = one(objects, "ClusterRole")
     check("ClusterRole: exactly the controller's rules", rule_set(cluster_role["rules"]) == WATCH_RULES, rule_set(cluster_role["rules"]) ^ WATCH_RULES)
+    check("ClusterRole: gets, lists and watches Secrets (secretAccess watch)", secret_verbs(cluster_role) == SECRET_VERBS["watch"], secret_verbs(cluster_role))
     check("ClusterRole: no resourceNames and no wildcards", all("resourceNames" not in r and "*" not in r["verbs"] + r["resources"] + r["apiGroups"] for r in cluster_role["rules"]))
     binding = one(objects, "ClusterRoleBinding")
     sa = one(objects, "ServiceAccount")["metadata"]["name"]
@@ -296,6 +333,8 @@ def check_deployment(objects: list[dict[str, Any]], sa: str) -> None:
     check("args: no --namespace (all namespaces)", not [a for a in args if a.startswith("--namespace")], args)
     check("args: --reverify-interval=6h --on-revoked=keep", {"--reverify-interval=6h", "--on-revoked=keep"} <= set(args), args)
     check("args: no store URL or key on the command line", not [a for a in args if a.startswith(("--store", "--app-key"))], args)
+    check("args: --secret-access=watch, no --secret-recheck-interval", [a for a in args if a.startswith("--secret-")] == ["--secret-access=watch"], args)
+    check("args: --log-format=text", [a for a in args if a.startswith("--log-format")] == ["--log-format=text"], args)
 
     env = env_of(objects)
     check("env: BCCREDS_STORE from the existing Secret", secret_ref(env, "BCCREDS_STORE") == (STORE_SECRET, "store-url"), env.get("BCCREDS_STORE"))
@@ -303,7 +342,7 @@ def check_deployment(objects: list[dict[str, Any]], sa: str) -> None:
     check("env: no APP_PREVIOUS_KEYS unless asked", "APP_PREVIOUS_KEYS" not in env)
     check("env: POD_NAME from the downward API", field_ref(env, "POD_NAME") == "metadata.name", env.get("POD_NAME"))
     check("env: POD_NAMESPACE from the downward API", field_ref(env, "POD_NAMESPACE") == "metadata.namespace", env.get("POD_NAMESPACE"))
-    check("env: RUST_LOG=info", env.get("RUST_LOG", {}).get("value") == "info", env.get("RUST_LOG"))
+    check("env: no RUST_LOG by default (the binary's own filter: bccreds at info, other crates off)", "RUST_LOG" not in env, env.get("RUST_LOG"))
     check("env: the namespace list is not passed twice", "BCCREDS_NAMESPACES" not in env)
     check("container: no envFrom (only the named keys are exposed)", "envFrom" not in c)
 
@@ -323,6 +362,7 @@ def check_namespaced(chart: Any) -> None:
     for role in watch_roles:
         ns = role["metadata"]["namespace"]
         check(f"namespaced: Role in {ns} has exactly the controller's rules", rule_set(role["rules"]) == WATCH_RULES, rule_set(role["rules"]) ^ WATCH_RULES)
+        check(f"namespaced: Role in {ns} gets, lists and watches Secrets", secret_verbs(role) == SECRET_VERBS["watch"], secret_verbs(role))
         bindings = [b for b in of_kind(objects, "RoleBinding") if b["metadata"]["namespace"] == ns]
         check(
             f"namespaced: RoleBinding in {ns} binds that Role to the ServiceAccount in the release namespace",
@@ -340,6 +380,37 @@ def check_namespaced(chart: Any) -> None:
     check_leases(objects, sa)
     args = container(objects)["args"]
     check("namespaced: args --namespace=a --namespace=b", [a for a in args if a.startswith("--namespace")] == ["--namespace=a", "--namespace=b"], args)
+
+
+def check_secret_access(chart: Any) -> None:
+    """Both secretAccess modes, at cluster scope and per namespace: the Secret verbs are exactly
+    the mode's (and everything else is unchanged), and the Deployment's arguments carry the mode."""
+    watched = ["a", "b"]
+    for mode in SECRET_ACCESS_MODES:
+        for scope, extra in (("cluster scope", {}), ("namespaced", {"watchNamespaces": watched})):
+            label = f"secretAccess {mode}, {scope}"
+            objects = render(chart, {**extra, "secretAccess": mode})
+            roles = watch_role_objects(objects)
+            want_kind, want_where = ("ClusterRole", ["<cluster>"]) if scope == "cluster scope" else ("Role", watched)
+            where = sorted(r["metadata"].get("namespace", "<cluster>") for r in roles)
+            check(f"{label}: the controller's rules are in {want_kind} {want_where}", all(r["kind"] == want_kind for r in roles) and where == want_where, [(r["kind"], r["metadata"].get("namespace")) for r in roles])
+            for role in roles:
+                at = role["metadata"].get("namespace", "cluster")
+                got = rule_set(role["rules"])
+                check(f"{label}: {role['kind']} ({at}) has exactly the controller's rules", got == watch_rules(mode), got ^ watch_rules(mode))
+                check(f"{label}: {role['kind']} ({at}) Secret verbs are exactly {sorted(SECRET_VERBS[mode])}", secret_verbs(role) == SECRET_VERBS[mode], secret_verbs(role))
+            readers = sorted(o["metadata"].get("namespace", "<cluster>") for o in objects if o["kind"] in ("Role", "ClusterRole") and secret_verbs(o))
+            check(f"{label}: Secrets are readable only {'cluster-wide' if scope == 'cluster scope' else 'in the watched namespaces'}", readers == want_where, readers)
+            if mode == "get":
+                enumerating = [(o["kind"], o["metadata"].get("namespace")) for o in objects if o["kind"] in ("Role", "ClusterRole") and secret_verbs(o) & {"list", "watch"}]
+                check(f"{label}: nothing may list or watch Secrets", not enumerating, enumerating)
+            args = container(objects)["args"]
+            want = [f"--secret-access={mode}"] + (["--secret-recheck-interval=1m"] if mode == "get" else [])
+            check(f"{label}: args {' '.join(want)}", [a for a in args if a.startswith("--secret-")] == want, args)
+    args = container(render(chart, {"secretAccess": "get", "secretRecheckInterval": "1h 30m"}))["args"]
+    check("secretAccess get: secretRecheckInterval becomes --secret-recheck-interval", "--secret-recheck-interval=1h 30m" in args, args)
+    args = container(render(chart, {"secretAccess": "watch", "secretRecheckInterval": "5m"}))["args"]
+    check("secretAccess watch: secretRecheckInterval is not passed", not [a for a in args if a.startswith("--secret-recheck-interval")], args)
 
 
 def check_service_monitor(chart: Any) -> None:
@@ -379,6 +450,7 @@ def check_options(chart: Any) -> None:
             "onRevoked": "deactivate",
             "bigcommerceBaseUrl": "https://bigcommerce-proxy.example.com",
             "logLevel": "info,bccreds=debug",
+            "logFormat": "json",
             "image": {"repository": "registry.example.com/bccreds", "tag": "0.1.0-rc.1"},
             "serviceAccount": {"create": False, "name": "existing-sa"},
             "extraArgs": ["--concurrency=4"],
@@ -394,6 +466,7 @@ def check_options(chart: Any) -> None:
     check("no leader election: no --leader-election", not [a for a in args if a.startswith(("--leader-election", "--lease"))], args)
     expected = ["--table-prefix=unopim_", "--owner=team a", "--reverify-interval=1h 30m", "--on-revoked=deactivate", "--bigcommerce-base-url=https://bigcommerce-proxy.example.com", "--concurrency=4"]
     check("values become arguments", all(a in args for a in expected), args)
+    check("logFormat json: --log-format=json", [a for a in args if a.startswith("--log-format")] == ["--log-format=json"], args)
     env = env_of(objects)
     check("store keys are configurable", secret_ref(env, "BCCREDS_STORE") == (STORE_SECRET, "url") and secret_ref(env, "APP_KEY") == (STORE_SECRET, "key"), env)
     check("APP_PREVIOUS_KEYS from the existing Secret when asked", secret_ref(env, "APP_PREVIOUS_KEYS") == (STORE_SECRET, "previous"), env.get("APP_PREVIOUS_KEYS"))
@@ -414,6 +487,8 @@ def check_kubernetes_schemas(chart: Any) -> None:
     scenarios = {
         "cluster scope": {},
         "namespaced": {"watchNamespaces": ["a", "b"]},
+        "cluster scope, secretAccess get": {"secretAccess": "get"},
+        "namespaced, secretAccess get": {"watchNamespaces": ["a", "b"], "secretAccess": "get"},
         "every option": {
             "leaderElection": {"enabled": False},
             "replicaCount": 1,
@@ -427,6 +502,8 @@ def check_kubernetes_schemas(chart: Any) -> None:
             "priorityClassName": "high",
             "metrics": {"service": {"annotations": {"a": "b"}}},
             "serviceAccount": {"annotations": {"a": "b"}},
+            "logLevel": "bccreds=debug",
+            "logFormat": "json",
         },
     }
     versions = ["1.28.0", kubernetes_validate.latest_version()]
@@ -472,6 +549,13 @@ def check_arguments_parse(chart: Any) -> None:
     for label, extra in {
         "cluster scope": {},
         "namespaced": {"watchNamespaces": ["a", "b"]},
+        "cluster scope, secretAccess get": {"secretAccess": "get"},
+        "namespaced, secretAccess get, recheck 1h 30m, JSON logs": {
+            "watchNamespaces": ["a", "b"],
+            "secretAccess": "get",
+            "secretRecheckInterval": "1h 30m",
+            "logFormat": "json",
+        },
         "every option": {
             "tablePrefix": "unopim_",
             "owner": "team a",
@@ -479,6 +563,7 @@ def check_arguments_parse(chart: Any) -> None:
             "onRevoked": "deactivate",
             "bigcommerceBaseUrl": "https://bigcommerce-proxy.example.com",
             "metrics": {"listenAddress": "[::]", "port": 8080},
+            "logFormat": "json",
         },
     }.items():
         args = container(render(chart, extra))["args"]
@@ -488,10 +573,19 @@ def check_arguments_parse(chart: Any) -> None:
 
 def check_lint() -> None:
     example = yaml.safe_load((CHART / "ci" / "example-values.yaml").read_text())
-    for label, values in (("cluster scope", BASE), ("ci/example-values.yaml", example)):
+    get = {"secretAccess": "get"}
+    for label, values in (
+        ("cluster scope", BASE),
+        ("ci/example-values.yaml", example),
+        ("cluster scope, secretAccess get", merge(BASE, get)),
+        ("ci/example-values.yaml, secretAccess get", merge(example, get)),
+    ):
         report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE, kube_version="v1.28.0")
         problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2] + report.get("errors", [])
         check(f"helm lint --strict ({label}): no warnings or errors", not problems, problems)
+    report = helm.lint(CHART, merge(BASE, {"secretAccess": "list"}), strict=True, namespace=NAMESPACE, kube_version="v1.28.0")
+    errors = report.get("errors", [])
+    check("helm lint --strict refuses secretAccess list", any("secretAccess" in e for e in errors), report)
 
 
 def main() -> int:
@@ -505,6 +599,7 @@ def main() -> int:
             ("values", lambda: check_values(chart)),
             ("cluster scope", lambda: check_cluster_scope(chart)),
             ("namespaced", lambda: check_namespaced(chart)),
+            ("secretAccess", lambda: check_secret_access(chart)),
             ("serviceMonitor", lambda: check_service_monitor(chart)),
             ("options", lambda: check_options(chart)),
             ("kubernetes schemas", lambda: check_kubernetes_schemas(chart)),
