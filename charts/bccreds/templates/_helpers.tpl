@@ -76,8 +76,10 @@ The leader-election Lease's name.
 
 {{/*
 The rules the controller needs wherever it watches credentials: in a ClusterRole when it watches
-every namespace, in a Role per namespace otherwise. Secrets are read-only. Events are written
-through events.k8s.io/v1 and, for older recorders, the core API.
+every namespace, in a Role per namespace otherwise. Secrets are read-only: get, list and watch with
+secretAccess watch; get alone with secretAccess get, so that the ServiceAccount can read a Secret
+whose name it is given but cannot enumerate Secrets. Events are written through events.k8s.io/v1
+and, for older recorders, the core API.
 */}}
 {{- define "bccreds.watchRules" -}}
 - apiGroups: ["bigcommerce.unopim.io"]
@@ -91,7 +93,11 @@ through events.k8s.io/v1 and, for older recorders, the core API.
   verbs: ["update"]
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- if eq .Values.secretAccess "get" }}
+  verbs: ["get"]
+  {{- else }}
   verbs: ["get", "list", "watch"]
+  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -104,6 +110,9 @@ through events.k8s.io/v1 and, for older recorders, the core API.
 Checks of value combinations that the JSON Schema cannot express well.
 */}}
 {{- define "bccreds.validate" -}}
+{{- if not (has .Values.secretAccess (list "watch" "get")) }}
+{{- fail (printf "secretAccess must be watch or get, not %v" .Values.secretAccess) }}
+{{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled: true (two active controllers would reconcile the same credentials at once)" }}
 {{- end }}
