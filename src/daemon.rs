@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::model::Reason;
 use crate::reconcile::{Action, PassReport, Reconciler};
 use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
 use crate::source::FileSource;
@@ -138,7 +139,8 @@ impl Daemon {
         self.server.addr()
     }
 
-    async fn pass(&self, trigger: &'static str) {
+    /// One pass; `false` when it could not run (the store failed).
+    async fn pass(&self, trigger: &'static str) -> bool {
         let scan = self.source.lock().unwrap_or_else(|p| p.into_inner()).scan();
         let result = self.state.rec.apply(&scan).await;
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -166,30 +168,57 @@ impl Daemon {
                 {
                     tracing::info!(credential = %format!("{}/{}", item.namespace, item.name), action = %item.action, reason = %item.reason, "{}", item.message);
                 }
+                // A row the store refused to write is retried like a pass that could not
+                // start; a failed verification is not (BigCommerce would say the same again).
+                let store_failed = report.items.iter().any(|i| i.reason == Reason::StoreError);
                 last.error = None;
                 last.report = Some(report);
                 self.state.first_pass_done.store(true, Ordering::SeqCst);
+                !store_failed
             }
             Err(e) => {
                 tracing::error!("pass failed: {e}");
                 last.error = Some(e.to_string());
+                false
             }
         }
     }
 
     /// Watches and reconciles until `stop` resolves; a pass in flight always completes first.
+    ///
+    /// The manifest tree and the secrets directory are both watched: a rotated secret file (or
+    /// a mounted Secret's `..data` swap) starts a pass within the debounce. A pass that fails
+    /// (the store is down) is retried with backoff until one succeeds.
     pub async fn run(
         self,
         config: DaemonConfig,
         stop: impl Future<Output = ()>,
     ) -> Result<(), DaemonError> {
         let mut watcher = TreeWatcher::start(&config.dir, config.watch.clone())?;
-        self.pass("start").await;
+        let mut secrets = match &config.secrets_dir {
+            Some(dir) => Some(TreeWatcher::start_all_files(
+                dir,
+                WatchOptions {
+                    // The manifest watcher's resync covers both.
+                    resync_interval: std::time::Duration::ZERO,
+                    ..config.watch.clone()
+                },
+            )?),
+            None => None,
+        };
+        let mut retry = Retry::default();
+        retry.after(self.pass("start").await);
         tokio::pin!(stop);
         loop {
+            let due = retry.due;
             tokio::select! {
                 // Passes run here, outside the select, so a stop request waits for them.
-                trigger = watcher.next() => self.pass(trigger.as_str()).await,
+                trigger = watcher.next() => retry.after(self.pass(trigger.as_str()).await),
+                trigger = next_secret(&mut secrets) => {
+                    tracing::debug!(%trigger, "secrets changed");
+                    retry.after(self.pass("secrets").await);
+                }
+                () = sleep_until(due) => retry.after(self.pass("retry").await),
                 () = &mut stop => break,
             }
         }
@@ -197,5 +226,71 @@ impl Daemon {
         self.server.shutdown().await;
         self.state.rec.store().close().await;
         Ok(())
+    }
+}
+
+/// The next trigger of the secrets watcher, or never without one.
+async fn next_secret(watcher: &mut Option<TreeWatcher>) -> crate::watch::Trigger {
+    match watcher {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When a failed pass is tried again: 1 s after the first failure, doubling to 60 s.
+#[derive(Debug, Default)]
+struct Retry {
+    failures: u32,
+    due: Option<tokio::time::Instant>,
+}
+
+impl Retry {
+    const FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Records a pass's outcome; a success cancels any retry.
+    fn after(&mut self, succeeded: bool) {
+        if succeeded {
+            self.failures = 0;
+            self.due = None;
+            return;
+        }
+        let delay = Self::FIRST
+            .saturating_mul(1u32 << self.failures.min(6))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        tracing::info!(retry_in = ?delay, "the pass will be retried");
+        self.due = Some(tokio::time::Instant::now() + delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_passes_are_retried_from_one_second_doubling_to_a_minute() {
+        let mut r = Retry::default();
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            let before = tokio::time::Instant::now();
+            r.after(false);
+            let due = r.due.expect("a retry is due");
+            delays.push((due - before).as_secs());
+        }
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        r.after(true);
+        assert_eq!(r.due, None);
+        r.after(false);
+        assert!(r
+            .due
+            .is_some_and(|d| d - tokio::time::Instant::now() <= std::time::Duration::from_secs(1)));
     }
 }

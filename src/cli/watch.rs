@@ -46,10 +46,13 @@ pub fn run(args: &WatchArgs) -> u8 {
     let Some(runtime) = super::process::runtime() else {
         return EXIT_FAILED;
     };
+    // Relative paths are resolved once, now: `cd DIR; bccreds watch .` must keep watching DIR
+    // after it is deleted and recreated, which the process's working directory does not.
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let config = DaemonConfig {
-        dir: args.dir.clone(),
+        dir: absolute(&args.dir),
         validate: args.manifests.validate_options(false),
-        secrets_dir: args.manifests.secrets_dir.clone(),
+        secrets_dir: args.manifests.secrets_dir.as_deref().map(absolute),
         watch: WatchOptions {
             debounce: args.debounce,
             resync_interval: args.resync_interval,

@@ -40,8 +40,28 @@ pub(crate) trait Lookup {
     fn watched_dir(&self, path: &Path) -> bool;
 }
 
-/// Classifies one raw event for the tree rooted at `root`.
+/// Which files of the tree matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Files {
+    /// `*.yaml` and `*.yml`: a manifest tree.
+    Manifests,
+    /// Every file: a secrets directory, whose files have any name.
+    All,
+}
+
+/// Classifies one raw event for the manifest tree rooted at `root`.
+#[cfg(test)]
 pub(crate) fn classify(event: &Event, root: &Path, look: &impl Lookup) -> Class {
+    classify_files(event, root, look, Files::Manifests)
+}
+
+/// Classifies one raw event for the tree rooted at `root`, where `files` matter.
+pub(crate) fn classify_files(
+    event: &Event,
+    root: &Path,
+    look: &impl Lookup,
+    files: Files,
+) -> Class {
     if event.need_rescan() || (matches!(event.kind, EventKind::Other) && event.paths.is_empty()) {
         return Class::Overflow;
     }
@@ -63,7 +83,7 @@ pub(crate) fn classify(event: &Event, root: &Path, look: &impl Lookup) -> Class 
         if metadata && look.entry(path) == Entry::Dir {
             continue;
         }
-        let structural = match relevance(path, root, folder, look) {
+        let structural = match relevance(path, root, folder, look, files) {
             Relevance::None => continue,
             Relevance::File => false,
             Relevance::Structure => true,
@@ -84,7 +104,13 @@ enum Relevance {
     Structure,
 }
 
-fn relevance(path: &Path, root: &Path, folder: bool, look: &impl Lookup) -> Relevance {
+fn relevance(
+    path: &Path,
+    root: &Path,
+    folder: bool,
+    look: &impl Lookup,
+    files: Files,
+) -> Relevance {
     if path == root {
         // The root itself: created, removed, swapped or renamed.
         return Relevance::Structure;
@@ -113,7 +139,7 @@ fn relevance(path: &Path, root: &Path, folder: bool, look: &impl Lookup) -> Rele
     match look.entry(path) {
         Entry::Dir | Entry::Symlink => Relevance::Structure,
         Entry::Missing if look.watched_dir(path) => Relevance::Structure,
-        _ if is_manifest_name(last) => Relevance::File,
+        _ if files == Files::All || is_manifest_name(last) => Relevance::File,
         // Editors' swap and temporary files, READMEs, files already renamed away.
         _ => Relevance::None,
     }
@@ -348,5 +374,24 @@ mod tests {
         assert_eq!(classify(&overflow, Path::new(ROOT), &look), Class::Overflow);
         let flagged = ev(WRITE, &["/m/README.md"]).set_flag(Flag::Rescan);
         assert_eq!(classify(&flagged, Path::new(ROOT), &look), Class::Overflow);
+    }
+
+    #[test]
+    fn a_secrets_tree_counts_every_file_a_manifest_tree_only_yaml() {
+        let look = fake(&[("/m/token", Entry::File)], &[]);
+        let event = ev(WRITE, &["/m/token"]);
+        assert_eq!(
+            classify_files(&event, Path::new(ROOT), &look, Files::Manifests),
+            Class::Ignore
+        );
+        assert_eq!(
+            classify_files(&event, Path::new(ROOT), &look, Files::All),
+            FILE
+        );
+        let git = ev(WRITE, &["/m/.git/HEAD"]);
+        assert_eq!(
+            classify_files(&git, Path::new(ROOT), &look, Files::All),
+            Class::Ignore
+        );
     }
 }

@@ -141,6 +141,7 @@ pub struct TreeWatcher {
     probe_every: Duration,
     next_probe: Option<Instant>,
     polling: bool,
+    files: filter::Files,
     #[cfg(test)]
     inject: mpsc::UnboundedSender<Raw>,
 }
@@ -152,6 +153,20 @@ impl TreeWatcher {
     /// directory that does not exist yet (git-sync has not cloned) is waited for when its parent
     /// exists; its arrival is a [`Trigger::Recovered`].
     pub fn start(dir: &Path, opts: WatchOptions) -> Result<TreeWatcher, WatchError> {
+        Self::start_for(dir, opts, filter::Files::Manifests)
+    }
+
+    /// Starts watching every file under `dir` (a secrets directory, a mounted Secret with its
+    /// `..data` swaps), not only manifests.
+    pub fn start_all_files(dir: &Path, opts: WatchOptions) -> Result<TreeWatcher, WatchError> {
+        Self::start_for(dir, opts, filter::Files::All)
+    }
+
+    fn start_for(
+        dir: &Path,
+        opts: WatchOptions,
+        files: filter::Files,
+    ) -> Result<TreeWatcher, WatchError> {
         if opts.poll.is_some_and(|p| p.is_zero()) {
             return Err(WatchError::ZeroPollInterval);
         }
@@ -233,6 +248,7 @@ impl TreeWatcher {
             probe_every: opts.poll.unwrap_or(Duration::from_secs(1)),
             next_probe: None,
             polling: opts.poll.is_some(),
+            files,
             #[cfg(test)]
             inject,
         })
@@ -278,7 +294,7 @@ impl TreeWatcher {
         };
         let class = {
             let mut tree = lock(&self.tree);
-            let class = filter::classify(&event, tree.root(), &*tree);
+            let class = filter::classify_files(&event, tree.root(), &*tree, self.files);
             // After classifying: the filter asks whether a removed path was a watched directory.
             tree.note(&event);
             if class == Class::Overflow {
