@@ -281,6 +281,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             reverify_interval: Duration::from_secs(6 * 3600),
             on_revoked: OnRevoked::Keep,
             allow_empty: false,
+            prune: true,
         },
     );
     let source = FileSource::new(vec![manifests.clone()], ValidateOptions::default())
@@ -578,6 +579,7 @@ async fn breakdown(
                     last_result: None,
                     last_message: None,
                     deletion_policy: DeletionPolicy::Delete,
+                    source_path: None,
                 };
                 let result = store.create(&data, &own).await;
                 if let Err(e) = &result {

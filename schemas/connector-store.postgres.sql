@@ -39,3 +39,6 @@ CREATE INDEX "wk_bigcommerce_credentials_label_lower" ON "wk_bigcommerce_credent
 -- migration 4
 CREATE UNIQUE INDEX "wk_bigcommerce_credentials_label_ci" ON "wk_bigcommerce_credentials" (LOWER("label"));
 DROP INDEX IF EXISTS "wk_bigcommerce_credentials_label_lower";
+
+-- migration 5
+ALTER TABLE "bccreds_ownership" ADD COLUMN source_path VARCHAR(1024) NULL;

@@ -25,6 +25,24 @@ impl SecretValue {
         &self.0
     }
 
+    /// True when the value is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value without one trailing newline (`\n`, or `\r\n`): what `echo`, editors and
+    /// `echo tok | base64` add, and never part of a token. Only one is removed, in place, so
+    /// that no copy of the plaintext is left behind.
+    pub fn without_trailing_newline(mut self) -> Self {
+        if self.0.ends_with('\n') {
+            self.0.pop();
+            if self.0.ends_with('\r') {
+                self.0.pop();
+            }
+        }
+        self
+    }
+
     /// True when the value is a run of asterisks: "keep the current value" on the credentials page.
     pub fn is_keep_current(&self) -> bool {
         !self.0.is_empty() && self.0.chars().all(|c| c == '*')
@@ -62,5 +80,19 @@ mod tests {
         assert!(SecretValue::new("***").is_keep_current());
         assert!(!SecretValue::new("").is_keep_current());
         assert!(!SecretValue::new("**x**").is_keep_current());
+    }
+
+    #[test]
+    fn exactly_one_trailing_newline_is_trimmed() {
+        let trim = |s: &str| SecretValue::new(s).without_trailing_newline();
+        assert_eq!(trim("tok\n").expose(), "tok");
+        assert_eq!(trim("tok\r\n").expose(), "tok");
+        assert_eq!(trim("tok\n\n").expose(), "tok\n");
+        assert_eq!(trim("tok").expose(), "tok");
+        assert_eq!(trim("tok\r").expose(), "tok\r");
+        assert_eq!(trim(" tok \n").expose(), " tok ");
+        assert!(trim("\n").is_empty());
+        assert!(trim("").is_empty());
+        assert!(!trim("\n\n").is_empty());
     }
 }

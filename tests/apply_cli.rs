@@ -160,3 +160,346 @@ fn reading_commands_in_an_empty_directory_leave_it_empty() {
     assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
     assert!(String::from_utf8_lossy(&plan.stdout).contains("1 created"));
 }
+
+/// The rows bccreds manages in `db`: (label, access token, active).
+async fn rows(db: &Path) -> Vec<(String, String, bool)> {
+    let store = bccreds::store::Store::open_existing(bccreds::store::StoreOptions {
+        url: format!("sqlite://{}", db.display()),
+        table_prefix: String::new(),
+        encryption: bccreds::store::Encryption::KeyFile,
+    })
+    .await
+    .expect("store");
+    let rows = store
+        .owned("bccreds")
+        .await
+        .expect("owned")
+        .into_iter()
+        .filter_map(|(_, row)| row)
+        .map(|row| {
+            (
+                row.data.label,
+                row.data.access_token.expose().to_string(),
+                row.data.active,
+            )
+        })
+        .collect();
+    store.close().await;
+    rows
+}
+
+fn assert_no_leak(out: &Output) {
+    let text = common::all_output(out);
+    assert!(!text.contains("APPLY-LEAK"), "a token leaked:\n{text}");
+}
+
+/// What `echo VALUE | base64` makes.
+fn echo_base64(value: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{value}\n"))
+}
+
+fn credential_with(token_source: &str, extra_spec: &str, secret_doc: &str) -> String {
+    format!(
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: alpha\nspec:\n  label: alpha\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    {token_source}\n{extra_spec}{secret_doc}"
+    )
+}
+
+fn secret_doc(field: &str, value: &str) -> String {
+    format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\n{field}:\n  token: \"{value}\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_token() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    let secrets = dir.path().join("secrets");
+    fs::create_dir(&manifests).expect("mkdir");
+    fs::create_dir(&secrets).expect("mkdir");
+    fs::write(secrets.join("empty"), "").expect("w");
+    fs::write(secrets.join("newline"), "\n").expect("w");
+    let db = dir.path().join("s.db");
+    let m = manifests.display().to_string();
+    let s = secrets.display().to_string();
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    let created = bccreds(&sim, &db, &["apply", &m]).await;
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        common::all_output(&created)
+    );
+    let stored = vec![("alpha".to_string(), TOKEN.to_string(), true)];
+    assert_eq!(rows(&db).await, stored);
+
+    let by_ref = "secretKeyRef: {name: bc, key: token}";
+    let cases = [
+        (
+            credential_with("env: EMPTY_TOKEN", "", ""),
+            "accessToken: env EMPTY_TOKEN is empty",
+        ),
+        (
+            credential_with("env: NEWLINE_TOKEN", "", ""),
+            "accessToken: env NEWLINE_TOKEN is empty",
+        ),
+        (
+            credential_with("file: empty", "", ""),
+            "accessToken: file empty is empty",
+        ),
+        (
+            credential_with("file: newline", "", ""),
+            "accessToken: file newline is empty",
+        ),
+        (
+            credential_with(by_ref, "", &secret_doc("stringData", "")),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            credential_with(by_ref, "", &secret_doc("stringData", "\\n")),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            credential_with(by_ref, "", &secret_doc("data", "")),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        // `echo | base64`: a lone newline.
+        (
+            credential_with(by_ref, "", &secret_doc("data", &echo_base64(""))),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            credential_with("env: GOOD_TOKEN", "  clientSecret:\n    file: empty\n", ""),
+            "clientSecret: file empty is empty",
+        ),
+    ];
+    for (text, message) in cases {
+        fs::write(manifests.join("a.yaml"), &text).expect("w");
+        sim.clear_requests();
+        let mut outs = Vec::new();
+        for extra in [&[][..], &["--reverify-interval", "0s"][..]] {
+            let mut cmd = common::bccreds();
+            cmd.args(["apply", &m, "--secrets-dir", &s])
+                .args(extra)
+                .args(["--bigcommerce-base-url", &sim.base_url()])
+                .args(["--store", &format!("sqlite://{}", db.display())])
+                .env("GOOD_TOKEN", TOKEN)
+                .env("EMPTY_TOKEN", "")
+                .env("NEWLINE_TOKEN", "\n");
+            outs.push(
+                tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+                    .await
+                    .expect("join"),
+            );
+        }
+        for out in &outs {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{message}:\n{stdout}");
+            assert!(
+                stdout.contains(&format!(
+                    "Skip      default/alpha (alpha): {message}; the stored row is kept as it is\n"
+                )),
+                "{message}:\n{stdout}"
+            );
+            assert!(
+                stdout.ends_with("0 created, 0 updated, 0 deleted, 0 unchanged, 1 failed\n"),
+                "{stdout}"
+            );
+            assert_no_leak(out);
+        }
+        assert!(
+            sim.requests().is_empty(),
+            "{message}: the simulator saw {:?}",
+            sim.requests()
+        );
+        assert_eq!(rows(&db).await, stored, "{message}: the row changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_data_made_with_echo_base64_loses_its_newline() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let db = dir.path().join("s.db");
+    fs::write(
+        manifests.join("a.yaml"),
+        credential_with(
+            "secretKeyRef: {name: bc, key: token}",
+            "",
+            &secret_doc("data", &echo_base64(TOKEN)),
+        ),
+    )
+    .expect("w");
+    let out = bccreds(&sim, &db, &["apply", &manifests.display().to_string()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .ends_with("1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed\n"));
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), true)]
+    );
+    assert_no_leak(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    let m = manifests.display().to_string();
+    let summary = |out: &Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let failed = "0 created, 0 updated, 0 deleted, 0 unchanged, 1 failed";
+
+    // --on-revoked keep: the row stays active, and every run fails.
+    let sim = start().await;
+    let db = dir.path().join("keep.db");
+    let out = bccreds(&sim, &db, &["apply", &m]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    sim.revoke_token(TOKEN);
+    for extra in [&["--reverify-interval", "0s"][..], &[][..]] {
+        let args = [&["apply", &m, "--on-revoked", "keep"][..], extra].concat();
+        let out = bccreds(&sim, &db, &args).await;
+        assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+        assert_eq!(summary(&out), failed, "{}", common::all_output(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("rejected the access token"),
+            "{}",
+            common::all_output(&out)
+        );
+        assert_no_leak(&out);
+    }
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), true)]
+    );
+
+    // --on-revoked deactivate: the row is marked inactive, and the run still fails.
+    let sim = start().await;
+    let db = dir.path().join("deactivate.db");
+    let out = bccreds(&sim, &db, &["apply", &m]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    sim.revoke_token(TOKEN);
+    let deactivate = [
+        "apply",
+        &m,
+        "--reverify-interval",
+        "0s",
+        "--on-revoked",
+        "deactivate",
+    ];
+    let out = bccreds(&sim, &db, &deactivate).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("Deactivated default/alpha (alpha): token revoked, the row was marked inactive (--on-revoked deactivate): "),
+        "{stdout}"
+    );
+    assert_eq!(summary(&out), failed, "{stdout}");
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), false)]
+    );
+    assert_no_leak(&out);
+
+    // The same command again: still a failure, and the row is not flipped back.
+    let out = bccreds(&sim, &db, &deactivate).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "Reverify  default/alpha (alpha): token revoked, the row stays inactive (--on-revoked deactivate): "
+        ),
+        "{stdout}"
+    );
+    assert_eq!(summary(&out), failed, "{stdout}");
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), false)]
+    );
+
+    // Before the re-verify interval nothing is asked, and the run still fails.
+    sim.clear_requests();
+    let out = bccreds(&sim, &db, &["apply", &m, "--on-revoked", "deactivate"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("token revoked"), "{stdout}");
+    assert_eq!(summary(&out), failed, "{stdout}");
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), false)]
+    );
+    assert_no_leak(&out);
+
+    // Once BigCommerce accepts the token again (a store where it is not revoked), the row is
+    // active again and the run succeeds.
+    let healed = start().await;
+    let out = bccreds(&healed, &db, &deactivate).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        summary(&out),
+        "0 created, 1 updated, 0 deleted, 0 unchanged, 0 failed",
+        "{stdout}"
+    );
+    assert_eq!(
+        rows(&db).await,
+        [("alpha".to_string(), TOKEN.to_string(), true)]
+    );
+    let out = bccreds(&healed, &db, &deactivate).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    assert_eq!(
+        summary(&out),
+        "0 created, 0 updated, 0 deleted, 1 unchanged, 0 failed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_empty_on_an_emptied_directory_deletes_the_rows_and_exits_0() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let db = dir.path().join("s.db");
+    let m = manifests.display().to_string();
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    let out = bccreds(&sim, &db, &["apply", &m]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    fs::remove_file(manifests.join("a.yaml")).expect("rm");
+
+    // Without --allow-empty the guard keeps the row, and the run fails.
+    let out = bccreds(&sim, &db, &["apply", &m]).await;
+    let text = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no *.yaml or *.yml files found"), "{text}");
+    assert!(text.contains("pass --allow-empty to delete them"), "{text}");
+    assert_eq!(rows(&db).await.len(), 1, "the guard keeps the row");
+
+    // With it, the rows go as asked, and nothing failed.
+    let out = bccreds(&sim, &db, &["apply", "--allow-empty", &m]).await;
+    let text = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .ends_with("0 created, 0 updated, 1 deleted, 0 unchanged, 0 failed\n"));
+    assert!(rows(&db).await.is_empty(), "{text}");
+
+    // A problem other than the empty tree still fails the pass, --allow-empty or not.
+    fs::write(
+        manifests.join("broken.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\ndata:\n  token: \"%%%\"\n",
+    )
+    .expect("w");
+    let out = bccreds(&sim, &db, &["apply", "--allow-empty", &m]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+}

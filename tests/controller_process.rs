@@ -247,3 +247,38 @@ async fn default_logs_name_a_failed_verification_and_nothing_from_other_crates()
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stops_within_5_s_and_releases_its_lease() {
+    let api = FakeApiServer::start().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = api.url();
+    let dir = tmp.path().to_path_buf();
+    let p = tokio::task::spawn_blocking(move || {
+        let p = start(&dir, &url, &["--leader-election"], "http://127.0.0.1:9");
+        wait_for(15, "ready as the leader", || {
+            get(p.listen, "/readyz") == 200
+        });
+        p
+    })
+    .await
+    .expect("join");
+    let holder = |api: &FakeApiServer| {
+        api.get("leases", "bccreds-system", "bccreds-leader")
+            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(String::from))
+    };
+    assert_eq!(holder(&api).as_deref(), Some("pod-a"));
+    let (took, code, stderr) = tokio::task::spawn_blocking(move || terminate(p))
+        .await
+        .expect("join");
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM took {took:?}\n{stderr}"
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        holder(&api),
+        None,
+        "the lease is released for the next replica"
+    );
+}

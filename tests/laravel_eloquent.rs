@@ -395,6 +395,7 @@ impl World {
                 reverify_interval: Duration::from_secs(3600),
                 on_revoked: OnRevoked::Keep,
                 allow_empty: false,
+                prune: true,
             },
         )
     }

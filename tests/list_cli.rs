@@ -53,6 +53,7 @@ async fn filled_store(path: &std::path::Path) -> String {
             last_result: result.map(str::to_string),
             last_message: None,
             deletion_policy: bccreds::model::DeletionPolicy::Delete,
+            source_path: None,
         };
         let id = store.create(&data, &own).await.expect("create");
         if label == "Staging Store" {

@@ -98,6 +98,7 @@ impl World {
             reverify_interval: Duration::from_secs(3600),
             on_revoked: OnRevoked::Keep,
             allow_empty: false,
+            prune: true,
         };
         config(&mut cfg);
         let rec = Reconciler::new(store.clone(), Arc::new(client), cfg);
@@ -278,6 +279,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
             last_result: None,
             last_message: None,
             deletion_policy: bccreds::model::DeletionPolicy::Delete,
+            source_path: None,
         };
         let id = w.store.create(&hand, &own).await.expect("hand row");
         w.store.release("someone", id).await.expect("unowned");

@@ -40,6 +40,7 @@ fn owned_by(owner: &str, key: &str) -> Ownership {
         last_result: None,
         last_message: None,
         deletion_policy: bccreds::model::DeletionPolicy::Delete,
+        source_path: None,
     }
 }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use bccreds::crypto::{AppKey, Encrypter};
 use bccreds::secret::SecretValue;
 use bccreds::store::{
-    CredentialData, ListQuery, Ownership, SecretUpdate, SortColumn, Store, StoreError,
+    CredentialData, Encryption, ListQuery, Ownership, SecretUpdate, SortColumn, Store, StoreError,
+    StoreOptions,
 };
 use store_support::{each_engine, TestDb, TEST_APP_KEY};
 
@@ -38,6 +39,7 @@ fn owned_by(owner: &str, key: &str) -> Ownership {
         last_result: Some("Verified".into()),
         last_message: None,
         deletion_policy: bccreds::model::DeletionPolicy::Delete,
+        source_path: None,
     }
 }
 
@@ -416,7 +418,7 @@ async fn a_table_prefix_keeps_tables_apart_and_migrations_run_twice() {
             .await;
         assert_eq!(
             applied.len(),
-            4,
+            5,
             "each migration recorded once: {applied:?}"
         );
         assert!(matches!(
@@ -706,6 +708,84 @@ async fn releasing_a_row_keeps_it_but_ends_its_management() {
             Err(StoreError::NotOwned { .. })
         ));
         store.close().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_sources_round_trip_and_a_store_from_before_them_still_reads() {
+    each_engine(|db| async move {
+        let store = db.store("").await;
+        let mut own = owned_by("owner-a", "shop/prod");
+        own.source_path = Some("/srv/manifests/prod.yaml".into());
+        let id = store
+            .create(&data("Production", "token-1"), &own)
+            .await
+            .expect("create");
+        let mut other = owned_by("owner-a", "shop/legacy");
+        other.source_path = None;
+        store
+            .create(&data("Legacy", "token-2"), &other)
+            .await
+            .expect("create");
+        let sources = |rows: &bccreds::store::OwnedRows| {
+            let mut s: Vec<(String, Option<String>)> = rows
+                .rows
+                .iter()
+                .map(|(o, _)| (o.source_key.clone(), o.source_path.clone()))
+                .collect();
+            s.sort();
+            s
+        };
+        let rows = store.owned_rows("owner-a").await.expect("owned");
+        assert_eq!(
+            sources(&rows),
+            [
+                ("shop/legacy".to_string(), None),
+                (
+                    "shop/prod".to_string(),
+                    Some("/srv/manifests/prod.yaml".to_string())
+                ),
+            ]
+        );
+        store
+            .record_source("owner-a", id, "/srv/manifests/eu/prod.yaml")
+            .await
+            .expect("record");
+        // Another owner's record is never touched.
+        store
+            .record_source("owner-b", id, "/elsewhere.yaml")
+            .await
+            .expect("record");
+        let rows = store.owned_rows("owner-a").await.expect("owned");
+        assert_eq!(
+            sources(&rows)[1].1.as_deref(),
+            Some("/srv/manifests/eu/prod.yaml")
+        );
+        store.close().await;
+
+        // A store that an older bccreds migrated (no source_path column) reads through a
+        // read-only store, with every source unknown.
+        db.exec(&format!(
+            "ALTER TABLE {} DROP COLUMN source_path",
+            db.ident("bccreds_ownership")
+        ))
+        .await;
+        let old = Store::open_existing(StoreOptions {
+            url: db.url.clone(),
+            table_prefix: String::new(),
+            encryption: Encryption::Key {
+                key: AppKey::parse(TEST_APP_KEY).expect("key"),
+                previous: Vec::new(),
+            },
+        })
+        .await
+        .expect("opens read-only");
+        let rows = old.owned_rows("owner-a").await.expect("owned");
+        assert!(rows.rows.iter().all(|(o, _)| o.source_path.is_none()));
+        assert_eq!(rows.rows.len(), 2);
+        old.close().await;
         db
     })
     .await;

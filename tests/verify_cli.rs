@@ -216,3 +216,118 @@ async fn the_token_never_appears_in_output_or_trace_logs() {
         );
     }
 }
+
+/// What `echo VALUE | base64` makes.
+fn echo_base64(value: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{value}\n"))
+}
+
+fn secret_doc(field: &str, value: &str) -> String {
+    format!("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\n{field}:\n  token: \"{value}\"\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_secrets_are_refused_before_any_request() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets");
+    fs::create_dir(&secrets).expect("mkdir");
+    fs::write(secrets.join("empty"), "").expect("w");
+    fs::write(secrets.join("newline"), "\n").expect("w");
+    let secrets_arg = secrets.display().to_string();
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let url = "https://api.bigcommerce.com/stores/abc123/";
+    let by_ref = "secretKeyRef: {name: bc, key: token}";
+    let cases = [
+        (
+            manifest("a", url, "env: EMPTY_TOKEN", ""),
+            "accessToken: env EMPTY_TOKEN is empty",
+        ),
+        (
+            manifest("a", url, "env: NEWLINE_TOKEN", ""),
+            "accessToken: env NEWLINE_TOKEN is empty",
+        ),
+        (
+            manifest("a", url, "file: empty", ""),
+            "accessToken: file empty is empty",
+        ),
+        (
+            manifest("a", url, "file: newline", ""),
+            "accessToken: file newline is empty",
+        ),
+        (
+            manifest("a", url, by_ref, "") + &secret_doc("stringData", ""),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            manifest("a", url, by_ref, "") + &secret_doc("data", ""),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            manifest("a", url, by_ref, "") + &secret_doc("data", &echo_base64("")),
+            "accessToken: Secret default/bc key token is empty",
+        ),
+        (
+            manifest(
+                "a",
+                url,
+                "env: BC_TOKEN",
+                "  clientSecret:\n    env: EMPTY_TOKEN\n",
+            ),
+            "clientSecret: env EMPTY_TOKEN is empty",
+        ),
+    ];
+    for (text, message) in cases {
+        fs::write(manifests.join("a.yaml"), &text).expect("w");
+        sim.clear_requests();
+        let out = verify(
+            &sim,
+            &manifests,
+            &["--secrets-dir", &secrets_arg],
+            &[
+                ("BC_TOKEN", TOKEN),
+                ("EMPTY_TOKEN", ""),
+                ("NEWLINE_TOKEN", "\n"),
+            ],
+        )
+        .await;
+        let all = common::all_output(&out);
+        assert_eq!(out.status.code(), Some(1), "{message}:\n{all}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("FAIL SecretNotFound: default/a: {message}\n0 verified, 1 failed\n"),
+        );
+        assert!(
+            sim.requests().is_empty(),
+            "{message}: the simulator saw {:?}",
+            sim.requests()
+        );
+        assert!(!all.contains("CLI-LEAK"), "{all}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_data_made_with_echo_base64_verifies_without_its_newline() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        dir.path().join("a.yaml"),
+        manifest(
+            "a",
+            "https://api.bigcommerce.com/stores/abc123/",
+            "secretKeyRef: {name: bc, key: token}",
+            "",
+        ) + &secret_doc("data", &echo_base64(TOKEN)),
+    )
+    .expect("w");
+    let out = verify(&sim, dir.path(), &[], &[]).await;
+    let all = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("1 verified, 0 failed\n"),
+        "{all}"
+    );
+    assert!(!all.contains("CLI-LEAK"), "{all}");
+}

@@ -69,6 +69,7 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
             reverify_interval: Duration::from_secs(3600),
             on_revoked: OnRevoked::Keep,
             allow_empty: false,
+            prune: true,
         },
     ));
     let config = DaemonConfig {

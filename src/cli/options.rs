@@ -19,7 +19,9 @@ use crate::yaml::Limits;
 /// How manifests are read and resolved.
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
-    /// Root of `file:` secret sources.
+    /// Root of `file:` secret sources. `watch` watches it too: a rewritten file (or a mounted
+    /// Secret's `..data` swap) starts a pass within the debounce. `env:` sources are read from
+    /// this process's environment, which cannot change while it runs: restart to rotate them.
     #[arg(long, env = "BCCREDS_SECRETS_DIR")]
     pub secrets_dir: Option<PathBuf>,
     /// Largest manifest file accepted, in bytes (suffixes KiB and MiB allowed).
@@ -122,6 +124,11 @@ pub struct ReconcileArgs {
     /// Allow deleting every managed row when no manifest is found.
     #[arg(long, env = "BCCREDS_ALLOW_EMPTY")]
     pub allow_empty: bool,
+    /// Delete the rows of manifests that are gone from the given paths (`--prune=false`: delete
+    /// nothing). Only rows whose recorded manifest file lies inside the paths are ever deleted.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", env = "BCCREDS_PRUNE")]
+    pub prune: bool,
 }
 
 impl ReconcileArgs {
@@ -133,6 +140,7 @@ impl ReconcileArgs {
             reverify_interval: self.reverify_interval,
             on_revoked: self.on_revoked,
             allow_empty: self.allow_empty,
+            prune: self.prune,
         }
     }
 }

@@ -19,6 +19,9 @@ pub fn write_problems(out: &mut impl Write, problems: &[Diagnostic]) -> io::Resu
 pub fn write_text(out: &mut impl Write, report: &PassReport) -> io::Result<()> {
     for item in &report.items {
         writeln!(out, "{item}")?;
+        for change in &item.diff {
+            writeln!(out, "    {change}")?;
+        }
     }
     writeln!(out, "{}", report.summary)
 }

@@ -38,6 +38,16 @@ impl SecretSource {
             SecretSource::Env(_) => "env",
         }
     }
+
+    /// Where the value comes from, for messages (`env BC_TOKEN`, `file bc/token`,
+    /// `Secret shop/bc key token`); never the value. `namespace` is the credential's.
+    pub fn describe(&self, namespace: &str) -> String {
+        match self {
+            SecretSource::SecretKeyRef(r) => format!("Secret {namespace}/{} key {}", r.name, r.key),
+            SecretSource::File(path) => format!("file {path}"),
+            SecretSource::Env(var) => format!("env {var}"),
+        }
+    }
 }
 
 // Hand-written so that "exactly one" is a flat object with min/max properties: editors complete

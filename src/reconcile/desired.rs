@@ -56,6 +56,8 @@ pub struct Desired {
     pub spec_sha256: String,
     /// sha256 of the resolved secrets.
     pub secret_sha256: String,
+    /// The manifest file (absolute), in file mode: what decides which pass may prune its row.
+    pub source_path: Option<String>,
 }
 
 /// A manifest that could not become a desired credential, but whose identity is known: its
@@ -153,6 +155,34 @@ pub enum Coverage {
     Entries,
 }
 
+/// The manifest files and directories a file-mode scan read, as absolute paths. A pass prunes
+/// only rows whose recorded source lies inside them, as a Flux Kustomization prunes only its own
+/// inventory: `apply one.yaml` never deletes what other files declare.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PruneScope {
+    /// Files given as paths.
+    pub files: Vec<String>,
+    /// Directories given as paths (everything below them).
+    pub dirs: Vec<String>,
+}
+
+impl PruneScope {
+    /// Whether a row recorded from `source` may be pruned by this scan. A row recorded before
+    /// sources were kept (`None`) may be pruned only by a scan of a directory.
+    pub fn covers(&self, source: Option<&str>) -> bool {
+        match source {
+            Some(path) => {
+                self.files.iter().any(|f| f == path)
+                    || self
+                        .dirs
+                        .iter()
+                        .any(|d| std::path::Path::new(path).starts_with(d))
+            }
+            None => !self.dirs.is_empty(),
+        }
+    }
+}
+
 /// The desired state from one source, as one pass sees it.
 #[derive(Clone, Debug)]
 pub struct Scan {
@@ -160,6 +190,8 @@ pub struct Scan {
     pub entries: Vec<Entry>,
     /// What the scan covers.
     pub coverage: Coverage,
+    /// The paths a file scan read, which limit pruning; `None`: every row of the owner.
+    pub scope: Option<PruneScope>,
     /// Problems not tied to one credential (files that do not parse), with their locations.
     pub problems: Vec<Diagnostic>,
 }
@@ -170,6 +202,7 @@ impl Scan {
         Scan {
             entries,
             coverage: Coverage::Entries,
+            scope: None,
             problems: Vec::new(),
         }
     }
@@ -280,5 +313,39 @@ mod tests {
         let key = SourceKey::parse("shop/prod").expect("key");
         assert_eq!(key.to_string(), "shop/prod");
         assert!(SourceKey::parse("nokey").is_none());
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::PruneScope;
+
+    #[test]
+    fn a_scope_covers_its_files_and_what_lies_below_its_directories() {
+        let dir = PruneScope {
+            files: vec![],
+            dirs: vec!["/srv/m".into()],
+        };
+        assert!(dir.covers(Some("/srv/m/a.yaml")));
+        assert!(dir.covers(Some("/srv/m/eu/b.yaml")));
+        assert!(
+            !dir.covers(Some("/srv/mx/a.yaml")),
+            "a prefix is not a parent"
+        );
+        assert!(!dir.covers(Some("/srv/other/a.yaml")));
+        assert!(
+            dir.covers(None),
+            "a directory pass prunes rows of unknown source"
+        );
+        let file = PruneScope {
+            files: vec!["/srv/m/a.yaml".into()],
+            dirs: vec![],
+        };
+        assert!(file.covers(Some("/srv/m/a.yaml")));
+        assert!(!file.covers(Some("/srv/m/b.yaml")));
+        assert!(
+            !file.covers(None),
+            "a single-file pass never prunes rows of unknown source"
+        );
     }
 }

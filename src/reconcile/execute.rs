@@ -159,21 +159,57 @@ async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         Action::Create | Action::Update | Action::Adopt => write(exec, step).await,
         Action::Reverify => reverify(exec, step).await,
         Action::Delete | Action::Orphan => remove(exec, step).await,
-        Action::Unchanged => {
-            let verified = remembered(step.ownership.as_ref());
-            let message = step.message.clone();
-            Done::new(step, Bucket::Unchanged, Reason::UpToDate, message).conditions(
-                verified,
-                NewCondition::new(
-                    Stored,
-                    True,
-                    Reason::UpToDate,
-                    "the stored row matches the manifest",
-                ),
-            )
-        }
+        Action::Unchanged => unchanged(step),
         Action::Skip => skip(exec, step).await,
     }
+}
+
+/// An unchanged credential is not verified again before the re-verify interval; but one whose
+/// last verdict was a failure (a revoked token whose row `--on-revoked deactivate` marked
+/// inactive) stays a failure until BigCommerce accepts the token again.
+fn unchanged(step: Step) -> Done {
+    let verified = remembered(step.ownership.as_ref());
+    if verified.status != False {
+        let message = step.message.clone();
+        return Done::new(step, Bucket::Unchanged, Reason::UpToDate, message).conditions(
+            verified,
+            NewCondition::new(
+                Stored,
+                True,
+                Reason::UpToDate,
+                "the stored row matches the manifest",
+            ),
+        );
+    }
+    let inactive = step.stored.as_ref().is_some_and(|s| !s.data.active)
+        && step.desired.as_ref().is_some_and(|d| d.data.active);
+    let stored = NewCondition::new(
+        Stored,
+        True,
+        Reason::UpToDate,
+        if inactive {
+            "the stored row is kept, inactive (--on-revoked deactivate)"
+        } else {
+            "the stored row is kept as it was"
+        },
+    );
+    let message = if verified.reason.is_revocation() {
+        format!(
+            "token revoked at the last verification{}, and not verified again before --reverify-interval: {}",
+            if inactive {
+                "; the row stays inactive (--on-revoked deactivate)"
+            } else {
+                ""
+            },
+            verified.message
+        )
+    } else {
+        format!(
+            "the last verification failed, and it is not repeated before --reverify-interval: {}",
+            verified.message
+        )
+    };
+    Done::new(step, Bucket::Failed, verified.reason, message).conditions(verified, stored)
 }
 
 async fn remove<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
@@ -313,6 +349,7 @@ fn ownership(
         last_result: Some(verification.reason.as_str().to_string()),
         last_message: Some(verification.message.clone()),
         deletion_policy: desired.policy,
+        source_path: desired.source_path.clone(),
     }
 }
 
@@ -470,7 +507,18 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         Bucket::Failed
     };
     let mut reason = verification.reason;
+    let mut line = message.clone();
     let mut note = String::new();
+    let mut wrote = false;
+    // A row `--on-revoked deactivate` marked inactive: inactive against an active manifest,
+    // after a revocation (the planner re-verifies it instead of restoring it as drift).
+    let deactivated_by_us = desired.data.active
+        && !stored.data.active
+        && step
+            .ownership
+            .as_ref()
+            .and_then(Ownership::last_reason)
+            .is_some_and(Reason::is_revocation);
     if verification.reason.is_revocation()
         && exec.on_revoked == OnRevoked::Deactivate
         && stored.data.active
@@ -482,20 +530,48 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         let own = ownership(exec.owner, id, &desired, &verification, now);
         match store.update(id, &data, &own).await {
             Ok(()) => {
+                // A revoked token is a failure whatever `--on-revoked` does to the row.
                 active = false;
-                bucket = Bucket::Updated;
+                wrote = true;
                 reason = Reason::Deactivated;
                 note = "; the row was marked inactive (--on-revoked deactivate)".into();
+                line = format!(
+                    "token revoked, the row was marked inactive (--on-revoked deactivate): {message}"
+                );
+            }
+            Err(e) => return store_failure(step, &e),
+        }
+    } else if verification.reason.is_revocation() && deactivated_by_us {
+        note = "; the row stays inactive (--on-revoked deactivate)".into();
+        line =
+            format!("token revoked, the row stays inactive (--on-revoked deactivate): {message}");
+    } else if outcome.is_verified() && deactivated_by_us {
+        // The token works again: the row becomes what the manifest says, active.
+        let mut data = desired.data.clone();
+        data.client_secret = SecretUpdate::Keep;
+        data.access_token = SecretUpdate::Keep;
+        if let Some(s) = &verification.store {
+            data.store_info = Some(s.info.clone());
+        }
+        let own = ownership(exec.owner, id, &desired, &verification, now);
+        match store.update(id, &data, &own).await {
+            Ok(()) => {
+                active = true;
+                wrote = true;
+                bucket = Bucket::Updated;
+                reason = Reason::Updated;
+                note = ", and marked active again: the token is accepted again".into();
+                line = format!("{message}; the row was marked active again");
             }
             Err(e) => return store_failure(step, &e),
         }
     }
-    let stored_reason = if reason == Reason::Deactivated {
+    let stored_reason = if wrote {
         Reason::Updated
     } else {
         Reason::UpToDate
     };
-    let mut d = Done::new(step, bucket, reason, format!("{message}{note}")).conditions(
+    let mut d = Done::new(step, bucket, reason, line).conditions(
         verified_condition(&verification),
         NewCondition::new(
             Stored,

@@ -5,6 +5,7 @@
 
 mod conditions;
 mod desired;
+mod diff;
 mod execute;
 mod plan;
 #[cfg(test)]
@@ -19,11 +20,12 @@ use chrono::Utc;
 
 pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
 pub use desired::{
-    secret_hash, spec_hash, Coverage, Desired, Entry, Gone, Invalid, Scan, SourceKey,
+    secret_hash, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
 };
+pub use diff::{diff, FieldChange};
 pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
-pub use report::{plan_report, ItemReport, PassReport, Summary};
+pub use report::{plan_diff_report, plan_report, ItemReport, PassReport, Summary};
 
 use crate::diagnostic::Diagnostic;
 use crate::store::{Store, StoreError};
@@ -51,6 +53,8 @@ pub struct ReconcilerConfig {
     pub on_revoked: OnRevoked,
     /// Allow a pass to delete every row when no manifest is found.
     pub allow_empty: bool,
+    /// Delete rows whose manifests are gone (within the scan's scope); `false` deletes nothing.
+    pub prune: bool,
 }
 
 /// Counters for `/metrics`.
@@ -128,6 +132,7 @@ impl<V: Verifier> Reconciler<V> {
             checked = Scan {
                 entries: unopim::apply_codes(&scan.entries, &codes),
                 coverage: scan.coverage,
+                scope: scan.scope.clone(),
                 problems: scan.problems.clone(),
             };
             &checked
@@ -142,6 +147,7 @@ impl<V: Verifier> Reconciler<V> {
             now: Utc::now(),
             reverify_interval: self.config.reverify_interval,
             allow_empty: self.config.allow_empty,
+            prune: self.config.prune,
             on_revoked_deactivate: self.config.on_revoked == OnRevoked::Deactivate,
         }))
     }
@@ -164,6 +170,7 @@ impl<V: Verifier> Reconciler<V> {
             concurrency: self.config.concurrency,
         };
         let done = execute::run(&exec, steps).await;
+        self.record_sources(&done).await;
         report::record(&mut lock(&self.book), &done, scan, Utc::now());
         let report = report::pass_report(done);
         if scan.coverage != Coverage::Entries {
@@ -184,6 +191,29 @@ impl<V: Verifier> Reconciler<V> {
             *m.results.entry(name).or_default() += n as u64;
         }
         Ok(report)
+    }
+
+    /// Records where unchanged rows come from now (rows from before sources were kept, or
+    /// manifests moved to another file); writes already recorded it.
+    async fn record_sources(&self, done: &[execute::Done]) {
+        for d in done {
+            let s = &d.step;
+            if matches!(s.action, Action::Create | Action::Update | Action::Adopt) {
+                continue;
+            }
+            let (Some(desired), Some(own), Some(id)) = (&s.desired, &s.ownership, s.id) else {
+                continue;
+            };
+            let Some(path) = desired.source_path.as_deref() else {
+                continue;
+            };
+            if own.source_path.as_deref() == Some(path) {
+                continue;
+            }
+            if let Err(e) = self.store.record_source(&self.config.owner, id, path).await {
+                tracing::warn!(credential = %s.key, "cannot record the manifest's file: {e}");
+            }
+        }
     }
 
     /// The conditions of one credential.
@@ -224,6 +254,7 @@ pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: us
         now: Utc::now(),
         reverify_interval: Duration::ZERO,
         allow_empty: true,
+        prune: false,
         on_revoked_deactivate: false,
     });
     let exec = execute::Executor {

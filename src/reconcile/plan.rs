@@ -99,6 +99,8 @@ pub struct PlanInput<'a> {
     pub reverify_interval: Duration,
     /// Allow deleting everything when the desired set is empty.
     pub allow_empty: bool,
+    /// Delete rows whose manifests are gone; `false` deletes nothing.
+    pub prune: bool,
     /// `--on-revoked deactivate`: a row bccreds deactivated for a revoked token is not drift.
     pub on_revoked_deactivate: bool,
 }
@@ -206,10 +208,22 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
             Entry::Desired(desired) => steps.push(plan_desired(input, desired, owned, &owned_ids)),
         }
     }
-    let empty_guard =
-        input.scan.entries.is_empty() && !input.owned.is_empty() && !input.allow_empty;
+    // Only rows the scan's paths declared are this pass's to delete; the others belong to
+    // manifests it did not read.
+    let in_scope = |own: &Ownership| {
+        input.scan.coverage != Coverage::Entries
+            && !seen.contains(&own.source_key)
+            && input
+                .scan
+                .scope
+                .as_ref()
+                .is_none_or(|scope| scope.covers(own.source_path.as_deref()))
+    };
+    let empty_guard = input.scan.entries.is_empty()
+        && input.owned.iter().any(|(own, _)| in_scope(own))
+        && !input.allow_empty;
     for (own, cred) in input.owned {
-        if input.scan.coverage == Coverage::Entries || seen.contains(&own.source_key) {
+        if !in_scope(own) || !input.prune {
             continue;
         }
         let s = if input.scan.coverage == Coverage::Incomplete {

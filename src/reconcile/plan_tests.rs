@@ -40,6 +40,7 @@ fn desired(name: &str, label: &str) -> Desired {
         origin: format!("{name}.yaml:1"),
         spec_sha256: spec_hash(&data, DeletionPolicy::Delete),
         secret_sha256: secret_hash(&data),
+        source_path: None,
         data,
         store_hash: "abc".into(),
         policy: DeletionPolicy::Delete,
@@ -81,6 +82,7 @@ fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredent
         last_result: Some(Reason::Verified.to_string()),
         last_message: None,
         deletion_policy: DeletionPolicy::Delete,
+        source_path: None,
     };
     (own, Some(stored))
 }
@@ -107,6 +109,7 @@ fn run(
 ) -> Vec<Step> {
     let scan = Scan {
         entries,
+        scope: None,
         coverage: if complete {
             Coverage::Complete
         } else {
@@ -122,6 +125,7 @@ fn run(
         now: now(),
         reverify_interval: Duration::from_secs(3600),
         allow_empty,
+        prune: true,
         on_revoked_deactivate: false,
     })
 }
@@ -330,6 +334,7 @@ fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
             now: now(),
             reverify_interval: Duration::from_secs(3600),
             allow_empty: false,
+            prune: true,
             on_revoked_deactivate: false,
         })
     };
@@ -377,6 +382,7 @@ fn an_unreadable_row_is_overwritten_only_with_the_secrets_it_lost() {
             now: now(),
             reverify_interval: Duration::from_secs(3600),
             allow_empty: false,
+            prune: true,
             on_revoked_deactivate: false,
         })
     };

@@ -28,18 +28,28 @@ pub struct ItemReport {
     pub reason: Reason,
     /// For people; never a secret.
     pub message: String,
+    /// The fields the step changes (`plan --diff`); secrets only as `(changed)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<super::diff::FieldChange>,
     /// What BigCommerce said, when it was asked (`bccreds verify` prints it).
     #[serde(skip)]
     pub verification: Option<Verification>,
 }
 
 impl fmt::Display for ItemReport {
-    /// The line `plan`, `apply`, the demo and the daemons' logs print for an item.
+    /// The line `plan`, `apply`, the demo and the daemons' logs print for an item. Its first
+    /// column is what was done: the action, or `Deactivated` when a re-verification marked the
+    /// row inactive for a revoked token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = if self.reason == Reason::Deactivated {
+            Reason::Deactivated.as_str()
+        } else {
+            self.action.as_str()
+        };
         write!(
             f,
             "{:<9} {}/{} ({}): {}",
-            self.action, self.namespace, self.name, self.label, self.message
+            done, self.namespace, self.name, self.label, self.message
         )
     }
 }
@@ -87,18 +97,32 @@ fn item(step: &Step, reason: Reason, message: &str) -> ItemReport {
         action: step.action,
         reason,
         message: message.to_string(),
+        diff: Vec::new(),
         verification: None,
     }
 }
 
 /// Turns planned steps into a report without running them (`bccreds plan`).
 pub fn plan_report(steps: &[Step]) -> PassReport {
+    plan_report_with(steps, false)
+}
+
+/// A plan's report with each step's field changes (`plan --diff`).
+pub fn plan_diff_report(steps: &[Step]) -> PassReport {
+    plan_report_with(steps, true)
+}
+
+fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
     let mut report = PassReport::default();
     let mut sorted: Vec<&Step> = steps.iter().collect();
     // The same order as `apply` reports, so that a plan and its apply read alike.
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     for s in sorted {
-        report.items.push(item(s, s.reason, &s.message));
+        let mut it = item(s, s.reason, &s.message);
+        if diff {
+            it.diff = super::diff::diff(s);
+        }
+        report.items.push(it);
         let sum = &mut report.summary;
         match s.action {
             _ if s.failed => sum.failed += 1,
@@ -171,5 +195,36 @@ pub(super) fn record(book: &mut StatusBook, done: &[Done], scan: &Scan, now: Dat
             .map(|d| d.step.key.clone())
             .collect();
         book.retain(|k| keep.contains(k));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(action: Action, reason: Reason) -> String {
+        ItemReport {
+            namespace: "shop".into(),
+            name: "prod".into(),
+            label: "Prod".into(),
+            action,
+            reason,
+            message: "why".into(),
+            diff: Vec::new(),
+            verification: None,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn the_first_column_is_the_action_or_a_deactivation() {
+        assert_eq!(
+            line(Action::Reverify, Reason::InvalidToken),
+            "Reverify  shop/prod (Prod): why"
+        );
+        assert_eq!(
+            line(Action::Reverify, Reason::Deactivated),
+            "Deactivated shop/prod (Prod): why"
+        );
     }
 }

@@ -7,14 +7,35 @@ use crate::reconcile::{secret_hash, spec_hash, Desired, Entry, Invalid, SourceKe
 use crate::secret::SecretValue;
 use crate::store::{CredentialData, SecretUpdate};
 
-/// Looks a secret source up; the error says why, without the value.
+/// Looks a secret source up; the error says why, without the value. It returns the value as
+/// the source holds it: trimming and the empty check are [`resolve`]'s, the same for every source.
 pub type Lookup<'a> = &'a dyn Fn(&SecretSource) -> Result<SecretValue, String>;
 
-fn update(source: Option<&SecretSource>, lookup: Lookup<'_>) -> Result<SecretUpdate, String> {
+/// The value of `source` as the credential uses it, whatever the source ("secrets as given"):
+/// exactly one trailing newline is trimmed (what `echo`, editors and `echo tok | base64` add),
+/// and an empty value is refused here, before anything could send it to BigCommerce. The error
+/// names the source (`env BC_X is empty`), never a value.
+pub fn resolve(
+    source: &SecretSource,
+    namespace: &str,
+    lookup: Lookup<'_>,
+) -> Result<SecretValue, String> {
+    let value = lookup(source)?.without_trailing_newline();
+    if value.is_empty() {
+        return Err(format!("{} is empty", source.describe(namespace)));
+    }
+    Ok(value)
+}
+
+fn update(
+    source: Option<&SecretSource>,
+    namespace: &str,
+    lookup: Lookup<'_>,
+) -> Result<SecretUpdate, String> {
     match source {
         None => Ok(SecretUpdate::Keep),
         Some(source) => {
-            let value = lookup(source)?;
+            let value = resolve(source, namespace, lookup)?;
             // `**********` means "keep the stored value", as on the credentials page.
             Ok(if value.is_keep_current() {
                 SecretUpdate::Keep
@@ -52,16 +73,16 @@ pub fn entry(
     let client_id = match &spec.client_id {
         None => None,
         Some(ClientId::Plain(s)) => Some(s.clone()),
-        Some(ClientId::Source(src)) => match lookup(src) {
+        Some(ClientId::Source(src)) => match resolve(src, &key.namespace, lookup) {
             Ok(v) => Some(v.expose().to_string()),
             Err(e) => return missing("clientId", e),
         },
     };
-    let client_secret = match update(spec.client_secret.as_ref(), lookup) {
+    let client_secret = match update(spec.client_secret.as_ref(), &key.namespace, lookup) {
         Ok(u) => u,
         Err(e) => return missing("clientSecret", e),
     };
-    let access_token = match update(spec.access_token.as_ref(), lookup) {
+    let access_token = match update(spec.access_token.as_ref(), &key.namespace, lookup) {
         Ok(u) => u,
         Err(e) => return missing("accessToken", e),
     };
@@ -84,10 +105,200 @@ pub fn entry(
         generation,
         spec_sha256: spec_hash(&data, policy),
         secret_sha256: secret_hash(&data),
+        source_path: None,
         data,
         store_hash: url.store_hash,
         policy,
         adopt: resource.wants_adoption(),
         key,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{SecretDoc, SecretEntry};
+    use crate::source::FileSecrets;
+    use crate::yaml::Pos;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    /// A credential in `shop` whose access token, client secret and client ID come from the
+    /// given sources (JSON), or are absent.
+    fn credential(token: serde_json::Value, extra: serde_json::Value) -> BigCommerceCredential {
+        let mut spec = serde_json::json!({
+            "label": "Prod",
+            "apiUrl": "https://api.bigcommerce.com/stores/abc123/",
+            "accessToken": token,
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "bigcommerce.unopim.io/v1alpha1", "kind": "BigCommerceCredential",
+            "metadata": {"name": "prod", "namespace": "shop"},
+            "spec": spec,
+        }))
+        .expect("credential")
+    }
+
+    fn secret_doc(values: &[(&str, &str)]) -> SecretDoc {
+        SecretDoc {
+            file: "s.yaml".into(),
+            pos: Pos::START,
+            namespace: "shop".into(),
+            name: "bc".into(),
+            entries: values
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        SecretEntry {
+                            pos: Pos::START,
+                            value: SecretValue::new(*v),
+                        },
+                    )
+                })
+                .collect(),
+            invalid_keys: Default::default(),
+        }
+    }
+
+    fn build(resource: &BigCommerceCredential, secrets: &FileSecrets<'_>) -> Entry {
+        let lookup = |s: &SecretSource| secrets.resolve(s, "shop").map_err(|e| e.to_string());
+        entry(
+            resource,
+            SourceKey {
+                namespace: "shop".into(),
+                name: "prod".into(),
+            },
+            "prod.yaml:1".into(),
+            &["api.bigcommerce.com".to_string()],
+            &lookup,
+        )
+    }
+
+    fn refused(entry: &Entry) -> (Reason, String) {
+        match entry {
+            Entry::Invalid(i) => (i.reason, i.message.clone()),
+            Entry::Desired(_) => panic!("accepted"),
+            Entry::Gone(_) => panic!("gone"),
+        }
+    }
+
+    fn token(entry: &Entry) -> String {
+        match entry {
+            Entry::Desired(d) => match &d.data.access_token {
+                SecretUpdate::Set(v) => v.expose().to_string(),
+                SecretUpdate::Keep => "<keep>".into(),
+            },
+            other => panic!("not desired: {:?}", refused(other)),
+        }
+    }
+
+    #[test]
+    fn empty_secrets_are_refused_naming_their_source_for_every_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("empty"), "").expect("w");
+        std::fs::write(dir.path().join("newline"), "\n").expect("w");
+        let docs = [secret_doc(&[("token", ""), ("nl", "\n")])];
+        let vars: BTreeMap<&str, &str> = [("BC_X", ""), ("BC_NL", "\n")].into();
+        let secrets = FileSecrets::with_env(&docs, Some(dir.path()), move |n| {
+            vars.get(n).map(|v| v.to_string())
+        });
+        for (token, message) in [
+            (json!({"env": "BC_X"}), "accessToken: env BC_X is empty"),
+            (json!({"env": "BC_NL"}), "accessToken: env BC_NL is empty"),
+            (json!({"file": "empty"}), "accessToken: file empty is empty"),
+            (
+                json!({"file": "newline"}),
+                "accessToken: file newline is empty",
+            ),
+            (
+                json!({"secretKeyRef": {"name": "bc", "key": "token"}}),
+                "accessToken: Secret shop/bc key token is empty",
+            ),
+            (
+                json!({"secretKeyRef": {"name": "bc", "key": "nl"}}),
+                "accessToken: Secret shop/bc key nl is empty",
+            ),
+        ] {
+            let entry = build(&credential(token, json!({})), &secrets);
+            assert_eq!(
+                refused(&entry),
+                (Reason::SecretNotFound, message.to_string())
+            );
+        }
+        // The client secret and a client ID from a source are held to the same rule.
+        let entry = build(
+            &credential(
+                json!({"env": "BC_OK"}),
+                json!({"clientSecret": {"file": "empty"}}),
+            ),
+            &FileSecrets::with_env(&docs, Some(dir.path()), |n| {
+                (n == "BC_OK").then(|| "tok".to_string())
+            }),
+        );
+        assert_eq!(
+            refused(&entry),
+            (
+                Reason::SecretNotFound,
+                "clientSecret: file empty is empty".to_string()
+            )
+        );
+        let entry = build(
+            &credential(
+                json!({"env": "BC_OK"}),
+                json!({"clientId": {"env": "BC_NL"}}),
+            ),
+            &FileSecrets::with_env(&docs, Some(dir.path()), |n| match n {
+                "BC_OK" => Some("tok".into()),
+                "BC_NL" => Some("\n".into()),
+                _ => None,
+            }),
+        );
+        assert_eq!(
+            refused(&entry),
+            (
+                Reason::SecretNotFound,
+                "clientId: env BC_NL is empty".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn exactly_one_trailing_newline_is_trimmed_from_every_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("one"), "tok\n").expect("w");
+        std::fs::write(dir.path().join("two"), "tok\n\n").expect("w");
+        let docs = [secret_doc(&[("one", "tok\n"), ("two", "tok\n\n")])];
+        let vars: BTreeMap<&str, &str> = [("ONE", "tok\n"), ("TWO", "tok\n\n")].into();
+        let secrets = FileSecrets::with_env(&docs, Some(dir.path()), move |n| {
+            vars.get(n).map(|v| v.to_string())
+        });
+        for (source, expected) in [
+            (json!({"env": "ONE"}), "tok"),
+            (json!({"env": "TWO"}), "tok\n"),
+            (json!({"file": "one"}), "tok"),
+            (json!({"file": "two"}), "tok\n"),
+            (json!({"secretKeyRef": {"name": "bc", "key": "one"}}), "tok"),
+            (
+                json!({"secretKeyRef": {"name": "bc", "key": "two"}}),
+                "tok\n",
+            ),
+        ] {
+            let entry = build(&credential(source.clone(), json!({})), &secrets);
+            assert_eq!(token(&entry), expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn asterisks_after_the_newline_still_keep_the_stored_value() {
+        let secrets = FileSecrets::with_env(&[], None, |_| Some("**********\n".into()));
+        let entry = build(
+            &credential(serde_json::json!({"env": "KEEP"}), serde_json::json!({})),
+            &secrets,
+        );
+        assert_eq!(token(&entry), "<keep>");
+    }
 }

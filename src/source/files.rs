@@ -1,6 +1,6 @@
 //! File mode: a manifest tree becomes a [`Scan`] of desired credentials with resolved secrets.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::discover::MissingPath;
@@ -9,7 +9,7 @@ use super::tree::{read_tree, FileCache};
 use crate::diagnostic::Diagnostic;
 use crate::manifest::DEFAULT_NAMESPACE;
 use crate::model::Reason;
-use crate::reconcile::{Coverage, Entry, Invalid, Scan, SourceKey};
+use crate::reconcile::{Coverage, Entry, Invalid, PruneScope, Scan, SourceKey};
 use crate::validate::{Report, ValidCredential, ValidateOptions};
 use crate::yaml::Pos;
 
@@ -19,6 +19,9 @@ pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// A manifest tree on disk: where it is, how it is read, and where its secrets come from.
 pub struct FileSource {
     paths: Vec<PathBuf>,
+    /// The working directory at start: relative paths are resolved against it once, so that
+    /// recorded sources stay the same for the life of the process.
+    cwd: PathBuf,
     options: ValidateOptions,
     secrets_dir: Option<PathBuf>,
     env: EnvLookup,
@@ -30,6 +33,9 @@ impl FileSource {
     pub fn new(paths: Vec<PathBuf>, options: ValidateOptions) -> FileSource {
         FileSource {
             paths,
+            // Without a working directory, relative paths stay relative: they still compare
+            // equal within this process.
+            cwd: std::env::current_dir().unwrap_or_default(),
             options,
             secrets_dir: None,
             env: Arc::new(|name| std::env::var(name).ok()),
@@ -75,6 +81,7 @@ impl FileSource {
             Err(missing) => Scan {
                 entries: Vec::new(),
                 coverage: Coverage::Incomplete,
+                scope: Some(self.scope()),
                 problems: vec![Diagnostic::file(
                     &missing.0,
                     Pos::START,
@@ -82,6 +89,20 @@ impl FileSource {
                 )],
             },
         }
+    }
+
+    /// The given paths as a pruning scope: what is a directory now is a directory scope.
+    fn scope(&self) -> PruneScope {
+        let mut scope = PruneScope::default();
+        for path in &self.paths {
+            let abs = absolute(&self.cwd, path);
+            if path.is_dir() {
+                scope.dirs.push(abs);
+            } else {
+                scope.files.push(abs);
+            }
+        }
+        scope
     }
 
     fn scan_report(&self, report: &Report) -> Scan {
@@ -121,12 +142,20 @@ impl FileSource {
                     reason: Reason::InvalidSpec,
                     message: message.clone(),
                 }),
-                None => desired(cred, key, &secrets, &self.options.semantic.allowed_hosts),
+                None => {
+                    let mut entry =
+                        desired(cred, key, &secrets, &self.options.semantic.allowed_hosts);
+                    if let Entry::Desired(d) = &mut entry {
+                        d.source_path = Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
+                    }
+                    entry
+                }
             };
             entries.push(entry);
         }
         Scan {
             entries,
+            scope: Some(self.scope()),
             coverage: if complete {
                 Coverage::Complete
             } else {
@@ -135,6 +164,23 @@ impl FileSource {
             problems: report.diagnostics.clone(),
         }
     }
+}
+
+/// `path` made absolute against `cwd`, with `.` and `..` resolved lexically (symbolic links are
+/// kept as written, so that a git-sync `current` link names the same files across swaps).
+fn absolute(cwd: &Path, path: &Path) -> String {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in cwd.join(path).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.to_string_lossy().into_owned()
 }
 
 fn desired(

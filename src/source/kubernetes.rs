@@ -51,7 +51,9 @@ async fn fetch_secrets(
     Ok(found)
 }
 
-/// The value of `source` among the fetched Secrets; the error says why, never the value.
+/// The value of `source` among the fetched Secrets, as the Secret holds it (`build::resolve`
+/// trims one trailing newline and refuses an empty value, as for every source); the error says
+/// why, never the value.
 pub fn lookup(
     ns: &str,
     secrets: &BTreeMap<String, Secret>,
@@ -115,4 +117,76 @@ pub fn scan_deleted(obj: &BigCommerceCredential) -> Scan {
         key: key_of(obj),
         policy: obj.deletion_policy(),
     })])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    fn credential() -> BigCommerceCredential {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "bigcommerce.unopim.io/v1alpha1", "kind": "BigCommerceCredential",
+            "metadata": {"name": "prod", "namespace": "shop"},
+            "spec": {"label": "Prod", "apiUrl": "https://api.bigcommerce.com/stores/abc123/",
+                     "accessToken": {"secretKeyRef": {"name": "bc", "key": "token"}}}
+        }))
+        .expect("credential")
+    }
+
+    /// The entry of `credential()` when Secret `shop/bc` holds `data` (bytes) or `string_data`.
+    fn entry_with(data: Option<&str>, string_data: Option<&str>) -> Entry {
+        let secret = Secret {
+            data: data.map(|v| [("token".to_string(), ByteString(v.as_bytes().to_vec()))].into()),
+            string_data: string_data.map(|v| [("token".to_string(), v.to_string())].into()),
+            ..Secret::default()
+        };
+        let secrets: BTreeMap<String, Secret> = [("bc".to_string(), secret)].into();
+        let obj = credential();
+        let find = |s: &SecretSource| lookup("shop", &secrets, s);
+        super::super::build::entry(
+            &obj,
+            key_of(&obj),
+            "shop/prod".into(),
+            &["api.bigcommerce.com".to_string()],
+            &find,
+        )
+    }
+
+    #[test]
+    fn an_empty_secret_key_is_refused_naming_the_secret() {
+        for (data, string_data) in [
+            (Some(""), None),
+            (Some("\n"), None),
+            (None, Some("")),
+            (None, Some("\n")),
+        ] {
+            let Entry::Invalid(invalid) = entry_with(data, string_data) else {
+                panic!("an empty value was accepted ({data:?}, {string_data:?})");
+            };
+            assert_eq!(invalid.reason, Reason::SecretNotFound);
+            assert_eq!(
+                invalid.message,
+                "accessToken: Secret shop/bc key token is empty"
+            );
+        }
+    }
+
+    #[test]
+    fn one_trailing_newline_of_secret_data_is_trimmed() {
+        for (data, string_data, expected) in [
+            (Some("tok\n"), None, "tok"),
+            (Some("tok\n\n"), None, "tok\n"),
+            (None, Some("tok\n"), "tok"),
+            (Some("tok"), None, "tok"),
+        ] {
+            let Entry::Desired(desired) = entry_with(data, string_data) else {
+                panic!("refused ({data:?}, {string_data:?})");
+            };
+            let crate::store::SecretUpdate::Set(token) = &desired.data.access_token else {
+                panic!("kept");
+            };
+            assert_eq!(token.expose(), expected);
+        }
+    }
 }

@@ -85,7 +85,8 @@ impl<'a> FileSecrets<'a> {
         }
     }
 
-    /// The value of `source` for a credential in `namespace`.
+    /// The value of `source` for a credential in `namespace`, as the source holds it: one
+    /// trailing newline and emptiness are dealt with by `build::resolve`, for every source alike.
     pub fn resolve(
         &self,
         source: &SecretSource,
@@ -157,14 +158,8 @@ impl<'a> FileSecrets<'a> {
         if bytes.len() as u64 > MAX_SECRET_FILE {
             return Err(fail(format!("larger than {MAX_SECRET_FILE} bytes")));
         }
-        let mut text = String::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
-        // One trailing newline is what editors and `echo` add; it is not part of the token.
-        if text.ends_with('\n') {
-            text.pop();
-            if text.ends_with('\r') {
-                text.pop();
-            }
-        }
+        let text = String::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
+        // As given: the trailing newline is trimmed by `build::resolve`, as for every source.
         Ok(SecretValue::new(text))
     }
 }
@@ -240,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn files_trim_one_newline_and_stay_inside_the_directory() {
+    fn files_are_read_as_given_and_stay_inside_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tok"), "abc\n\n").unwrap();
         std::fs::write(dir.path().join("crlf"), "abc\r\n").unwrap();
@@ -249,8 +244,9 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("x"), dir.path().join("escape")).unwrap();
         let secrets = FileSecrets::with_env(&[], Some(dir.path()), |_| None);
         let read = |p: &str| secrets.resolve(&SecretSource::File(p.into()), "x");
-        assert_eq!(read("tok").unwrap().expose(), "abc\n");
-        assert_eq!(read("crlf").unwrap().expose(), "abc");
+        // Trimming is `build::resolve`'s, the same for every source.
+        assert_eq!(read("tok").unwrap().expose(), "abc\n\n");
+        assert_eq!(read("crlf").unwrap().expose(), "abc\r\n");
         assert!(read("escape")
             .unwrap_err()
             .to_string()

@@ -126,6 +126,15 @@ impl Store {
             .collect())
     }
 
+    pub(crate) async fn source_path_exists(&self) -> Result<bool, StoreError> {
+        let Some(sql) = super::migrate::source_path_sql(self.dialect, &self.tables) else {
+            return Ok(false);
+        };
+        // `SELECT 1` is a different integer type per engine: only whether a row came matters.
+        let found = with_pool!(self, pool => sqlx::query(AssertSqlSafe(sql.as_str())).fetch_optional(pool).await?.is_some());
+        Ok(found)
+    }
+
     pub(crate) async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
         let sql = self.dialect.table_exists_sql();
         let found: Option<i32> = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(table).fetch_optional(pool).await?);

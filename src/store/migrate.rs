@@ -31,6 +31,7 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<(Guard, String)> {
                 2 => Guard::Column(t.ownership.clone(), "deletion_policy"),
                 3 => Guard::Index(t.label_lower_index()),
                 4 if sql.starts_with("CREATE") => Guard::Index(t.label_ci_index()),
+                5 => Guard::Column(t.ownership.clone(), "source_path"),
                 _ => Guard::None,
             };
             (guard, sql)
@@ -123,12 +124,22 @@ fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             ),
             format!("DROP INDEX IF EXISTS {}", q(&t.label_lower_index())),
         ],
+        // The manifest file each row came from, so that a pass prunes only what it scanned.
+        5 => vec![format!(
+            "ALTER TABLE {} ADD COLUMN source_path {} NULL",
+            q(&t.ownership),
+            if d == Dialect::Sqlite {
+                "TEXT"
+            } else {
+                "VARCHAR(1024)"
+            }
+        )],
         _ => Vec::new(),
     }
 }
 
 /// The newest migration version.
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 /// Every migration's SQL for `dialect`, as checked in under `schemas/` for reference.
 pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> {
@@ -157,6 +168,12 @@ pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> 
         }
     }
     Ok(out)
+}
+
+/// SQL that finds the ownership table's `source_path` column (a row means it exists), for
+/// stores opened read-only before migration 5 ran.
+pub(crate) fn source_path_sql(d: Dialect, t: &Tables) -> Option<String> {
+    guard_sql(d, &Guard::Column(t.ownership.clone(), "source_path"))
 }
 
 /// SQL that finds what `guard` names (a row means it exists); `None` when nothing is guarded.

@@ -417,6 +417,7 @@ async fn open_pool(url: &str, create: bool) -> Result<(Pool, Dialect), StoreErro
 pub(crate) struct Present {
     credentials: bool,
     ownership: bool,
+    source_path: bool,
 }
 
 impl StoreError {
@@ -474,9 +475,12 @@ impl Store {
             fail_between_writes: AtomicBool::new(false),
             read_only: Some(Present::default()),
         };
+        let ownership = store.table_exists(&store.tables.ownership).await?;
+        let source_path = ownership && store.source_path_exists().await?;
         let present = Present {
             credentials: store.table_exists(&store.tables.credentials).await?,
-            ownership: store.table_exists(&store.tables.ownership).await?,
+            ownership,
+            source_path,
         };
         store.read_only = Some(present);
         Ok(store)
@@ -498,6 +502,11 @@ impl Store {
     /// Whether the ownership table exists; always true for a migrated store.
     pub(crate) fn has_ownership(&self) -> bool {
         self.read_only.is_none_or(|p| p.ownership)
+    }
+
+    /// Whether the ownership table has `source_path`; always true for a migrated store.
+    pub(crate) fn has_source_path(&self) -> bool {
+        self.read_only.is_none_or(|p| p.source_path)
     }
 
     /// Which engine this store runs on.

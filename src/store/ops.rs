@@ -30,6 +30,7 @@ macro_rules! insert_ownership {
             .bind(&$own.last_result)
             .bind(&$own.last_message)
             .bind($own.deletion_policy.as_str())
+            .bind(&$own.source_path)
             .execute(&mut *$tx)
             .await?;
     }};
@@ -153,6 +154,7 @@ pub(crate) struct OwnershipRow {
     last_result: Option<String>,
     last_message: Option<String>,
     deletion_policy: String,
+    source_path: Option<String>,
 }
 
 impl From<OwnershipRow> for Ownership {
@@ -167,6 +169,7 @@ impl From<OwnershipRow> for Ownership {
             last_result: r.last_result,
             last_message: r.last_message,
             deletion_policy: DeletionPolicy::parse(&r.deletion_policy),
+            source_path: r.source_path,
         }
     }
 }
@@ -469,7 +472,7 @@ impl Store {
         );
         let conflict = self.conflict_sql(true);
         let update_own = format!(
-            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {}, deletion_policy = {} WHERE credential_id = {} AND owner_id = {}",
+            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {}, deletion_policy = {}, source_path = {} WHERE credential_id = {} AND owner_id = {}",
             q(&self.tables.ownership),
             d.param(1),
             d.param(2),
@@ -479,7 +482,8 @@ impl Store {
             d.param(6),
             d.param(7),
             d.param(8),
-            d.param(9)
+            d.param(9),
+            d.param(10)
         );
         let stamp = now();
         let result = with_pool!(self, pool => { async {
@@ -541,6 +545,7 @@ impl Store {
                     .bind(&own.last_result)
                     .bind(&own.last_message)
                     .bind(own.deletion_policy.as_str())
+                    .bind(&own.source_path)
                     .bind(id)
                     .bind(&own.owner_id)
                     .execute(&mut *tx)
@@ -705,7 +710,8 @@ impl Store {
             return Ok(None);
         }
         let sql = format!(
-            "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE credential_id = {}",
+            "SELECT {OWNERSHIP_COLUMNS}, {} FROM {} WHERE credential_id = {}",
+            self.source_path_column(),
             self.dialect.ident(&self.tables.ownership),
             self.dialect.param(1)
         );
@@ -734,7 +740,8 @@ impl Store {
         }
         let d = self.dialect;
         let own_sql = format!(
-            "SELECT {OWNERSHIP_COLUMNS} FROM {} WHERE owner_id = {} ORDER BY credential_id",
+            "SELECT {OWNERSHIP_COLUMNS}, {} FROM {} WHERE owner_id = {} ORDER BY credential_id",
+            self.source_path_column(),
             d.ident(&self.tables.ownership),
             d.param(1)
         );
@@ -777,12 +784,49 @@ impl Store {
         Ok(OwnedRows { rows, unreadable })
     }
 
+    /// `source_path`, or a NULL in its place in a store read before migration 5 ran.
+    fn source_path_column(&self) -> &'static str {
+        if self.has_source_path() {
+            "source_path"
+        } else {
+            "NULL AS source_path"
+        }
+    }
+
+    /// Records the manifest file a row now comes from (a row from before sources were kept, or
+    /// a manifest moved to another file).
+    pub async fn record_source(
+        &self,
+        owner: &str,
+        id: i64,
+        source_path: &str,
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        let d = self.dialect;
+        let sql = format!(
+            "UPDATE {} SET source_path = {} WHERE credential_id = {} AND owner_id = {}",
+            d.ident(&self.tables.ownership),
+            d.param(1),
+            d.param(2),
+            d.param(3)
+        );
+        with_pool!(self, pool => {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(source_path)
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn ownership_insert_sql(&self) -> String {
         let d = self.dialect;
         format!(
-            "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy) VALUES ({})",
+            "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy, source_path) VALUES ({})",
             d.ident(&self.tables.ownership),
-            d.params(1, 9)
+            d.params(1, 10)
         )
     }
 }

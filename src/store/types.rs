@@ -105,6 +105,9 @@ pub struct Ownership {
     pub last_message: Option<String>,
     /// What happens to the row when the manifest goes away, remembered for when it has.
     pub deletion_policy: DeletionPolicy,
+    /// The manifest file it came from (absolute), in file mode; `None` in Kubernetes mode and for
+    /// rows recorded before sources were kept.
+    pub source_path: Option<String>,
 }
 
 /// One owner's rows as a pass reads them.

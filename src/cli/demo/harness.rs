@@ -254,6 +254,7 @@ impl Demo {
                 reverify_interval: Duration::from_secs(6 * 3600),
                 on_revoked: OnRevoked::Keep,
                 allow_empty: false,
+                prune: true,
             },
         );
         Ok(Demo {
