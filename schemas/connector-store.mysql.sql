@@ -38,4 +38,4 @@ ALTER TABLE `bccreds_ownership` ADD COLUMN deletion_policy VARCHAR(16) NOT NULL 
 -- migration 4
 
 -- migration 5
-ALTER TABLE `bccreds_ownership` ADD COLUMN source_path VARCHAR(1024) NULL;
+ALTER TABLE `bccreds_ownership` ADD COLUMN source_path TEXT NULL;

@@ -41,4 +41,4 @@ CREATE UNIQUE INDEX "wk_bigcommerce_credentials_label_ci" ON "wk_bigcommerce_cre
 DROP INDEX IF EXISTS "wk_bigcommerce_credentials_label_lower";
 
 -- migration 5
-ALTER TABLE "bccreds_ownership" ADD COLUMN source_path VARCHAR(1024) NULL;
+ALTER TABLE "bccreds_ownership" ADD COLUMN source_path TEXT NULL;

@@ -749,8 +749,10 @@ async fn manifest_sources_round_trip_and_a_store_from_before_them_still_reads() 
                 ),
             ]
         );
+        // As long as a path may be: 4096 bytes on Linux.
+        let long = format!("/srv/{}/prod.yaml", "d".repeat(4000));
         store
-            .record_source("owner-a", id, "/srv/manifests/eu/prod.yaml")
+            .record_source("owner-a", id, &long)
             .await
             .expect("record");
         // Another owner's record is never touched.
@@ -759,10 +761,7 @@ async fn manifest_sources_round_trip_and_a_store_from_before_them_still_reads() 
             .await
             .expect("record");
         let rows = store.owned_rows("owner-a").await.expect("owned");
-        assert_eq!(
-            sources(&rows)[1].1.as_deref(),
-            Some("/srv/manifests/eu/prod.yaml")
-        );
+        assert_eq!(sources(&rows)[1].1.as_deref(), Some(long.as_str()));
         store.close().await;
 
         // A store that an older bccreds migrated (no source_path column) reads through a

@@ -125,14 +125,10 @@ fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             format!("DROP INDEX IF EXISTS {}", q(&t.label_lower_index())),
         ],
         // The manifest file each row came from, so that a pass prunes only what it scanned.
+        // TEXT: a path may be as long as the filesystem allows (4096 bytes on Linux).
         5 => vec![format!(
-            "ALTER TABLE {} ADD COLUMN source_path {} NULL",
-            q(&t.ownership),
-            if d == Dialect::Sqlite {
-                "TEXT"
-            } else {
-                "VARCHAR(1024)"
-            }
+            "ALTER TABLE {} ADD COLUMN source_path TEXT NULL",
+            q(&t.ownership)
         )],
         _ => Vec::new(),
     }
