@@ -88,6 +88,49 @@ fn is_manifest_name(path: &Path) -> bool {
 }
 
 /// Reads a manifest file as UTF-8 text, refusing files over `max_size` and invalid bytes.
+/// Opens `path` for reading only if it is a regular file. The open never blocks (a FIFO
+/// without a writer would hang the process forever), and the type is checked on the opened
+/// descriptor, not the path, so a swap between the check and the read cannot fool it.
+pub fn open_regular(path: &Path) -> Result<fs::File, String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let kind = |t: fs::FileType| {
+        if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "not a regular file"
+        }
+    };
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match fs::metadata(path) {
+            // Opening a socket fails (ENXIO): say what it is rather than the errno.
+            Ok(meta) if !meta.is_file() => {
+                format!("it is {}, not a regular file", kind(meta.file_type()))
+            }
+            _ => format!("cannot read: {}", e.kind()),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {}", e.kind()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "it is {}, not a regular file",
+            kind(meta.file_type())
+        ));
+    }
+    Ok(file)
+}
+
 pub fn read_text(path: &Path, max_size: u64) -> Result<String, Diagnostic> {
     let name = path.display().to_string();
     let fail = |pos: Pos, msg: String| Diagnostic::file(&name, pos, msg);
@@ -99,8 +142,7 @@ pub fn read_text(path: &Path, max_size: u64) -> Result<String, Diagnostic> {
             ),
         )
     };
-    let file =
-        fs::File::open(path).map_err(|e| fail(Pos::START, format!("cannot read: {}", e.kind())))?;
+    let file = open_regular(path).map_err(|e| fail(Pos::START, e))?;
     if file.metadata().map(|m| m.len() > max_size).unwrap_or(false) {
         return Err(too_big());
     }

@@ -150,7 +150,7 @@ impl<'a> FileSecrets<'a> {
         if !full.starts_with(&root) {
             return Err(fail("it resolves outside --secrets-dir".into()));
         }
-        let file = std::fs::File::open(&full).map_err(|e| fail(e.kind().to_string()))?;
+        let file = super::discover::open_regular(&full).map_err(fail)?;
         let mut bytes = Vec::new();
         file.take(MAX_SECRET_FILE + 1)
             .read_to_end(&mut bytes)
@@ -259,5 +259,34 @@ mod tests {
             none.resolve(&SecretSource::File("tok".into()), "x"),
             Err(ResolveError::NoSecretsDir("tok".into()))
         );
+    }
+
+    #[test]
+    fn special_files_are_refused_at_once_and_never_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        let _socket =
+            std::os::unix::net::UnixListener::bind(dir.path().join("socket")).expect("socket");
+        std::fs::create_dir(dir.path().join("subdir")).expect("mkdir");
+        let secrets = FileSecrets::new(&[], Some(dir.path()));
+        for (name, kind) in [
+            ("fifo", "a FIFO"),
+            ("socket", "a socket"),
+            ("subdir", "a directory"),
+        ] {
+            let started = std::time::Instant::now();
+            let err = secrets
+                .resolve(&SecretSource::File(name.into()), "shop")
+                .expect_err(name)
+                .to_string();
+            assert!(
+                err.contains(&format!("it is {kind}, not a regular file")),
+                "{err}"
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
     }
 }

@@ -1,0 +1,135 @@
+//! Special files where a secret file is expected: a FIFO, a socket or a directory under
+//! `--secrets-dir` gives a clear error at once in `verify`, `apply` and `watch`, and never hangs
+//! the process (before, opening a FIFO blocked `watch` forever, SIGTERM included).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn manifest(token_file: &str) -> String {
+    format!(
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: shop\nspec:\n  label: Shop\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
+    )
+}
+
+/// A tree whose only secret is `kind` (`fifo`, `socket` or `dir`), and the socket's listener.
+fn tree(root: &Path, kind: &str) -> Option<std::os::unix::net::UnixListener> {
+    let (m, secrets) = (root.join("m"), root.join("secrets"));
+    fs::create_dir_all(&m).expect("mkdir");
+    fs::create_dir_all(&secrets).expect("mkdir");
+    fs::write(m.join("a.yaml"), manifest("tok")).expect("w");
+    let tok = secrets.join("tok");
+    match kind {
+        "fifo" => {
+            let c = std::ffi::CString::new(tok.as_os_str().as_encoded_bytes()).expect("path");
+            // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            None
+        }
+        "socket" => Some(std::os::unix::net::UnixListener::bind(&tok).expect("socket")),
+        _ => {
+            fs::create_dir(&tok).expect("mkdir");
+            None
+        }
+    }
+}
+
+/// Runs bccreds in `root`; a run still going after 10 s (blocked on a FIFO) is killed.
+fn run(root: &Path, args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = common::bccreds()
+        .current_dir(root)
+        .args(args)
+        .args(["--secrets-dir", "secrets"])
+        .args(["--bigcommerce-base-url", "http://127.0.0.1:9"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().expect("output"), started.elapsed())
+}
+
+#[test]
+fn verify_and_apply_refuse_special_secret_files_at_once() {
+    for kind in ["fifo", "socket", "dir"] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let _listener = tree(tmp.path(), kind);
+        for command in ["verify", "apply"] {
+            let mut args = vec![command, "m"];
+            if command == "apply" {
+                args.extend(["--store", "sqlite://s.db"]);
+            }
+            let (out, took) = run(tmp.path(), &args);
+            let text = common::all_output(&out);
+            assert_eq!(out.status.code(), Some(1), "{kind} {command}: {text}");
+            assert!(
+                took < Duration::from_secs(5),
+                "{kind} {command} took {took:?}"
+            );
+            assert!(
+                text.contains("not a regular file"),
+                "{kind} {command}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn watch_reports_a_fifo_secret_and_still_stops_on_sigterm() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    tree(tmp.path(), "fifo");
+    let mut child = common::bccreds()
+        .current_dir(tmp.path())
+        .args([
+            "watch",
+            "m",
+            "--secrets-dir",
+            "secrets",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--store", "sqlite://s.db"])
+        .args(["--bigcommerce-base-url", "http://127.0.0.1:9"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    // The first pass must finish (and log the refusal) instead of blocking on the FIFO.
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(status.is_some(), "watch did not stop on SIGTERM:\n{stderr}");
+    assert!(sent.elapsed() < Duration::from_secs(5), "{stderr}");
+    assert!(
+        stderr.contains("it is a FIFO, not a regular file"),
+        "the refusal is logged:\n{stderr}"
+    );
+}
