@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod manifest;
 pub mod model;
 pub mod reconcile;
+pub mod redact;
 pub mod schema;
 pub mod secret;
 pub mod server;

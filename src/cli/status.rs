@@ -111,19 +111,24 @@ pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
 pub fn run(args: &StatusArgs) -> u8 {
     crate::tls::install_crypto_provider();
     let url = format!("{}/status", args.url.trim_end_matches('/'));
+    // Every message below names the URL; a password in it is never printed.
+    let shown = crate::redact::redact_url(&url);
     let fetched = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
         .and_then(|rt| {
             rt.block_on(async {
-                let response = reqwest::get(&url)
-                    .await
-                    .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                let response = reqwest::get(&url).await.map_err(|e| {
+                    format!(
+                        "cannot reach {shown}: {}",
+                        crate::redact::redact_url(&e.to_string())
+                    )
+                })?;
                 response
                     .json::<serde_json::Value>()
                     .await
-                    .map_err(|e| format!("{url}: {e}"))
+                    .map_err(|e| format!("{shown}: {}", crate::redact::redact_url(&e.to_string())))
             })
         });
     match fetched {

@@ -59,7 +59,7 @@ pub enum StoreError {
         limit: usize,
     },
     /// The database cannot be reached.
-    #[error("cannot connect to the store at {url}: {source}")]
+    #[error("cannot connect to the store at {url}: {}", crate::redact::redact_url(&.source.to_string()))]
     Connect {
         /// The URL, password masked.
         url: String,
@@ -264,13 +264,7 @@ impl std::fmt::Debug for Store {
 
 /// The URL with any password replaced, for messages.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
+    crate::redact::redact_url(url)
 }
 
 /// One direct connection first: a pool retries a refused connection until its acquire timeout,

@@ -92,7 +92,7 @@ pub struct BigCommerceClient {
 /// Checks that the base URL is https, or http on a loopback address only.
 pub fn check_base_url(url: &str) -> Result<String, ClientError> {
     let fail = |reason| ClientError::BaseUrl {
-        url: url.to_string(),
+        url: crate::redact::redact_url(url),
         reason,
     };
     let parsed = url::Url::parse(url).map_err(|_| fail("not a URL"))?;
