@@ -63,6 +63,7 @@ impl ManifestArgs {
 #[derive(Debug, Args)]
 pub struct BigCommerceArgs {
     /// Where requests go; http:// only for loopback (a simulator). Manifests keep their apiUrl.
+    /// A response body over 1 MiB (BigCommerce's are a few KiB) is refused as Unreachable.
     #[arg(long, default_value = DEFAULT_BASE_URL, env = "BCCREDS_BIGCOMMERCE_BASE_URL")]
     pub bigcommerce_base_url: String,
     /// Limit for establishing a connection (e.g. 5s, 500ms).

@@ -238,7 +238,17 @@ impl BigCommerceClient {
                         s => format!("HTTP {s}"),
                     }
                 }
-                Err(e) => {
+                Err(SendError::TooLarge) => {
+                    self.count(0);
+                    self.pacer.release(hash);
+                    // Not a hiccup: asking again would read the same flood.
+                    return Err(CallError::Unreachable(format!(
+                        "the response is larger than {} KiB, more than any BigCommerce answer; \
+                         check --bigcommerce-base-url",
+                        MAX_RESPONSE_BODY / 1024
+                    )));
+                }
+                Err(SendError::Http(e)) => {
                     self.count(0);
                     self.pacer.release(hash);
                     describe(&e, self.request_timeout)
@@ -264,14 +274,43 @@ impl BigCommerceClient {
     }
 }
 
+/// The largest response body read from BigCommerce; its real answers are a few KiB. A larger
+/// body (a misconfigured base URL, a hostile endpoint) is refused while it is read, so that it
+/// can never take the process's memory.
+pub const MAX_RESPONSE_BODY: usize = 1 << 20;
+
+/// Why a request got no usable response.
+enum SendError {
+    Http(reqwest::Error),
+    TooLarge,
+}
+
+impl From<reqwest::Error> for SendError {
+    fn from(e: reqwest::Error) -> SendError {
+        SendError::Http(e)
+    }
+}
+
 async fn send(
     request: reqwest::RequestBuilder,
-) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
-    let response = request.send().await?;
+) -> Result<(StatusCode, HeaderMap, Vec<u8>), SendError> {
+    let mut response = request.send().await?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    Ok((status, headers, body.to_vec()))
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BODY as u64)
+    {
+        return Err(SendError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+            return Err(SendError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, body))
 }
 
 /// A transport error in words, without the URL or anything else from the request.
