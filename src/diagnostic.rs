@@ -41,10 +41,16 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // File names and quoted YAML values come from outside: never let them drive a terminal.
+        let safe = crate::redact::escape_controls;
         write!(
             f,
             "{}:{}:{}: {}: {}",
-            self.file, self.line, self.column, self.path, self.message
+            safe(&self.file),
+            self.line,
+            self.column,
+            safe(&self.path),
+            safe(&self.message)
         )
     }
 }

@@ -136,3 +136,50 @@ mod tests {
         assert_eq!(redact_url("not a url"), "not a url");
     }
 }
+
+/// `text` safe to print to a terminal or a log line: control characters (ESC, BEL, CR, LF, NUL,
+/// C1) and bidirectional overrides become visible escapes (`\e`, `\a`, `\r`, `\n`, `\0`,
+/// `\u{202e}`), so that a label, a file name or a store name from outside cannot clear the
+/// screen, plant a link or forge a line. JSON output escapes them by construction.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{7}' => out.push_str("\\a"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_become_visible_escapes() {
+        assert_eq!(escape_controls("Plain Shop é"), "Plain Shop é");
+        assert_eq!(
+            escape_controls("Evil \u{1b}[2J\u{7}\nFAKE: 0 failed\r\0"),
+            "Evil \\e[2J\\a\\nFAKE: 0 failed\\r\\0"
+        );
+        assert_eq!(
+            escape_controls("\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{7}"),
+            "\\e]8;;http://x\\alink\\e]8;;\\a"
+        );
+        assert_eq!(escape_controls("a\u{202e}b\u{9b}c"), "a\\u{202e}b\\u{9b}c");
+    }
+}

@@ -63,6 +63,16 @@ fn truncate(cell: &str, width: usize, shrink: Shrink) -> String {
 /// Renders `rows` under `columns` in at most `width` characters per line where the shrink
 /// minimums allow it.
 pub fn render(columns: &[Column], rows: &[Vec<String>], width: usize) -> String {
+    // Cells come from the store and from BigCommerce: never let them drive the terminal.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| crate::redact::escape_controls(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = columns
         .iter()
         .enumerate()

@@ -110,7 +110,12 @@ pub fn run(args: &VerifyArgs) -> u8 {
         Output::Text => {
             for item in &items {
                 let mark = if item.verified { "ok  " } else { "FAIL" };
-                println!("{mark} {}: {}", item.reason, item.message);
+                // Messages quote what BigCommerce answered (a store's name): escaped.
+                println!(
+                    "{mark} {}: {}",
+                    item.reason,
+                    crate::redact::escape_controls(&item.message)
+                );
             }
             println!("{} verified, {} failed", summary.verified, summary.failed);
         }

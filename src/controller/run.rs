@@ -142,13 +142,14 @@ fn wrote(item: &ItemReport) -> bool {
 /// One log line per credential whose outcome changed (or whose row was written); repeats of the
 /// same outcome only at debug, so that a failing credential does not flood the log.
 fn log_outcome(item: &ItemReport, changed: bool, ready: bool) {
-    let credential = format!("{}/{}", item.namespace, item.name);
+    let credential =
+        crate::redact::escape_controls(&format!("{}/{}", item.namespace, item.name)).into_owned();
     if !changed && !wrote(item) {
-        tracing::debug!(credential = %credential, action = %item.action, reason = %item.reason, "{}", item.message);
+        tracing::debug!(credential = %credential, action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
     } else if ready || matches!(item.reason, Reason::Deleted | Reason::Orphaned) {
-        tracing::info!(credential = %credential, action = %item.action, reason = %item.reason, "{}", item.message);
+        tracing::info!(credential = %credential, action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
     } else {
-        tracing::warn!(credential = %credential, action = %item.action, reason = %item.reason, "{}", item.message);
+        tracing::warn!(credential = %credential, action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
     }
 }
 

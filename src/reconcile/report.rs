@@ -46,10 +46,16 @@ impl fmt::Display for ItemReport {
         } else {
             self.action.as_str()
         };
+        // Names, labels and messages quote manifests, the store and BigCommerce.
+        let safe = crate::redact::escape_controls;
         write!(
             f,
             "{:<9} {}/{} ({}): {}",
-            done, self.namespace, self.name, self.label, self.message
+            done,
+            safe(&self.namespace),
+            safe(&self.name),
+            safe(&self.label),
+            safe(&self.message)
         )
     }
 }
