@@ -262,10 +262,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    crate::redact::redact_url(url)
-}
+/// The URL with any password replaced, for messages (the one redaction function).
+pub use crate::redact::redact_url;
 
 /// One direct connection first: a pool retries a refused connection until its acquire timeout,
 /// while the user should hear at once that the database is unreachable.
