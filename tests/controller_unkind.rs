@@ -362,7 +362,9 @@ async fn readiness_follows_the_api_server() {
         })
         .await;
         w.api.set_fault(Fault::None);
-        eventually(15, &format!("ready after {fault:?}"), || async {
+        // The watcher backs off like client-go (0.8 s doubling to 30 s, with jitter) while the
+        // fault lasts, so recovery may wait out one full step of that backoff.
+        eventually(40, &format!("ready after {fault:?}"), || async {
             http_get(listen, "/readyz").await.0 == 200
         })
         .await;

@@ -1,6 +1,6 @@
-//! Special files where a secret file is expected: a FIFO, a socket or a directory under
-//! `--secrets-dir` gives a clear error at once in `verify`, `apply` and `watch`, and never hangs
-//! the process (before, opening a FIFO blocked `watch` forever, SIGTERM included).
+//! Special files where a secret file is expected: a FIFO, a socket, a character device or a
+//! directory under `--secrets-dir` gives a clear error at once in `verify`, `apply` and `watch`,
+//! and never hangs the process (before, opening a FIFO blocked `watch` forever, SIGTERM included).
 
 mod common;
 
@@ -9,32 +9,38 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn manifest(token_file: &str) -> String {
+fn manifest(name: &str, token_file: &str) -> String {
     format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: shop\nspec:\n  label: Shop\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
     )
 }
 
-/// A tree whose only secret is `kind` (`fifo`, `socket` or `dir`), and the socket's listener.
-fn tree(root: &Path, kind: &str) -> Option<std::os::unix::net::UnixListener> {
+const KINDS: [&str; 4] = ["fifo", "socket", "chardev", "dir"];
+
+/// Makes `secrets/<kind>` a special file of that kind and a manifest `m/<kind>.yaml` using it.
+/// Returns false when this machine cannot make one (mknod needs root), after saying so.
+fn special(root: &Path, kind: &str, keep: &mut Vec<std::os::unix::net::UnixListener>) -> bool {
     let (m, secrets) = (root.join("m"), root.join("secrets"));
     fs::create_dir_all(&m).expect("mkdir");
     fs::create_dir_all(&secrets).expect("mkdir");
-    fs::write(m.join("a.yaml"), manifest("tok")).expect("w");
-    let tok = secrets.join("tok");
+    let path = secrets.join(kind);
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
     match kind {
-        "fifo" => {
-            let c = std::ffi::CString::new(tok.as_os_str().as_encoded_bytes()).expect("path");
-            // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-            None
+        // SAFETY (both): libc calls with a valid NUL-terminated path.
+        "fifo" => assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0),
+        "chardev" => {
+            // The same device numbers as /dev/null: reading it would give an empty secret.
+            let dev = libc::makedev(1, 3);
+            if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, dev) } != 0 {
+                eprintln!("note: skipping the character device: mknod needs root here");
+                return false;
+            }
         }
-        "socket" => Some(std::os::unix::net::UnixListener::bind(&tok).expect("socket")),
-        _ => {
-            fs::create_dir(&tok).expect("mkdir");
-            None
-        }
+        "socket" => keep.push(std::os::unix::net::UnixListener::bind(&path).expect("socket")),
+        _ => fs::create_dir(&path).expect("mkdir"),
     }
+    fs::write(m.join(format!("{kind}.yaml")), manifest(kind, kind)).expect("w");
+    true
 }
 
 /// Runs bccreds in `root`; a run still going after 10 s (blocked on a FIFO) is killed.
@@ -61,9 +67,12 @@ fn run(root: &Path, args: &[&str]) -> (Output, Duration) {
 
 #[test]
 fn verify_and_apply_refuse_special_secret_files_at_once() {
-    for kind in ["fifo", "socket", "dir"] {
+    for kind in KINDS {
         let tmp = tempfile::tempdir().expect("tmp");
-        let _listener = tree(tmp.path(), kind);
+        let mut listeners = Vec::new();
+        if !special(tmp.path(), kind, &mut listeners) {
+            continue;
+        }
         for command in ["verify", "apply"] {
             let mut args = vec![command, "m"];
             if command == "apply" {
@@ -72,6 +81,7 @@ fn verify_and_apply_refuse_special_secret_files_at_once() {
             let (out, took) = run(tmp.path(), &args);
             let text = common::all_output(&out);
             assert_eq!(out.status.code(), Some(1), "{kind} {command}: {text}");
+            // A liveness bound (a blocked open never returns), not a performance figure.
             assert!(
                 took < Duration::from_secs(5),
                 "{kind} {command} took {took:?}"
@@ -85,9 +95,13 @@ fn verify_and_apply_refuse_special_secret_files_at_once() {
 }
 
 #[test]
-fn watch_reports_a_fifo_secret_and_still_stops_on_sigterm() {
+fn watch_reports_every_special_secret_file_and_still_stops_on_sigterm() {
     let tmp = tempfile::tempdir().expect("tmp");
-    tree(tmp.path(), "fifo");
+    let mut listeners = Vec::new();
+    let made: Vec<&str> = KINDS
+        .into_iter()
+        .filter(|kind| special(tmp.path(), kind, &mut listeners))
+        .collect();
     let mut child = common::bccreds()
         .current_dir(tmp.path())
         .args([
@@ -104,7 +118,7 @@ fn watch_reports_a_fifo_secret_and_still_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("watch starts");
-    // The first pass must finish (and log the refusal) instead of blocking on the FIFO.
+    // The first pass must finish (and log the refusals) instead of blocking on the FIFO.
     std::thread::sleep(Duration::from_secs(3));
     // SAFETY: kill(2) on our own child, not yet waited for.
     unsafe {
@@ -128,8 +142,17 @@ fn watch_reports_a_fifo_secret_and_still_stops_on_sigterm() {
     }
     assert!(status.is_some(), "watch did not stop on SIGTERM:\n{stderr}");
     assert!(sent.elapsed() < Duration::from_secs(5), "{stderr}");
-    assert!(
-        stderr.contains("it is a FIFO, not a regular file"),
-        "the refusal is logged:\n{stderr}"
-    );
+    for (kind, what) in [
+        ("fifo", "a FIFO"),
+        ("socket", "a socket"),
+        ("chardev", "a character device"),
+        ("dir", "a directory"),
+    ] {
+        if made.contains(&kind) {
+            assert!(
+                stderr.contains(&format!("it is {what}, not a regular file")),
+                "the {kind} refusal is logged:\n{stderr}"
+            );
+        }
+    }
 }
