@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use bccreds::crypto::{AppKey, Encrypter};
 use bccreds::secret::SecretValue;
 use bccreds::store::{
-    CredentialData, Encryption, ListQuery, Ownership, SecretUpdate, SortColumn, Store, StoreError,
-    StoreOptions,
+    CredentialData, Encryption, ListQuery, Ownership, OwnershipRefresh, SecretUpdate, SortColumn,
+    Store, StoreError, StoreOptions,
 };
 use store_support::{each_engine, TestDb, TEST_APP_KEY};
 
@@ -752,12 +752,26 @@ async fn manifest_sources_round_trip_and_a_store_from_before_them_still_reads() 
         // As long as a path may be: 4096 bytes on Linux.
         let long = format!("/srv/{}/prod.yaml", "d".repeat(4000));
         store
-            .record_source("owner-a", id, &long)
+            .refresh_ownership(
+                "owner-a",
+                id,
+                OwnershipRefresh {
+                    source_path: Some(&long),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("record");
         // Another owner's record is never touched.
         store
-            .record_source("owner-b", id, "/elsewhere.yaml")
+            .refresh_ownership(
+                "owner-b",
+                id,
+                OwnershipRefresh {
+                    source_path: Some("/elsewhere.yaml"),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("record");
         let rows = store.owned_rows("owner-a").await.expect("owned");

@@ -84,6 +84,16 @@ impl Encrypter {
         Encrypter { key, previous }
     }
 
+    /// The key new payloads are made with.
+    pub(crate) fn key(&self) -> &AppKey {
+        &self.key
+    }
+
+    /// The keys older payloads may have been made with.
+    pub(crate) fn previous_keys(&self) -> &[AppKey] {
+        &self.previous
+    }
+
     /// Parses APP_PREVIOUS_KEYS: comma-separated keys, blanks ignored.
     ///
     /// Whitespace around each entry is trimmed, so `a, b` works as an operator would expect.

@@ -54,8 +54,8 @@ pub struct Desired {
     pub adopt: bool,
     /// sha256 of the normalised spec.
     pub spec_sha256: String,
-    /// sha256 of the resolved secrets.
-    pub secret_sha256: String,
+    /// sha256 of the resolved secrets; kept in memory only (the store gets a keyed fingerprint).
+    pub secret_digest: String,
     /// The manifest file (absolute), in file mode: what decides which pass may prune its row.
     pub source_path: Option<String>,
 }
@@ -124,7 +124,7 @@ impl Entry {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         match self {
             Entry::Desired(d) => {
-                ("desired", &d.key, &d.spec_sha256, &d.secret_sha256, d.adopt).hash(&mut h);
+                ("desired", &d.key, &d.spec_sha256, &d.secret_digest, d.adopt).hash(&mut h);
                 format!("{:?}", d.policy).hash(&mut h);
             }
             Entry::Invalid(i) => ("invalid", &i.key, &i.label, i.reason, &i.message).hash(&mut h),
@@ -231,7 +231,7 @@ pub fn spec_hash(data: &CredentialData, policy: DeletionPolicy) -> String {
 }
 
 /// The secret hash: the resolved client ID, client secret and token ("keep" where absent).
-pub fn secret_hash(data: &CredentialData) -> String {
+pub fn secret_digest(data: &CredentialData) -> String {
     let mut hasher = Sha256::new();
     let mut part = |name: &str, value: Option<&str>| {
         hasher.update(name.as_bytes());
@@ -295,17 +295,17 @@ mod tests {
             spec_hash(&b, DeletionPolicy::Delete)
         );
         assert_eq!(
-            secret_hash(&a),
-            secret_hash(&b),
+            secret_digest(&a),
+            secret_digest(&b),
             "the secret hash ignores the spec"
         );
         let mut c = data();
         c.access_token = SecretUpdate::Set(SecretValue::new("u"));
-        assert_ne!(secret_hash(&a), secret_hash(&c));
+        assert_ne!(secret_digest(&a), secret_digest(&c));
         let mut keep = data();
         keep.access_token = SecretUpdate::Keep;
-        assert_ne!(secret_hash(&a), secret_hash(&keep));
-        assert_eq!(secret_hash(&a).len(), 64);
+        assert_ne!(secret_digest(&a), secret_digest(&keep));
+        assert_eq!(secret_digest(&a).len(), 64);
     }
 
     #[test]

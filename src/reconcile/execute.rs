@@ -8,6 +8,7 @@ use super::conditions::NewCondition;
 use super::desired::Desired;
 use super::plan::{Action, Step};
 use super::OnRevoked;
+use crate::crypto::SecretFingerprints;
 use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
 use crate::secret::SecretValue;
 use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError};
@@ -333,6 +334,7 @@ async fn token_for<V: Verifier>(
 
 /// The ownership record of a row written for `desired` after `verification`.
 fn ownership(
+    fingerprints: &SecretFingerprints,
     owner: &str,
     id: i64,
     desired: &Desired,
@@ -344,7 +346,7 @@ fn ownership(
         owner_id: owner.to_string(),
         source_key: desired.key.to_string(),
         spec_sha256: desired.spec_sha256.clone(),
-        secret_sha256: desired.secret_sha256.clone(),
+        secret_sha256: fingerprints.current(&desired.secret_digest),
         last_verified_at: Some(now),
         last_result: Some(verification.reason.as_str().to_string()),
         last_message: Some(verification.message.clone()),
@@ -424,7 +426,14 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     let mut data: CredentialData = desired.data.clone();
     data.store_info = Some(verified_store.info.clone());
     let id = step.id.unwrap_or_default();
-    let own = ownership(exec.owner, id, &desired, &verification, now);
+    let own = ownership(
+        store.fingerprints(),
+        exec.owner,
+        id,
+        &desired,
+        &verification,
+        now,
+    );
     let (result, bucket, reason) = match step.action {
         Action::Create => (
             store.create(&data, &own).await,
@@ -527,7 +536,14 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         data.active = false;
         data.client_secret = SecretUpdate::Keep;
         data.access_token = SecretUpdate::Keep;
-        let own = ownership(exec.owner, id, &desired, &verification, now);
+        let own = ownership(
+            store.fingerprints(),
+            exec.owner,
+            id,
+            &desired,
+            &verification,
+            now,
+        );
         match store.update(id, &data, &own).await {
             Ok(()) => {
                 // A revoked token is a failure whatever `--on-revoked` does to the row.
@@ -553,7 +569,14 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         if let Some(s) = &verification.store {
             data.store_info = Some(s.info.clone());
         }
-        let own = ownership(exec.owner, id, &desired, &verification, now);
+        let own = ownership(
+            store.fingerprints(),
+            exec.owner,
+            id,
+            &desired,
+            &verification,
+            now,
+        );
         match store.update(id, &data, &own).await {
             Ok(()) => {
                 active = true;

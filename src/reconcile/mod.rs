@@ -20,15 +20,16 @@ use chrono::Utc;
 
 pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
 pub use desired::{
-    secret_hash, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
+    secret_digest, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
 };
 pub use diff::{diff, FieldChange};
 pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
 pub use report::{plan_diff_report, plan_report, ItemReport, PassReport, Summary};
 
+use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::diagnostic::Diagnostic;
-use crate::store::{Store, StoreError};
+use crate::store::{OwnershipRefresh, Store, StoreError};
 use crate::verify::Verifier;
 
 /// What to do with a stored row whose token BigCommerce has revoked.
@@ -149,6 +150,7 @@ impl<V: Verifier> Reconciler<V> {
             allow_empty: self.config.allow_empty,
             prune: self.config.prune,
             on_revoked_deactivate: self.config.on_revoked == OnRevoked::Deactivate,
+            fingerprints: self.store.fingerprints(),
         }))
     }
 
@@ -170,7 +172,7 @@ impl<V: Verifier> Reconciler<V> {
             concurrency: self.config.concurrency,
         };
         let done = execute::run(&exec, steps).await;
-        self.record_sources(&done).await;
+        self.record_bookkeeping(&done).await;
         report::record(&mut lock(&self.book), &done, scan, Utc::now());
         let report = report::pass_report(done);
         if scan.coverage != Coverage::Entries {
@@ -193,9 +195,12 @@ impl<V: Verifier> Reconciler<V> {
         Ok(report)
     }
 
-    /// Records where unchanged rows come from now (rows from before sources were kept, or
-    /// manifests moved to another file); writes already recorded it.
-    async fn record_sources(&self, done: &[execute::Done]) {
+    /// Brings the ownership rows of steps that wrote nothing up to date: where each manifest
+    /// lives now (rows from before sources were kept, or manifests moved to another file), and
+    /// secret fingerprints made under a previous APP_KEY or by a version that stored a plain
+    /// digest. Writes already recorded both.
+    async fn record_bookkeeping(&self, done: &[execute::Done]) {
+        let fingerprints = self.store.fingerprints();
         for d in done {
             let s = &d.step;
             if matches!(s.action, Action::Create | Action::Update | Action::Adopt) {
@@ -204,14 +209,26 @@ impl<V: Verifier> Reconciler<V> {
             let (Some(desired), Some(own), Some(id)) = (&s.desired, &s.ownership, s.id) else {
                 continue;
             };
-            let Some(path) = desired.source_path.as_deref() else {
-                continue;
-            };
-            if own.source_path.as_deref() == Some(path) {
+            let path = desired
+                .source_path
+                .as_deref()
+                .filter(|p| own.source_path.as_deref() != Some(*p));
+            let fingerprint = (fingerprints.check(&own.secret_sha256, &desired.secret_digest)
+                == FingerprintMatch::Outdated)
+                .then(|| fingerprints.current(&desired.secret_digest));
+            if path.is_none() && fingerprint.is_none() {
                 continue;
             }
-            if let Err(e) = self.store.record_source(&self.config.owner, id, path).await {
-                tracing::warn!(credential = %s.key, "cannot record the manifest's file: {e}");
+            let refresh = OwnershipRefresh {
+                source_path: path,
+                secret_sha256: fingerprint.as_deref(),
+            };
+            if let Err(e) = self
+                .store
+                .refresh_ownership(&self.config.owner, id, refresh)
+                .await
+            {
+                tracing::warn!(credential = %s.key, "cannot bring the ownership row up to date: {e}");
             }
         }
     }
@@ -256,6 +273,8 @@ pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: us
         allow_empty: true,
         prune: false,
         on_revoked_deactivate: false,
+        // Nothing is compared with a stored fingerprint: there is no store.
+        fingerprints: &SecretFingerprints::unkeyed(),
     });
     let exec = execute::Executor {
         verifier,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::desired::{Coverage, Desired, Entry, Scan, SourceKey};
+use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::model::{DeletionPolicy, Reason};
 use crate::store::{
     ColumnError, ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData,
@@ -103,6 +104,8 @@ pub struct PlanInput<'a> {
     pub prune: bool,
     /// `--on-revoked deactivate`: a row bccreds deactivated for a revoked token is not drift.
     pub on_revoked_deactivate: bool,
+    /// How stored secret fingerprints are compared with the desired secrets.
+    pub fingerprints: &'a SecretFingerprints,
 }
 
 /// Which stored columns differ from the desired ones, ignoring secrets kept as they are.
@@ -321,8 +324,10 @@ fn plan_desired(
             if deactivated_by_us {
                 drifted.retain(|c| *c != "status");
             }
-            if own.spec_sha256 != desired.spec_sha256 || own.secret_sha256 != desired.secret_sha256
-            {
+            let secrets = input
+                .fingerprints
+                .check(&own.secret_sha256, &desired.secret_digest);
+            if own.spec_sha256 != desired.spec_sha256 || secrets == FingerprintMatch::Changed {
                 let what = if own.spec_sha256 != desired.spec_sha256 {
                     "the spec changed"
                 } else {

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
-use super::desired::{secret_hash, spec_hash, Coverage, Desired, Entry, Invalid, Scan, SourceKey};
+use super::desired::{
+    secret_digest, spec_hash, Coverage, Desired, Entry, Invalid, Scan, SourceKey,
+};
 use super::plan::{plan, Action, PlanInput, Step};
+use crate::crypto::SecretFingerprints;
 use crate::model::{DeletionPolicy, Reason};
 use crate::secret::SecretValue;
 use crate::store::{
@@ -39,7 +42,7 @@ fn desired(name: &str, label: &str) -> Desired {
         generation: None,
         origin: format!("{name}.yaml:1"),
         spec_sha256: spec_hash(&data, DeletionPolicy::Delete),
-        secret_sha256: secret_hash(&data),
+        secret_digest: secret_digest(&data),
         source_path: None,
         data,
         store_hash: "abc".into(),
@@ -77,7 +80,7 @@ fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredent
         owner_id: "me".into(),
         source_key: d.key.to_string(),
         spec_sha256: d.spec_sha256.clone(),
-        secret_sha256: d.secret_sha256.clone(),
+        secret_sha256: d.secret_digest.clone(),
         last_verified_at: Some(now() - chrono::Duration::minutes(age_min)),
         last_result: Some(Reason::Verified.to_string()),
         last_message: None,
@@ -127,6 +130,7 @@ fn run(
         allow_empty,
         prune: true,
         on_revoked_deactivate: false,
+        fingerprints: &SecretFingerprints::unkeyed(),
     })
 }
 
@@ -193,7 +197,7 @@ fn drift_is_detected_and_kept_secrets_are_not_drift() {
 
     let mut keep = desired("b", "B");
     keep.data.access_token = SecretUpdate::Keep;
-    keep.secret_sha256 = secret_hash(&keep.data);
+    keep.secret_digest = secret_digest(&keep.data);
     let mut stored = owned(2, &keep, 5);
     if let Some(s) = stored.1.as_mut() {
         s.data.access_token = SecretValue::new("whatever-is-stored");
@@ -336,6 +340,7 @@ fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
             allow_empty: false,
             prune: true,
             on_revoked_deactivate: false,
+            fingerprints: &SecretFingerprints::unkeyed(),
         })
     };
     let steps = plan_of(vec![gone("a", DeletionPolicy::Delete)]);
@@ -384,6 +389,7 @@ fn an_unreadable_row_is_overwritten_only_with_the_secrets_it_lost() {
             allow_empty: false,
             prune: true,
             on_revoked_deactivate: false,
+            fingerprints: &SecretFingerprints::unkeyed(),
         })
     };
     // The manifest keeps the client secret, which cannot be read: the row is kept.
@@ -405,4 +411,52 @@ fn an_unreadable_row_is_overwritten_only_with_the_secrets_it_lost() {
         (steps[0].action, steps[0].reason, steps[0].id),
         (Action::Update, Reason::StoredRowUnreadable, Some(1))
     );
+}
+
+#[test]
+fn a_stored_fingerprint_under_an_old_key_or_a_plain_digest_is_the_same_secret() {
+    let old = crate::crypto::Encrypter::new(crate::crypto::AppKey::generate(), Vec::new());
+    let rotated = crate::crypto::Encrypter::new(
+        crate::crypto::AppKey::generate(),
+        vec![crate::crypto::AppKey::generate()],
+    );
+    let fingerprints = SecretFingerprints::keyed(&rotated);
+    let a = desired("a", "A");
+    let plan_with = |stored_fingerprint: String| {
+        let mut row = owned(1, &a, 5);
+        row.0.secret_sha256 = stored_fingerprint;
+        let scan = Scan {
+            entries: vec![entry(a.clone())],
+            scope: None,
+            coverage: Coverage::Complete,
+            problems: Vec::new(),
+        };
+        let steps = plan(&PlanInput {
+            scan: &scan,
+            owned: &[row],
+            all_rows: &[],
+            unreadable: &BTreeMap::new(),
+            now: now(),
+            reverify_interval: Duration::from_secs(3600),
+            allow_empty: false,
+            prune: true,
+            on_revoked_deactivate: false,
+            fingerprints: &fingerprints,
+        });
+        (steps[0].action, steps[0].message.clone())
+    };
+    let current = fingerprints.current(&a.secret_digest);
+    assert_eq!(plan_with(current).0, Action::Unchanged);
+    // What an older bccreds stored: the plain digest. Same secret, so nothing to verify.
+    assert_eq!(plan_with(a.secret_digest.clone()).0, Action::Unchanged);
+    // Under a key that is not among the previous ones: cannot be told apart from a change.
+    let (action, message) = plan_with(SecretFingerprints::keyed(&old).current(&a.secret_digest));
+    assert_eq!(action, Action::Update);
+    assert!(message.contains("a secret changed"), "{message}");
+    let changed = {
+        let mut d = a.clone();
+        d.data.access_token = SecretUpdate::Set(SecretValue::new("another-token"));
+        secret_digest(&d.data)
+    };
+    assert_eq!(plan_with(fingerprints.current(&changed)).0, Action::Update);
 }

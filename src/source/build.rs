@@ -3,7 +3,7 @@
 
 use crate::api_url;
 use crate::model::{BigCommerceCredential, ClientId, Reason, SecretSource};
-use crate::reconcile::{secret_hash, spec_hash, Desired, Entry, Invalid, SourceKey};
+use crate::reconcile::{secret_digest, spec_hash, Desired, Entry, Invalid, SourceKey};
 use crate::secret::SecretValue;
 use crate::store::{CredentialData, SecretUpdate};
 
@@ -104,7 +104,7 @@ pub fn entry(
         origin,
         generation,
         spec_sha256: spec_hash(&data, policy),
-        secret_sha256: secret_hash(&data),
+        secret_digest: secret_digest(&data),
         source_path: None,
         data,
         store_hash: url.store_hash,

@@ -4,6 +4,7 @@
 //! One implementation serves the three engines: SQL text comes from [`Dialect`], and every query
 //! is compiled once per engine by the `with_pool!` macro, so each runs on its native driver.
 
+mod bookkeeping;
 mod decode;
 mod dialect;
 mod list;
@@ -22,9 +23,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use thiserror::Error;
 
-use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError};
+use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError, SecretFingerprints};
 use crate::secret::SecretValue;
 
+pub use bookkeeping::OwnershipRefresh;
 pub use decode::ColumnError;
 pub use dialect::Dialect;
 pub use migrate::schema_sql;
@@ -248,6 +250,8 @@ pub struct Store {
     pub(crate) dialect: Dialect,
     pub(crate) tables: Tables,
     encrypter: Option<Encrypter>,
+    /// Derived from the encrypter's keys once, at open.
+    fingerprints: SecretFingerprints,
     fail_between_writes: AtomicBool,
     /// Set when opened only to read: which tables exist.
     read_only: Option<Present>,
@@ -297,6 +301,11 @@ fn key_file_of(url: &str) -> Result<PathBuf, StoreError> {
     let mut key_path = path.into_os_string();
     key_path.push(".key");
     Ok(PathBuf::from(key_path))
+}
+
+/// Fingerprints keyed like the encrypter; a store without encryption keeps plain digests.
+fn fingerprints_of(encrypter: Option<&Encrypter>) -> SecretFingerprints {
+    encrypter.map_or_else(SecretFingerprints::unkeyed, SecretFingerprints::keyed)
 }
 
 /// The encrypter `encryption` asks for; `create` lets the SQLite key file be made.
@@ -438,6 +447,7 @@ impl Store {
             pool,
             dialect,
             tables,
+            fingerprints: fingerprints_of(encrypter.as_ref()),
             encrypter,
             fail_between_writes: AtomicBool::new(false),
             read_only: None,
@@ -463,6 +473,7 @@ impl Store {
             pool,
             dialect,
             tables,
+            fingerprints: fingerprints_of(encrypter.as_ref()),
             encrypter,
             fail_between_writes: AtomicBool::new(false),
             read_only: Some(Present::default()),
@@ -523,6 +534,11 @@ impl Store {
             return Err(StoreError::Injected);
         }
         Ok(())
+    }
+
+    /// How secret fingerprints are made and recognised in this store.
+    pub fn fingerprints(&self) -> &SecretFingerprints {
+        &self.fingerprints
     }
 
     fn seal(&self, value: &SecretValue) -> String {

@@ -639,34 +639,6 @@ impl Store {
         })
     }
 
-    /// Records the last result of an owned row without a verification (its manifest is unusable),
-    /// keeping the time of the last verification.
-    pub async fn record_result(
-        &self,
-        owner: &str,
-        id: i64,
-        result: &str,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        self.writable()?;
-        let d = self.dialect;
-        let sql = format!(
-            "UPDATE {} SET last_result = {}, last_message = {} WHERE credential_id = {} AND owner_id = {}",
-            d.ident(&self.tables.ownership),
-            d.param(1), d.param(2), d.param(3), d.param(4)
-        );
-        with_pool!(self, pool => {
-            sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(result)
-                .bind(message)
-                .bind(id)
-                .bind(owner)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
-    }
-
     /// One credential by id.
     pub async fn get(&self, id: i64) -> Result<Option<StoredCredential>, StoreError> {
         if !self.has_credentials() {
@@ -791,34 +763,6 @@ impl Store {
         } else {
             "NULL AS source_path"
         }
-    }
-
-    /// Records the manifest file a row now comes from (a row from before sources were kept, or
-    /// a manifest moved to another file).
-    pub async fn record_source(
-        &self,
-        owner: &str,
-        id: i64,
-        source_path: &str,
-    ) -> Result<(), StoreError> {
-        self.writable()?;
-        let d = self.dialect;
-        let sql = format!(
-            "UPDATE {} SET source_path = {} WHERE credential_id = {} AND owner_id = {}",
-            d.ident(&self.tables.ownership),
-            d.param(1),
-            d.param(2),
-            d.param(3)
-        );
-        with_pool!(self, pool => {
-            sqlx::query(AssertSqlSafe(sql.as_str()))
-                .bind(source_path)
-                .bind(id)
-                .bind(owner)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
     }
 
     fn ownership_insert_sql(&self) -> String {
