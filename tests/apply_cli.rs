@@ -33,8 +33,8 @@ async fn bccreds(sim: &Simulator, db: &Path, args: &[&str]) -> Output {
     cmd.args(args)
         .args(["--bigcommerce-base-url", &sim.base_url()])
         .args(["--store", &format!("sqlite://{}", db.display())])
-        .env("GOOD_TOKEN", TOKEN)
-        .env("BAD_TOKEN", "tok-APPLY-LEAK-wrong");
+        .env("BC_GOOD_TOKEN", TOKEN)
+        .env("BC_BAD_TOKEN", "tok-APPLY-LEAK-wrong");
     tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
         .await
         .expect("join")
@@ -47,7 +47,7 @@ async fn plan_then_apply_then_a_failure() {
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
     let m = manifests.display().to_string();
 
     let plan = bccreds(&sim, &db, &["plan", &m]).await;
@@ -68,7 +68,7 @@ async fn plan_then_apply_then_a_failure() {
     assert!(String::from_utf8_lossy(&apply.stdout)
         .ends_with("1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed\n"));
 
-    fs::write(manifests.join("b.yaml"), manifest("beta", "BAD_TOKEN")).expect("w");
+    fs::write(manifests.join("b.yaml"), manifest("beta", "BC_BAD_TOKEN")).expect("w");
     let apply = bccreds(&sim, &db, &["apply", "--output", "json", &m]).await;
     assert_eq!(apply.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("json");
@@ -113,7 +113,7 @@ fn reading_commands_in_an_empty_directory_leave_it_empty() {
     let manifests = tempfile::tempdir().expect("manifests");
     fs::write(
         manifests.path().join("a.yaml"),
-        manifest("alpha", "GOOD_TOKEN"),
+        manifest("alpha", "BC_GOOD_TOKEN"),
     )
     .expect("w");
     let m = manifests.path().display().to_string();
@@ -136,7 +136,7 @@ fn reading_commands_in_an_empty_directory_leave_it_empty() {
         let out = common::bccreds()
             .args(&args)
             .current_dir(cwd.path())
-            .env("GOOD_TOKEN", TOKEN)
+            .env("BC_GOOD_TOKEN", TOKEN)
             .output()
             .expect("runs");
         let left: Vec<String> = fs::read_dir(cwd.path())
@@ -154,7 +154,7 @@ fn reading_commands_in_an_empty_directory_leave_it_empty() {
     let plan = common::bccreds()
         .args(["plan", &m])
         .current_dir(cwd.path())
-        .env("GOOD_TOKEN", TOKEN)
+        .env("BC_GOOD_TOKEN", TOKEN)
         .output()
         .expect("runs");
     assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
@@ -224,7 +224,7 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
     let db = dir.path().join("s.db");
     let m = manifests.display().to_string();
     let s = secrets.display().to_string();
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
     let created = bccreds(&sim, &db, &["apply", &m]).await;
     assert_eq!(
         created.status.code(),
@@ -238,12 +238,12 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
     let by_ref = "secretKeyRef: {name: bc, key: token}";
     let cases = [
         (
-            credential_with("env: EMPTY_TOKEN", "", ""),
-            "accessToken: env EMPTY_TOKEN is empty",
+            credential_with("env: BC_EMPTY_TOKEN", "", ""),
+            "accessToken: env BC_EMPTY_TOKEN is empty",
         ),
         (
-            credential_with("env: NEWLINE_TOKEN", "", ""),
-            "accessToken: env NEWLINE_TOKEN is empty",
+            credential_with("env: BC_NEWLINE_TOKEN", "", ""),
+            "accessToken: env BC_NEWLINE_TOKEN is empty",
         ),
         (
             credential_with("file: empty", "", ""),
@@ -271,7 +271,7 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
             "accessToken: Secret default/bc key token is empty",
         ),
         (
-            credential_with("env: GOOD_TOKEN", "  clientSecret:\n    file: empty\n", ""),
+            credential_with("env: BC_GOOD_TOKEN", "  clientSecret:\n    file: empty\n", ""),
             "clientSecret: file empty is empty",
         ),
     ];
@@ -285,9 +285,9 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
                 .args(extra)
                 .args(["--bigcommerce-base-url", &sim.base_url()])
                 .args(["--store", &format!("sqlite://{}", db.display())])
-                .env("GOOD_TOKEN", TOKEN)
-                .env("EMPTY_TOKEN", "")
-                .env("NEWLINE_TOKEN", "\n");
+                .env("BC_GOOD_TOKEN", TOKEN)
+                .env("BC_EMPTY_TOKEN", "")
+                .env("BC_NEWLINE_TOKEN", "\n");
             outs.push(
                 tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
                     .await
@@ -350,7 +350,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
     let m = manifests.display().to_string();
     let summary = |out: &Output| {
         String::from_utf8_lossy(&out.stdout)
@@ -473,7 +473,7 @@ async fn allow_empty_on_an_emptied_directory_deletes_the_rows_and_exits_0() {
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
     let m = manifests.display().to_string();
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "GOOD_TOKEN")).expect("w");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
     let out = bccreds(&sim, &db, &["apply", &m]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     fs::remove_file(manifests.join("a.yaml")).expect("rm");
@@ -502,4 +502,32 @@ async fn allow_empty_on_an_emptied_directory_deletes_the_rows_and_exits_0() {
     .expect("w");
     let out = bccreds(&sim, &db, &["apply", "--allow-empty", &m]).await;
     assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_env_source_outside_env_allow_is_refused_before_anything_is_read_or_stored() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let db = dir.path().join("s.db");
+    // The reconciler's own APP_KEY, copied into the plaintext clientId column UnoPim shows.
+    let borrowed = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: APP_KEY\n";
+    fs::write(manifests.join("a.yaml"), borrowed).expect("w");
+    let m = manifests.display().to_string();
+    let mut cmd = common::bccreds();
+    cmd.args(["apply", &m])
+        .args(["--bigcommerce-base-url", &sim.base_url()])
+        .args(["--store", &format!("sqlite://{}", db.display())])
+        .env("BC_GOOD_TOKEN", TOKEN)
+        .env("APP_KEY", "APPLY-LEAK-0123456789abcdefghijk");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("join");
+    let text = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("--env-allow APP_KEY"), "{text}");
+    assert_no_leak(&out);
+    assert!(sim.requests().is_empty(), "nothing was verified");
+    assert!(rows(&db).await.is_empty(), "nothing was stored");
 }

@@ -26,7 +26,7 @@ async fn start() -> Simulator {
 
 fn credential(name: &str) -> String {
     format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: GOOD_TOKEN\n"
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: BC_GOOD_TOKEN\n"
     )
 }
 
@@ -49,7 +49,7 @@ async fn run(sim: &Simulator, cwd: &Path, store: &str, args: &[&str]) -> Output 
     cmd.current_dir(cwd)
         .args(args)
         .args(["--store", store])
-        .env("GOOD_TOKEN", TOKEN);
+        .env("BC_GOOD_TOKEN", TOKEN);
     if args[0] != "list" {
         cmd.args(["--bigcommerce-base-url", &sim.base_url()]);
     }
@@ -191,7 +191,7 @@ async fn plan_exit_code_diff_and_the_deletion_warning() {
         .args(["plan", "--exit-code", "--diff", "m"])
         .args(["--store", "sqlite://s.db"])
         .args(["--bigcommerce-base-url", &sim.base_url()])
-        .env("GOOD_TOKEN", "tok-PRUNE-rotated-9e8f");
+        .env("BC_GOOD_TOKEN", "tok-PRUNE-rotated-9e8f");
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
         .await
         .expect("join");

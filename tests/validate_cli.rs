@@ -203,7 +203,7 @@ fn kubernetes_mode_does_not_need_secrets_in_the_tree() {
 fn allowed_hosts_can_be_extended() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("c.yaml");
-    let text = credential("shop", "Shop", "    env: T\n")
+    let text = credential("shop", "Shop", "    env: BC_T\n")
         .replace("api.bigcommerce.com", "api.example.test");
     fs::write(&file, text).expect("write");
     assert_eq!(validate_json(&[], &file).0, 1);
@@ -211,6 +211,48 @@ fn allowed_hosts_can_be_extended() {
         validate_json(&["--allowed-host", "api.example.test"], &file).0,
         0
     );
+}
+
+#[test]
+fn env_sources_read_only_allowed_variables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("c.yaml");
+    let text = credential("shop", "Shop", "    env: BC_T\n") + "  clientId:\n    env: APP_KEY\n";
+    fs::write(&file, &text).expect("write");
+    let (code, diags, _) = validate_json(&[], &file);
+    assert_eq!(code, 1, "{diags:?}");
+    let message = diags[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`APP_KEY` is not allowed") && message.contains("--env-allow APP_KEY"),
+        "{message}"
+    );
+    assert_eq!(diags[0]["path"], "$.spec.clientId.env", "{diags:?}");
+    // The text form says the same, and the variable's value is never read to say it.
+    let out = common::bccreds()
+        .args(["validate"])
+        .arg(&file)
+        .env("APP_KEY", "base64:VALUE-NEVER-PRINTED")
+        .output()
+        .expect("runs");
+    let all = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("--env-allow"), "{all}");
+    assert!(!all.contains("VALUE-NEVER-PRINTED"), "{all}");
+    // --env-allow widens the defaults (by name, by glob, or from the environment) …
+    assert_eq!(validate_json(&["--env-allow", "APP_KEY"], &file).0, 0);
+    assert_eq!(validate_json(&["--env-allow", "SHOP_*,APP_*"], &file).0, 0);
+    let out = common::bccreds()
+        .args(["validate"])
+        .arg(&file)
+        .env("BCCREDS_ENV_ALLOW", "APP_?EY")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    // … and never narrows them: BC_* stays allowed.
+    assert_eq!(validate_json(&["--env-allow", "OTHER"], &file).0, 1);
+    let bc_only = credential("shop", "Shop", "    env: BIGCOMMERCE_TOKEN\n");
+    fs::write(&file, bc_only).expect("write");
+    assert_eq!(validate_json(&["--env-allow", "OTHER"], &file).0, 0);
 }
 
 #[test]
@@ -241,7 +283,7 @@ fn no_secret_value_reaches_any_output() {
     .expect("w");
     fs::write(
         p.join("client-secret.yaml"),
-        credential("cs", "CS", "    env: T\n") + &format!("  clientSecret: {TOKEN}\n"),
+        credential("cs", "CS", "    env: BC_T\n") + &format!("  clientSecret: {TOKEN}\n"),
     )
     .expect("w");
     fs::write(
@@ -251,12 +293,12 @@ fn no_secret_value_reaches_any_output() {
     .expect("w");
     fs::write(
         p.join("url.yaml"),
-        credential("url", "Url", "    env: T\n").replace("abc123/", &format!("abc123/{TOKEN}")),
+        credential("url", "Url", "    env: BC_T\n").replace("abc123/", &format!("abc123/{TOKEN}")),
     )
     .expect("w");
     fs::write(
         p.join("client-id.yaml"),
-        credential("cid", "Cid", "    env: T\n") + &format!("  clientId:\n    token: {TOKEN}\n"),
+        credential("cid", "Cid", "    env: BC_T\n") + &format!("  clientId:\n    token: {TOKEN}\n"),
     )
     .expect("w");
     // … and held properly in Secrets, one of them broken.
@@ -324,12 +366,12 @@ fn the_file_cache_reuses_unchanged_files_and_sees_every_change() {
     };
     fs::write(
         dir.path().join("a.yaml"),
-        credential("a", "Alpha", "    env: T\n"),
+        credential("a", "Alpha", "    env: BC_T\n"),
     )
     .expect("w");
     fs::write(
         dir.path().join("b.yaml"),
-        credential("b", "Beta", "    env: T\n"),
+        credential("b", "Beta", "    env: BC_T\n"),
     )
     .expect("w");
     assert_eq!(labels(&mut cache), ["Alpha", "Beta"]);
@@ -342,14 +384,14 @@ fn the_file_cache_reuses_unchanged_files_and_sees_every_change() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     fs::write(
         dir.path().join("a.yaml"),
-        credential("a", "Alphx", "    env: T\n"),
+        credential("a", "Alphx", "    env: BC_T\n"),
     )
     .expect("w");
     assert_eq!(labels(&mut cache), ["Alphx", "Beta"]);
     // A rename over the file (an editor's save).
     fs::write(
         dir.path().join(".b.tmp"),
-        credential("b", "Betx", "    env: T\n"),
+        credential("b", "Betx", "    env: BC_T\n"),
     )
     .expect("w");
     fs::rename(dir.path().join(".b.tmp"), dir.path().join("b.yaml")).expect("rename");

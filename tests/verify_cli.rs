@@ -242,12 +242,12 @@ async fn empty_secrets_are_refused_before_any_request() {
     let by_ref = "secretKeyRef: {name: bc, key: token}";
     let cases = [
         (
-            manifest("a", url, "env: EMPTY_TOKEN", ""),
-            "accessToken: env EMPTY_TOKEN is empty",
+            manifest("a", url, "env: BC_EMPTY_TOKEN", ""),
+            "accessToken: env BC_EMPTY_TOKEN is empty",
         ),
         (
-            manifest("a", url, "env: NEWLINE_TOKEN", ""),
-            "accessToken: env NEWLINE_TOKEN is empty",
+            manifest("a", url, "env: BC_NEWLINE_TOKEN", ""),
+            "accessToken: env BC_NEWLINE_TOKEN is empty",
         ),
         (
             manifest("a", url, "file: empty", ""),
@@ -274,9 +274,9 @@ async fn empty_secrets_are_refused_before_any_request() {
                 "a",
                 url,
                 "env: BC_TOKEN",
-                "  clientSecret:\n    env: EMPTY_TOKEN\n",
+                "  clientSecret:\n    env: BC_EMPTY_TOKEN\n",
             ),
-            "clientSecret: env EMPTY_TOKEN is empty",
+            "clientSecret: env BC_EMPTY_TOKEN is empty",
         ),
     ];
     for (text, message) in cases {
@@ -288,8 +288,8 @@ async fn empty_secrets_are_refused_before_any_request() {
             &["--secrets-dir", &secrets_arg],
             &[
                 ("BC_TOKEN", TOKEN),
-                ("EMPTY_TOKEN", ""),
-                ("NEWLINE_TOKEN", "\n"),
+                ("BC_EMPTY_TOKEN", ""),
+                ("BC_NEWLINE_TOKEN", "\n"),
             ],
         )
         .await;

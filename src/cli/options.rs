@@ -12,7 +12,7 @@ use crate::secret::SecretValue;
 use crate::source::FileSource;
 use crate::store::{Encryption, Store, StoreOptions};
 
-use crate::validate::{SemanticOptions, ValidateOptions};
+use crate::validate::{SemanticOptions, ValidateOptions, DEFAULT_ENV_ALLOW};
 use crate::verify::{ClientOptions, RetryPolicy, DEFAULT_BASE_URL};
 use crate::yaml::Limits;
 
@@ -34,6 +34,11 @@ pub struct ManifestArgs {
     #[arg(long = "allowed-host", default_value = crate::api_url::DEFAULT_ALLOWED_HOST,
           value_delimiter = ',', env = "BCCREDS_ALLOWED_HOSTS")]
     pub allowed_hosts: Vec<String>,
+    /// Environment variables `env:` sources may read besides BC_* and BIGCOMMERCE_*: a name or
+    /// a glob (`*`, `?`); repeatable or comma-separated. Others are a validation error, so a
+    /// manifest cannot copy this process's own environment (APP_KEY, DB_PASSWORD) into a column.
+    #[arg(long = "env-allow", value_name = "GLOB", value_delimiter = ',', env = "BCCREDS_ENV_ALLOW")]
+    pub env_allow: Vec<String>,
 }
 
 impl ManifestArgs {
@@ -54,6 +59,11 @@ impl ManifestArgs {
             semantic: SemanticOptions {
                 allowed_hosts: self.allowed_hosts.clone(),
                 kubernetes,
+                env_allow: DEFAULT_ENV_ALLOW
+                    .iter()
+                    .map(|p| p.to_string())
+                    .chain(self.env_allow.iter().filter(|p| !p.is_empty()).cloned())
+                    .collect(),
             },
         }
     }

@@ -91,6 +91,8 @@ pub async fn scan_object(
         &SemanticOptions {
             allowed_hosts: allowed_hosts.to_vec(),
             kubernetes: true,
+            // Kubernetes mode has no env sources: every one is refused before this list counts.
+            env_allow: Vec::new(),
         },
     );
     let entry = if let Some(first) = findings.first() {

@@ -10,7 +10,7 @@ use crate::manifest::{self, Classified, CredentialDoc, DocContext, SecretDoc};
 use crate::model::BigCommerceCredential;
 use crate::yaml::{self, Limits, Pos, Segment};
 
-pub use semantic::SemanticOptions;
+pub use semantic::{glob_matches, SemanticOptions, DEFAULT_ENV_ALLOW};
 
 /// How strictly and how far to validate.
 #[derive(Clone, Debug)]
@@ -31,6 +31,7 @@ impl Default for ValidateOptions {
             semantic: SemanticOptions {
                 allowed_hosts: vec![crate::api_url::DEFAULT_ALLOWED_HOST.to_string()],
                 kubernetes: false,
+                env_allow: DEFAULT_ENV_ALLOW.iter().map(|p| p.to_string()).collect(),
             },
         }
     }

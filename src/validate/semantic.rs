@@ -27,6 +27,36 @@ pub struct SemanticOptions {
     pub allowed_hosts: Vec<String>,
     /// Kubernetes mode: only secretKeyRef sources are possible.
     pub kubernetes: bool,
+    /// Glob patterns (`*`, `?`) of the environment variables `env:` sources may read.
+    pub env_allow: Vec<String>,
+}
+
+/// The variables `env:` sources may read without `--env-allow`.
+pub const DEFAULT_ENV_ALLOW: [&str; 2] = ["BC_*", "BIGCOMMERCE_*"];
+
+/// Whether `name` matches the glob `pattern`: `*` is any run of characters, `?` one character.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Classic wildcard matching with one backtrack point: linear for a single `*`, and never
+    // worse than O(p·n) however many there are.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 fn path(parts: &[&str]) -> Vec<Segment> {
@@ -130,7 +160,7 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
     );
 
     for (field, source) in spec.secret_sources() {
-        check_source(&mut out, field, source, opts.kubernetes);
+        check_source(&mut out, field, source, opts);
     }
     check_annotations(&mut out, cred.metadata.annotations.as_ref());
     out
@@ -186,14 +216,27 @@ fn check_default(
     }
 }
 
-fn check_source(out: &mut Vec<Finding>, field: &str, source: &SecretSource, kubernetes: bool) {
+fn check_source(out: &mut Vec<Finding>, field: &str, source: &SecretSource, opts: &SemanticOptions) {
     let kind = source.kind();
-    if kubernetes && !matches!(source, SecretSource::SecretKeyRef(_)) {
+    if opts.kubernetes && !matches!(source, SecretSource::SecretKeyRef(_)) {
         out.push(at(
             &["spec", field, kind],
             format!("{kind} sources exist only in file mode; in Kubernetes use secretKeyRef"),
         ));
         return;
+    }
+    if let SecretSource::Env(name) = source {
+        // A manifest's author must not be able to copy the reconciler's own environment (its
+        // APP_KEY, its database password) into a column UnoPim shows.
+        if !opts.env_allow.iter().any(|p| glob_matches(p, name)) {
+            out.push(at(
+                &["spec", field, "env"],
+                format!(
+                    "environment variable `{name}` is not allowed: env sources may read only {} (--env-allow); allow it with --env-allow {name}",
+                    opts.env_allow.join(", ")
+                ),
+            ));
+        }
     }
     if let SecretSource::File(rel) = source {
         let p = std::path::Path::new(rel);
@@ -238,6 +281,27 @@ fn check_annotations(out: &mut Vec<Finding>, annotations: Option<&BTreeMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_globs() {
+        for (pattern, name, matches) in [
+            ("BC_*", "BC_TOKEN", true),
+            ("BC_*", "BC_", true),
+            ("BC_*", "APP_KEY", false),
+            ("BC_*", "XBC_TOKEN", false),
+            ("BIGCOMMERCE_*", "BIGCOMMERCE_EU_TOKEN", true),
+            ("APP_KEY", "APP_KEY", true),
+            ("APP_KEY", "APP_KEYS", false),
+            ("SHOP_?_TOKEN", "SHOP_1_TOKEN", true),
+            ("SHOP_?_TOKEN", "SHOP_12_TOKEN", false),
+            ("*_TOKEN", "EU_SHOP_TOKEN", true),
+            ("*_TOKEN_*", "A_TOKEN_TOKEN_B", true),
+            ("*", "ANYTHING", true),
+            ("", "X", false),
+        ] {
+            assert_eq!(glob_matches(pattern, name), matches, "{pattern} {name}");
+        }
+    }
 
     #[test]
     fn icu_locales() {
