@@ -271,7 +271,11 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
             "accessToken: Secret default/bc key token is empty",
         ),
         (
-            credential_with("env: BC_GOOD_TOKEN", "  clientSecret:\n    file: empty\n", ""),
+            credential_with(
+                "env: BC_GOOD_TOKEN",
+                "  clientSecret:\n    file: empty\n",
+                "",
+            ),
             "clientSecret: file empty is empty",
         ),
     ];
@@ -530,4 +534,50 @@ async fn an_env_source_outside_env_allow_is_refused_before_anything_is_read_or_s
     assert_no_leak(&out);
     assert!(sim.requests().is_empty(), "nothing was verified");
     assert!(rows(&db).await.is_empty(), "nothing was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_longer_than_their_columns_are_refused_before_any_request_on_sqlite_too() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let db = dir.path().join("s.db");
+    let long_id = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: BC_LONG_ID\n";
+    fs::write(manifests.join("a.yaml"), long_id).expect("w");
+    let m = manifests.display().to_string();
+    let mut cmd = common::bccreds();
+    cmd.args(["apply", &m])
+        .args(["--bigcommerce-base-url", &sim.base_url()])
+        .args(["--store", &format!("sqlite://{}", db.display())])
+        .env("BC_GOOD_TOKEN", TOKEN)
+        .env("BC_LONG_ID", "i".repeat(300));
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("join");
+    let text = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "clientId from env BC_LONG_ID is 300 characters; the store's column holds 255"
+        ),
+        "{text}"
+    );
+    assert!(sim.requests().is_empty(), "refused before verification");
+    assert!(rows(&db).await.is_empty(), "nothing was stored");
+
+    // An owner id longer than owner_id is a usage error, before the store is opened.
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    let owner = "o".repeat(256);
+    let out = bccreds(&sim, &db, &["apply", &m, "--owner", &owner]).await;
+    let text = common::all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("is 256 characters; the store's owner_id column holds 255"),
+        "{text}"
+    );
+    assert!(sim.requests().is_empty());
+    let fits = "o".repeat(255);
+    let out = bccreds(&sim, &db, &["apply", &m, "--owner", &fits]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::crypto::{AppKey, Encrypter};
+use crate::model::MAX_OWNER_CHARS;
 use crate::reconcile::{OnRevoked, ReconcilerConfig};
 use crate::secret::SecretValue;
 use crate::source::FileSource;
@@ -37,7 +38,12 @@ pub struct ManifestArgs {
     /// Environment variables `env:` sources may read besides BC_* and BIGCOMMERCE_*: a name or
     /// a glob (`*`, `?`); repeatable or comma-separated. Others are a validation error, so a
     /// manifest cannot copy this process's own environment (APP_KEY, DB_PASSWORD) into a column.
-    #[arg(long = "env-allow", value_name = "GLOB", value_delimiter = ',', env = "BCCREDS_ENV_ALLOW")]
+    #[arg(
+        long = "env-allow",
+        value_name = "GLOB",
+        value_delimiter = ',',
+        env = "BCCREDS_ENV_ALLOW"
+    )]
     pub env_allow: Vec<String>,
 }
 
@@ -121,7 +127,7 @@ impl BigCommerceArgs {
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
     /// Owner id of the rows this reconciler manages; reconcilers sharing a store need distinct ids.
-    #[arg(long, default_value = "bccreds", env = "BCCREDS_OWNER")]
+    #[arg(long, default_value = "bccreds", value_parser = parse_owner, env = "BCCREDS_OWNER")]
     pub owner: String,
     /// Verifications running at once.
     #[arg(long, default_value_t = 8, env = "BCCREDS_CONCURRENCY")]
@@ -247,6 +253,23 @@ impl StoreArgs {
 }
 
 /// Parses a size in bytes with an optional KiB or MiB suffix.
+/// An owner id: 1 to 255 characters, none of them control characters, checked before any
+/// verification so that SQLite (which does not enforce lengths) refuses it as MariaDB would.
+pub fn parse_owner(text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        Err("must not be blank".into())
+    } else if chars > MAX_OWNER_CHARS {
+        Err(format!(
+            "is {chars} characters; the store's owner_id column holds {MAX_OWNER_CHARS}"
+        ))
+    } else if text.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (digits, unit) = text

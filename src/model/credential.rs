@@ -53,6 +53,17 @@ impl DeletionPolicy {
     }
 }
 
+/// Column sizes of the connector table, checked at validation on every engine (SQLite enforces
+/// none). The schema attributes below and `store::migrate` spell the same numbers; a test in
+/// `store::migrate` keeps them together.
+pub const MAX_LABEL_CHARS: usize = 255;
+/// See [`MAX_LABEL_CHARS`]; counted on the normalized URL, which is what is stored.
+pub const MAX_API_URL_CHARS: usize = 500;
+/// See [`MAX_LABEL_CHARS`]; counted on the resolved value, wherever it comes from.
+pub const MAX_CLIENT_ID_CHARS: usize = 255;
+/// The ownership table's `owner_id` (`--owner`).
+pub const MAX_OWNER_CHARS: usize = 255;
+
 /// Desired state of one BigCommerce API credential of UnoPim's connector.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(

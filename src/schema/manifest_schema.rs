@@ -102,3 +102,22 @@ fn drop_null(value: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MAX_API_URL_CHARS, MAX_CLIENT_ID_CHARS, MAX_LABEL_CHARS};
+
+    #[test]
+    fn the_schema_bounds_strings_by_the_store_columns() {
+        let schema = manifest_schema();
+        let defs = &schema["definitions"];
+        let spec = &defs["BigCommerceCredentialSpec"]["properties"];
+        assert_eq!(spec["label"]["maxLength"], MAX_LABEL_CHARS);
+        assert_eq!(spec["apiUrl"]["maxLength"], MAX_API_URL_CHARS);
+        assert_eq!(
+            defs["ClientId"]["anyOf"][0]["maxLength"],
+            MAX_CLIENT_ID_CHARS
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! secrets through a source-specific lookup, normalise its URL, read its annotations, hash it.
 
 use crate::api_url;
-use crate::model::{BigCommerceCredential, ClientId, Reason, SecretSource};
+use crate::model::{BigCommerceCredential, ClientId, Reason, SecretSource, MAX_CLIENT_ID_CHARS};
 use crate::reconcile::{secret_digest, spec_hash, Desired, Entry, Invalid, SourceKey};
 use crate::secret::SecretValue;
 use crate::store::{CredentialData, SecretUpdate};
@@ -78,6 +78,27 @@ pub fn entry(
             Err(e) => return missing("clientId", e),
         },
     };
+    // An inline clientId is bounded by the schema; a resolved one only here, before any request,
+    // so that SQLite refuses it as MariaDB and PostgreSQL would.
+    if let (Some(ClientId::Source(src)), Some(id)) = (&spec.client_id, &client_id) {
+        let chars = id.chars().count();
+        let problem = if chars > MAX_CLIENT_ID_CHARS {
+            Some(format!(
+                "is {chars} characters; the store's column holds {MAX_CLIENT_ID_CHARS}"
+            ))
+        } else if id.chars().any(char::is_control) {
+            Some("contains control characters".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let from = src.describe(&key.namespace);
+            return invalid(
+                Reason::InvalidSpec,
+                format!("clientId from {from} {problem}"),
+            );
+        }
+    }
     let client_secret = match update(spec.client_secret.as_ref(), &key.namespace, lookup) {
         Ok(u) => u,
         Err(e) => return missing("clientSecret", e),
@@ -193,6 +214,42 @@ mod tests {
                 SecretUpdate::Keep => "<keep>".into(),
             },
             other => panic!("not desired: {:?}", refused(other)),
+        }
+    }
+
+    #[test]
+    fn a_resolved_client_id_must_fit_its_column() {
+        let long = "c".repeat(MAX_CLIENT_ID_CHARS + 1);
+        let fits = "é".repeat(MAX_CLIENT_ID_CHARS);
+        let vars: BTreeMap<&str, String> = [
+            ("BC_LONG", long),
+            ("BC_FITS", fits.clone()),
+            ("BC_CTRL", "id\u{1b}[2J".to_string()),
+            ("BC_TOK", "tok".to_string()),
+        ]
+        .into();
+        let secrets = FileSecrets::with_env(&[], None, move |n| vars.get(n).cloned());
+        let with_id = |var: &str| {
+            build(
+                &credential(json!({"env": "BC_TOK"}), json!({"clientId": {"env": var}})),
+                &secrets,
+            )
+        };
+        assert_eq!(
+            refused(&with_id("BC_LONG")),
+            (
+                Reason::InvalidSpec,
+                "clientId from env BC_LONG is 256 characters; the store's column holds 255".into()
+            )
+        );
+        assert_eq!(
+            refused(&with_id("BC_CTRL")).1,
+            "clientId from env BC_CTRL contains control characters"
+        );
+        // Characters, not bytes, as VARCHAR counts on MariaDB (utf8mb4) and PostgreSQL.
+        match with_id("BC_FITS") {
+            Entry::Desired(d) => assert_eq!(d.data.client_id.as_deref(), Some(fits.as_str())),
+            other => panic!("refused: {:?}", refused(&other)),
         }
     }
 

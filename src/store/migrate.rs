@@ -8,6 +8,7 @@
 
 use super::ops::WRITTEN_COLUMNS;
 use super::{with_pool, Dialect, Store, StoreError, Tables};
+use crate::model::{MAX_API_URL_CHARS, MAX_CLIENT_ID_CHARS, MAX_LABEL_CHARS, MAX_OWNER_CHARS};
 // SQL text in this file is built only from validated table names, quoted identifiers and
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
@@ -46,9 +47,9 @@ fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             format!(
                 "CREATE TABLE IF NOT EXISTS {creds} (
                     {id} {id_type},
-                    {label} VARCHAR(255) NOT NULL,
-                    {api} VARCHAR(500) NOT NULL,
-                    {cid} VARCHAR(255) NULL,
+                    {label} VARCHAR({MAX_LABEL_CHARS}) NOT NULL,
+                    {api} VARCHAR({MAX_API_URL_CHARS}) NOT NULL,
+                    {cid} VARCHAR({MAX_CLIENT_ID_CHARS}) NULL,
                     {csecret} TEXT NULL,
                     {token} TEXT NOT NULL,
                     {status} {bool} NOT NULL DEFAULT {yes},
@@ -87,7 +88,7 @@ fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             format!(
                 "CREATE TABLE IF NOT EXISTS {own} (
                     credential_id BIGINT NOT NULL PRIMARY KEY,
-                    owner_id VARCHAR(255) NOT NULL,
+                    owner_id VARCHAR({MAX_OWNER_CHARS}) NOT NULL,
                     source_key VARCHAR(320) NOT NULL,
                     spec_sha256 CHAR(64) NOT NULL,
                     secret_sha256 CHAR(64) NOT NULL,

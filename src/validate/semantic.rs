@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::api_url;
 use crate::model::{
     BigCommerceCredential, SecretSource, ADOPT_ANNOTATION, DELETION_POLICY_ANNOTATION,
+    MAX_API_URL_CHARS,
 };
 use crate::yaml::Segment;
 
@@ -112,8 +113,16 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
     let spec = &cred.spec;
     let mut out = Vec::new();
 
-    if let Err(e) = api_url::normalize(&spec.api_url, &opts.allowed_hosts) {
-        out.push(at(&["spec", "apiUrl"], format!("apiUrl {e}")));
+    match api_url::normalize(&spec.api_url, &opts.allowed_hosts) {
+        Err(e) => out.push(at(&["spec", "apiUrl"], format!("apiUrl {e}"))),
+        Ok(url) if url.normalized.chars().count() > MAX_API_URL_CHARS => out.push(at(
+            &["spec", "apiUrl"],
+            format!(
+                "apiUrl is {} characters once normalized; the store's column holds {MAX_API_URL_CHARS}",
+                url.normalized.chars().count()
+            ),
+        )),
+        Ok(_) => {}
     }
     if spec.label.trim().is_empty() {
         out.push(at(&["spec", "label"], "label must not be blank"));
@@ -216,7 +225,12 @@ fn check_default(
     }
 }
 
-fn check_source(out: &mut Vec<Finding>, field: &str, source: &SecretSource, opts: &SemanticOptions) {
+fn check_source(
+    out: &mut Vec<Finding>,
+    field: &str,
+    source: &SecretSource,
+    opts: &SemanticOptions,
+) {
     let kind = source.kind();
     if opts.kubernetes && !matches!(source, SecretSource::SecretKeyRef(_)) {
         out.push(at(
