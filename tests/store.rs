@@ -216,6 +216,52 @@ async fn list_searches_sorts_and_filters() {
             .await
             .expect("list");
         assert!(wildcard.is_empty(), "`%` is a literal, not a wildcard");
+        // Non-ASCII case folding, the same on every engine (SQLite's LOWER folds ASCII only).
+        for (label, hash) in [("İzmir Depo", "ddd"), ("ZÜRICH Laden", "eee")] {
+            let mut d = data(label, "t");
+            d.api_url = format!("https://api.bigcommerce.com/stores/{hash}/");
+            store
+                .create(&d, &owned_by("o", label))
+                .await
+                .expect("create");
+        }
+        for (needle, expected) in [
+            ("İzmir", "İzmir Depo"),
+            ("izmir", "İzmir Depo"),
+            ("IZMIR", "İzmir Depo"),
+            ("zürich", "ZÜRICH Laden"),
+        ] {
+            let found = store
+                .list(&ListQuery {
+                    search: Some(needle.into()),
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("list");
+            assert_eq!(labels(found), [expected], "search {needle}");
+        }
+        let unaccented = store
+            .list(&ListQuery {
+                search: Some("zurich".into()),
+                ..ListQuery::default()
+            })
+            .await
+            .expect("list");
+        assert!(
+            unaccented.is_empty(),
+            "accents count on every engine, MariaDB's collation aside"
+        );
+        for label in ["İzmir Depo", "ZÜRICH Laden"] {
+            let id = store
+                .list(&ListQuery {
+                    search: Some(label.into()),
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("list")[0]
+                .id;
+            store.delete("o", id).await.expect("delete");
+        }
         let inactive = store
             .list(&ListQuery {
                 active: Some(false),

@@ -176,19 +176,6 @@ impl Dialect {
     }
 }
 
-/// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '!'`.
-pub fn like_pattern(needle: &str) -> String {
-    let mut out = String::from("%");
-    for c in needle.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '!') {
-            out.push('!');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,11 +186,5 @@ mod tests {
         assert_eq!(Dialect::MySql.params(1, 2), "?, ?");
         assert_eq!(Dialect::Postgres.ident("apiUrl"), "\"apiUrl\"");
         assert_eq!(Dialect::MySql.ident("apiUrl"), "`apiUrl`");
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("Prod"), "%prod%");
-        assert_eq!(like_pattern("50%_off!"), "%50!%!_off!!%");
     }
 }

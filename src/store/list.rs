@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 
 use super::ops::{flag, Sql};
 use super::types::{ListQuery, ListedCredential, SortColumn, UnoPimCodes};
-use super::{dialect::like_pattern, with_pool, Store, StoreError};
+use super::{with_pool, Store, StoreError};
 
 struct ListRow {
     id: i64,
@@ -71,13 +71,6 @@ impl Store {
             },
         );
         let mut filters = Vec::new();
-        if query.search.as_deref().is_some_and(|s| !s.is_empty()) {
-            filters.push(format!(
-                "LOWER(c.{}) LIKE {} ESCAPE '!'",
-                q("label"),
-                sql.p()
-            ));
-        }
         if query.active.is_some() {
             filters.push(format!("c.{} = {}", q("status"), sql.p()));
         }
@@ -101,16 +94,17 @@ impl Store {
         text.push_str(&format!(" ORDER BY {key} {dir}, c.{} {dir}", q("id")));
         let rows: Vec<ListRow> = with_pool!(self, pool => {
             let mut sqlq = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
-                sqlq = sqlq.bind(like_pattern(search));
-            }
             if let Some(active) = query.active {
                 sqlq = sqlq.bind(active);
             }
             sqlq.fetch_all(pool).await?
         });
+        // The search is matched here, not in SQL: SQLite's LOWER folds ASCII only and MariaDB's
+        // collation ignores accents, so the same search would find different rows per engine.
+        let needle = query.search.as_deref().map(fold).unwrap_or_default();
         Ok(rows
             .into_iter()
+            .filter(|r| needle.is_empty() || fold(&r.label).contains(&needle))
             .map(|r| ListedCredential {
                 id: r.id,
                 label: r.label,
@@ -163,5 +157,35 @@ impl Store {
             locales: self.enabled_codes(&self.tables.locales.clone()).await?,
             currencies: self.enabled_codes(&self.tables.currencies.clone()).await?,
         })
+    }
+}
+
+/// Text folded for a case-insensitive search, alike on every engine: Unicode lowercase, with the
+/// combining dot that lowercasing `İ` leaves removed, so `İzmir`, `IZMIR` and `izmir` meet.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase().replace('\u{307}', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn search_folding_is_unicode_aware() {
+        for (label, search) in [
+            ("İzmir Store", "İzmir"),
+            ("İzmir Store", "izmir"),
+            ("İzmir Store", "IZMIR"),
+            ("Boutique ZÜRICH", "zürich"),
+            ("ΣΟΦΙΑ", "σοφια"),
+            ("50% off!", "50% OFF"),
+        ] {
+            assert!(fold(label).contains(&fold(search)), "{label} / {search}");
+        }
+        assert!(
+            !fold("Zurich").contains(&fold("zürich")),
+            "accents still count"
+        );
+        assert!(!fold("Prod").contains(&fold("%")), "no wildcards");
     }
 }
