@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::model::Reason;
 use crate::reconcile::{Action, PassReport, Reconciler};
-use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
+use crate::secret::SecretValue;
+use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
 use crate::source::FileSource;
 use crate::validate::ValidateOptions;
 use crate::verify::BigCommerceClient;
@@ -32,6 +33,9 @@ pub struct DaemonConfig {
     pub watch: WatchOptions,
     /// Address of the HTTP endpoints.
     pub listen: SocketAddr,
+    /// The bearer token `/status` requires (`--status-token`); without one, `/status` is served
+    /// only on a loopback `listen` address.
+    pub status_token: Option<SecretValue>,
 }
 
 /// What the HTTP endpoints read.
@@ -118,7 +122,11 @@ impl Daemon {
             first_pass_done: AtomicBool::new(false),
             last: Mutex::new(LastPass::default()),
         });
-        let server = Server::start(config.listen, state.clone())
+        let options = ServerOptions {
+            status_token: config.status_token.clone(),
+            ..ServerOptions::default()
+        };
+        let server = Server::start_with(config.listen, state.clone(), options)
             .await
             .map_err(|source| DaemonError::Listen {
                 addr: config.listen,

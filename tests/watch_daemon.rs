@@ -82,6 +82,7 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
             poll: None,
         },
         listen: "127.0.0.1:0".parse().expect("a"),
+        status_token: None,
     };
     let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
     let base = format!("http://{}", daemon.addr());

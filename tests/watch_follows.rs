@@ -83,6 +83,7 @@ async fn watch(
             poll: None,
         },
         listen: "127.0.0.1:0".parse().expect("a"),
+        status_token: None,
     };
     let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

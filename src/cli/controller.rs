@@ -11,6 +11,7 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::controller::lease::LeaseConfig;
 use crate::controller::{Controller, ControllerConfig, SecretAccess};
 use crate::reconcile::Reconciler;
+use crate::secret::SecretValue;
 
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
@@ -32,9 +33,15 @@ pub struct ControllerArgs {
     /// How long the Lease lasts without renewal.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, env = "BCCREDS_LEASE_DURATION")]
     lease_duration: Duration,
-    /// Address of /healthz, /readyz and /metrics.
+    /// Address of /healthz, /readyz, /metrics and /status.
     #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
     listen: SocketAddr,
+    /// Bearer token that /status requires (`Authorization: Bearer TOKEN`). Without it, /status
+    /// is served only on a loopback --listen address (403 elsewhere); /healthz, /readyz and
+    /// /metrics are always open. Prefer the environment variable: a command-line value shows
+    /// in `ps`.
+    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
+    status_token: Option<SecretValue>,
     /// How Secrets are read: `watch` (list/watch their metadata, so a rotation is seen within
     /// seconds) or `get` (by name only, no list/watch permission; re-checked every
     /// `--secret-recheck-interval`).
@@ -55,6 +62,13 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: &ControllerArgs) -> u8 {
+    let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let Some(bigcommerce) = args.bigcommerce.client() else {
         return EXIT_USAGE;
     };
@@ -105,6 +119,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
             },
             lease,
             listen: args.listen,
+            status_token,
         };
         controller
             .serve(super::process::stop_signal())

@@ -11,6 +11,7 @@ use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::reconcile::Reconciler;
+use crate::secret::SecretValue;
 use crate::watch::WatchOptions;
 
 #[derive(Debug, Args)]
@@ -20,6 +21,12 @@ pub struct WatchArgs {
     /// Address of /healthz, /readyz, /metrics and /status.
     #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
     pub listen: SocketAddr,
+    /// Bearer token that /status requires (`Authorization: Bearer TOKEN`). Without it, /status
+    /// is served only on a loopback --listen address (403 elsewhere); /healthz, /readyz and
+    /// /metrics are always open. Prefer the environment variable: a command-line value shows
+    /// in `ps`.
+    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
+    pub status_token: Option<SecretValue>,
     /// Quiet time after the last file event before a pass.
     #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
     pub debounce: Duration,
@@ -40,6 +47,13 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: &WatchArgs) -> u8 {
+    let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let Some(client) = args.bigcommerce.client() else {
         return EXIT_USAGE;
     };
@@ -59,6 +73,7 @@ pub fn run(args: &WatchArgs) -> u8 {
             poll: args.poll,
         },
         listen: args.listen,
+        status_token,
     };
     let result = runtime.block_on(async {
         let store = Arc::new(args.store.connect().await?);

@@ -14,7 +14,8 @@ use super::health::{observed_client, ApiHealth};
 use super::lease::{self, LeaseConfig};
 use super::run::{run_controllers, ControllerConfig};
 use crate::reconcile::Reconciler;
-use crate::server::{reconciler_metrics, MetricsText, Probe, Server};
+use crate::secret::SecretValue;
+use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
 use crate::verify::BigCommerceClient;
 
 /// How long running reconciles get to finish after the stop signal.
@@ -82,6 +83,9 @@ pub struct Controller {
     pub lease: Option<LeaseConfig>,
     /// Address of the endpoints.
     pub listen: SocketAddr,
+    /// The bearer token `/status` requires (`--status-token`); without one, `/status` is served
+    /// only on a loopback `listen` address.
+    pub status_token: Option<SecretValue>,
 }
 
 /// A future that resolves once `rx` says stop, as often as it is asked for.
@@ -111,7 +115,11 @@ impl Controller {
             leader: AtomicBool::new(false),
             electing: self.lease.is_some(),
         });
-        let server = Server::start(self.listen, probe.clone())
+        let options = ServerOptions {
+            status_token: self.status_token.clone(),
+            ..ServerOptions::default()
+        };
+        let server = Server::start_with(self.listen, probe.clone(), options)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", self.listen))?;
         tracing::info!(addr = %server.addr(), "endpoints listening");

@@ -2,7 +2,14 @@
 //!
 //! The server knows nothing about manifests; it serves whatever the daemon's or the controller's
 //! state reports through [`Probe`], and renders the reconciler's counters for both.
+//!
+//! The listener (`conn.rs`) bounds what a client can hold: a header-read timeout, an idle
+//! timeout and a cap on open connections ([`ServerLimits`]). `/status` (`access.rs`) needs the
+//! `--status-token` when one is set, and is refused without one on a listener that is not
+//! loopback.
 
+mod access;
+mod conn;
 pub mod metrics;
 mod reconciler_metrics;
 
@@ -10,8 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,16 +26,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use access::{STATUS_REFUSED, STATUS_UNAUTHORIZED};
+pub use conn::{ServerLimits, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use metrics::MetricsText;
 pub use reconciler_metrics::reconciler_metrics;
+
+use crate::secret::SecretValue;
+use access::StatusAccess;
 
 /// The content type of the Prometheus text exposition format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
-/// How long [`Server::shutdown`] lets in-flight requests finish before giving up on them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How much longer than the grace period [`Server::shutdown`] waits for the server's own stop
+/// before it aborts the server.
+const SHUTDOWN_SLACK: Duration = Duration::from_millis(500);
 
 /// What the endpoints serve; implemented by the daemon's state.
 pub trait Probe: Send + Sync + 'static {
@@ -40,35 +53,70 @@ pub trait Probe: Send + Sync + 'static {
     fn metrics(&self) -> String;
 }
 
+/// How the server listens and who may read `/status`.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Timeouts, the connection cap and the shutdown grace.
+    pub limits: ServerLimits,
+    /// The bearer token `/status` requires (`--status-token`). Without one, `/status` is served
+    /// only on a loopback listener.
+    pub status_token: Option<SecretValue>,
+}
+
 /// A running HTTP server. Dropping it stops serving, like [`Server::shutdown`] without waiting.
 pub struct Server {
     addr: SocketAddr,
+    grace: Duration,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Binds `listen` and serves in a background tokio task.
+    /// Binds `listen` and serves in a background tokio task, with the default limits and no
+    /// status token.
     pub async fn start(listen: SocketAddr, probe: Arc<dyn Probe>) -> std::io::Result<Server> {
+        Server::start_with(listen, probe, ServerOptions::default()).await
+    }
+
+    /// Binds `listen` and serves in a background tokio task.
+    ///
+    /// A listener whose address is not loopback (`0.0.0.0` and `::` included) is logged with a
+    /// warning: it is reachable from the network, and `/status` then needs the token (or is
+    /// refused without one).
+    pub async fn start_with(
+        listen: SocketAddr,
+        probe: Arc<dyn Probe>,
+        options: ServerOptions,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = router(probe);
+        let loopback = addr.ip().to_canonical().is_loopback();
+        let protected = options.status_token.is_some();
+        let access = StatusAccess::new(options.status_token, loopback);
+        let app = router(probe, access);
+        let limits = options.limits;
+        // A dropped sender also stops the server, which is what makes Drop work.
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            // A dropped sender also stops the server, which is what makes Drop work.
-            let signal = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-            {
-                tracing::error!("the health and metrics server stopped: {e}");
-            }
-        });
+        let task = tokio::spawn(conn::serve(listener, app, limits, stopped));
         tracing::info!("serving /healthz, /readyz, /metrics and /status on http://{addr}");
+        if !loopback {
+            if protected {
+                tracing::warn!(
+                    "the endpoints on http://{addr} are reachable from the network (not a \
+                     loopback address); /status requires the --status-token bearer token, \
+                     /healthz, /readyz and /metrics are open"
+                );
+            } else {
+                tracing::warn!(
+                    "the endpoints on http://{addr} are reachable from the network (not a \
+                     loopback address); /status is not protected by a token, so it is refused \
+                     (403) until --status-token is set; /healthz, /readyz and /metrics are open"
+                );
+            }
+        }
         Ok(Server {
             addr,
+            grace: limits.shutdown_grace,
             stop: Some(stop),
             task: Some(task),
         })
@@ -79,17 +127,20 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting and finishes in-flight requests (waiting a few seconds at most).
+    /// Stops accepting and lets in-flight requests finish for the grace period
+    /// ([`SHUTDOWN_GRACE`] by default); connections still open then are dropped.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            // The server enforces the grace itself (that is what bounds a dropped Server too);
+            // this only guards against a server task that does not stop.
+            if tokio::time::timeout(self.grace + SHUTDOWN_SLACK, &mut task)
                 .await
                 .is_err()
             {
-                tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; dropping them");
+                tracing::warn!("the endpoints did not stop in time; dropping them");
                 task.abort();
             }
         }
@@ -112,14 +163,30 @@ impl Drop for Server {
 
 type Shared = Arc<dyn Probe>;
 
-fn router(probe: Shared) -> Router {
+/// What the handlers share: the probe, and the guard of `/status`.
+#[derive(Clone)]
+struct AppState {
+    probe: Shared,
+    access: Arc<StatusAccess>,
+}
+
+impl FromRef<AppState> for Shared {
+    fn from_ref(state: &AppState) -> Shared {
+        state.probe.clone()
+    }
+}
+
+fn router(probe: Shared, access: StatusAccess) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .fallback(not_found)
-        .with_state(probe)
+        .with_state(AppState {
+            probe,
+            access: Arc::new(access),
+        })
 }
 
 async fn healthz() -> Response {
@@ -146,8 +213,11 @@ async fn metrics(State(probe): State<Shared>) -> Response {
     }
 }
 
-async fn status(State(probe): State<Shared>) -> Response {
-    match ask(probe, |p| p.status()).await {
+async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = state.access.refusal(&headers) {
+        return refused;
+    }
+    match ask(state.probe, |p| p.status()).await {
         Ok(doc) => (StatusCode::OK, Json(doc)).into_response(),
         Err(failed) => failed,
     }
@@ -214,6 +284,13 @@ mod tests {
         }))
     }
 
+    fn app(access: StatusAccess) -> State<AppState> {
+        State(AppState {
+            probe: fake(true, false).0,
+            access: Arc::new(access),
+        })
+    }
+
     async fn parts(response: Response) -> (StatusCode, String, String) {
         let code = response.status();
         let kind = response
@@ -242,7 +319,8 @@ mod tests {
             parts(metrics(fake(true, false)).await).await,
             (StatusCode::OK, METRICS_CONTENT_TYPE.into(), "up 1\n".into())
         );
-        let (code, kind, body) = parts(status(fake(true, false)).await).await;
+        let (code, kind, body) =
+            parts(status(app(StatusAccess::Open), HeaderMap::new()).await).await;
         assert_eq!((code, kind.as_str()), (StatusCode::OK, "application/json"));
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&body).unwrap(),
@@ -271,5 +349,22 @@ mod tests {
             (code, body.as_str()),
             (StatusCode::INTERNAL_SERVER_ERROR, "the probe failed")
         );
+    }
+
+    #[tokio::test]
+    async fn status_is_guarded_before_the_probe_is_asked() {
+        let (code, _, body) =
+            parts(status(app(StatusAccess::Refused), HeaderMap::new()).await).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::FORBIDDEN, STATUS_REFUSED)
+        );
+        let token = StatusAccess::Token(SecretValue::new("tok"));
+        let (code, _, _) = parts(status(app(token.clone()), HeaderMap::new()).await).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
+        let (code, _, _) = parts(status(app(token), headers).await).await;
+        assert_eq!(code, StatusCode::OK);
     }
 }

@@ -195,6 +195,7 @@ impl World {
                 retry: Duration::from_millis(300),
             }),
             listen: options.listen,
+            status_token: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(controller.serve(async move {
