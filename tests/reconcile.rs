@@ -511,7 +511,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         assert_eq!(bad.reason, Reason::InvalidSpec);
         assert!(
             bad.message.contains(
-                "UnoPim locale `fr_FR`, which UnoPim does not have enabled (enabled: en_US)"
+                "names UnoPim locale `fr_FR` (localeMapping) that UnoPim does not have enabled (enabled locales: en_US)"
             ),
             "{bad:?}"
         );

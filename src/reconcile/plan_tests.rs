@@ -23,7 +23,7 @@ fn key(name: &str) -> SourceKey {
     }
 }
 
-fn desired(name: &str, label: &str) -> Desired {
+pub(super) fn desired(name: &str, label: &str) -> Desired {
     let data = CredentialData {
         label: label.into(),
         api_url: "https://api.bigcommerce.com/stores/abc/".into(),
@@ -141,7 +141,7 @@ fn actions(steps: &[Step]) -> Vec<(String, Action, Reason)> {
         .collect()
 }
 
-fn entry(d: Desired) -> Entry {
+pub(super) fn entry(d: Desired) -> Entry {
     Entry::Desired(Box::new(d))
 }
 

@@ -1,6 +1,7 @@
 //! Validation: JSON Schema, then semantic checks, then checks across the whole tree. Pure:
 //! it works on text and documents the source has read, and does no IO of its own.
 
+mod codes;
 mod schema_check;
 pub mod semantic;
 mod tree;
@@ -104,6 +105,10 @@ pub struct Rejected {
     pub label: Option<String>,
     /// The first problem, for status.
     pub message: String,
+    /// Where `metadata.name` and `spec.label` are, for tree-wide duplicate checks.
+    pub name_pos: Pos,
+    /// See `name_pos`.
+    pub label_pos: Pos,
 }
 
 impl Rejected {
@@ -114,7 +119,13 @@ impl Rejected {
                 .and_then(crate::yaml::Node::as_str)
                 .map(str::to_string)
         };
+        let pos = |path: &[&str]| {
+            let segments: Vec<Segment> = path.iter().map(|k| Segment::Key(k.to_string())).collect();
+            root.locate(&segments).0
+        };
         Rejected {
+            name_pos: pos(&["metadata", "name"]),
+            label_pos: pos(&["spec", "label"]),
             file: file.to_string(),
             namespace: text(&["metadata", "namespace"]),
             name: text(&["metadata", "name"]),
@@ -148,6 +159,7 @@ impl Report {
     pub fn check_tree(&mut self, opts: &ValidateOptions) {
         let found = tree::check(
             &mut self.credentials,
+            &self.rejected,
             &self.secrets,
             opts.semantic.kubernetes,
         );

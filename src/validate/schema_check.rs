@@ -204,10 +204,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 fn pattern_message(path: &[Segment], raw: Option<&str>) -> String {
-    match last_key(path) {
-        Some("apiUrl") => api_url_reason(raw.unwrap_or_default()),
+    match (last_key(path), raw) {
+        (Some("apiUrl"), _) => api_url_reason(raw.unwrap_or_default()),
+        // These fields hold codes and names, never secrets: quoting the value says what is wrong.
+        (Some("defaultLocale" | "defaultCurrency" | "name" | "namespace" | "env"), Some(raw)) => {
+            format!(
+                "{} {}",
+                quoted(raw),
+                pattern_hint(path).replacen("must be", "is not", 1)
+            )
+        }
         _ => pattern_hint(path),
     }
+}
+
+/// A value from a manifest as a message quotes it: control characters escaped, long ones cut.
+pub(crate) fn quoted(raw: &str) -> String {
+    const MAX: usize = 64;
+    let cut: String = raw.chars().take(MAX).collect();
+    let more = if raw.chars().count() > MAX { "…" } else { "" };
+    format!("`{}{more}`", crate::redact::escape_controls(&cut))
 }
 
 /// The precise reason an apiUrl is malformed; its host is judged later, against the allow-list.
@@ -227,7 +243,7 @@ fn pattern_hint(path: &[Segment]) -> String {
         Some("apiUrl") => "must be the API path of the API account, https://api.bigcommerce.com/stores/{store_hash}/".into(),
         Some("name") if path.len() == 2 => "must be a DNS-1123 name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit".into(),
         Some("namespace") => "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit".into(),
-        Some("defaultLocale") => "must be a UnoPim (ICU) locale code such as en_US, de_DE or az_Cyrl_AZ".into(),
+        Some("defaultLocale") => "must be a UnoPim locale code such as en_US, de_DE or az_Cyrl_AZ".into(),
         Some("defaultCurrency") => "must be an ISO 4217 currency code of three capital letters, such as USD".into(),
         Some("env") => "must be an environment variable name: letters, digits and '_', not starting with a digit".into(),
         _ => "has the wrong format".into(),

@@ -10,6 +10,10 @@ use crate::model::{
 };
 use crate::yaml::Segment;
 
+use super::codes::{is_iso4217_currency, is_unopim_locale};
+
+const CURRENCY_WHAT: &str = "an ISO 4217 currency code such as USD or EUR";
+
 /// A problem in one credential, located by its path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
@@ -72,32 +76,6 @@ fn at(parts: &[&str], message: impl Into<String>) -> Finding {
     }
 }
 
-/// UnoPim locale: ICU style, `en_US`, `de_DE`, `en_029`, `az_Cyrl_AZ`.
-pub fn is_icu_locale(code: &str) -> bool {
-    let parts: Vec<&str> = code.split('_').collect();
-    let lang = |s: &str| (2..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase());
-    let script = |s: &str| {
-        s.len() == 4
-            && s.as_bytes()[0].is_ascii_uppercase()
-            && s.bytes().skip(1).all(|b| b.is_ascii_lowercase())
-    };
-    let region = |s: &str| {
-        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
-            || (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
-    };
-    match parts.as_slice() {
-        [l] => lang(l),
-        [l, r] => lang(l) && (region(r) || script(r)),
-        [l, s, r] => lang(l) && script(s) && region(r),
-        _ => false,
-    }
-}
-
-/// ISO 4217 alphabetic code format: three capital letters.
-pub fn is_iso4217(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
-}
-
 /// BigCommerce locale: a loose language tag (`en`, `fr`, `en-US`, `en-UK`, `ua`).
 pub fn is_bigcommerce_locale(code: &str) -> bool {
     let mut parts = code.split(['-', '_']);
@@ -138,8 +116,8 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
         "localeMapping",
         &spec.locale_mapping,
         (
-            is_icu_locale,
-            "a UnoPim (ICU) locale code such as en_US or az_Cyrl_AZ",
+            is_unopim_locale,
+            "a UnoPim locale code such as en_US, de_DE or az_Cyrl_AZ",
         ),
         (
             is_bigcommerce_locale,
@@ -150,22 +128,25 @@ pub fn check(cred: &BigCommerceCredential, opts: &SemanticOptions) -> Vec<Findin
         &mut out,
         "currencyMapping",
         &spec.currency_mapping,
-        (is_iso4217, "an ISO 4217 currency code such as USD"),
-        (is_iso4217, "an ISO 4217 currency code such as USD"),
+        (is_iso4217_currency, CURRENCY_WHAT),
+        (is_iso4217_currency, CURRENCY_WHAT),
     );
     check_default(
         &mut out,
         "defaultLocale",
         spec.default_locale.as_deref(),
-        "localeMapping",
-        &spec.locale_mapping,
+        (
+            is_unopim_locale,
+            "a UnoPim locale code such as en_US, de_DE or az_Cyrl_AZ",
+        ),
+        ("localeMapping", &spec.locale_mapping),
     );
     check_default(
         &mut out,
         "defaultCurrency",
         spec.default_currency.as_deref(),
-        "currencyMapping",
-        &spec.currency_mapping,
+        (is_iso4217_currency, CURRENCY_WHAT),
+        ("currencyMapping", &spec.currency_mapping),
     );
 
     for (field, source) in spec.secret_sources() {
@@ -208,11 +189,14 @@ fn check_default(
     out: &mut Vec<Finding>,
     field: &str,
     value: Option<&str>,
-    mapping_field: &str,
-    mapping: &BTreeMap<String, String>,
+    (known, what): CodeRule,
+    (mapping_field, mapping): (&str, &BTreeMap<String, String>),
 ) {
     if let Some(value) = value {
-        if !mapping.is_empty() && !mapping.contains_key(value) {
+        // Only values of the right shape get here: the schema refused the others, quoting them.
+        if !known(value) {
+            out.push(at(&["spec", field], format!("`{value}` is not {what}")));
+        } else if !mapping.is_empty() && !mapping.contains_key(value) {
             let keys: Vec<&str> = mapping.keys().map(String::as_str).collect();
             out.push(at(
                 &["spec", field],
@@ -318,24 +302,6 @@ mod tests {
     }
 
     #[test]
-    fn icu_locales() {
-        for ok in ["en", "en_US", "de_DE", "en_029", "az_Cyrl_AZ", "sr_Latn"] {
-            assert!(is_icu_locale(ok), "{ok}");
-        }
-        for bad in [
-            "EN",
-            "en-US",
-            "en_us",
-            "english",
-            "en_US_POSIX",
-            "",
-            "az_cyrl_AZ",
-        ] {
-            assert!(!is_icu_locale(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn bigcommerce_locales_are_loose_tags() {
         for ok in ["en", "fr", "en-US", "en-UK", "ua", "zh-Hans"] {
             assert!(is_bigcommerce_locale(ok), "{ok}");
@@ -343,13 +309,5 @@ mod tests {
         for bad in ["", "e", "en-", "english-language", "en US"] {
             assert!(!is_bigcommerce_locale(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn currencies() {
-        assert!(is_iso4217("USD"));
-        assert!(!is_iso4217("usd"));
-        assert!(!is_iso4217("US"));
-        assert!(!is_iso4217("USDT"));
     }
 }

@@ -7,13 +7,16 @@ use crate::manifest::SecretDoc;
 use crate::model::SecretSource;
 use crate::yaml::Segment;
 
-use super::ValidCredential;
+use super::{Rejected, ValidCredential};
+use crate::manifest::DEFAULT_NAMESPACE;
+use crate::yaml::Pos;
 
 /// Tree-wide diagnostics for the credentials and Secrets found; a credential that shares its
 /// name or label with another also gets the diagnostic as its `conflict`, so that no source
 /// applies it.
 pub fn check(
     creds: &mut [ValidCredential],
+    rejected: &[Rejected],
     secrets: &[SecretDoc],
     kubernetes: bool,
 ) -> Vec<Diagnostic> {
@@ -40,19 +43,22 @@ pub fn check(
             out.extend(check_refs(cred, &secret_index));
         }
     }
-    let mut conflicts = duplicates(creds, "name", |c| {
-        let (ns, name) = c.key();
-        format!("{ns}/{name}")
-    });
-    // Labels are unique across the store; MySQL's default collation ignores case and
-    // trailing spaces, so the comparison does too.
-    conflicts.extend(duplicates(creds, "label", |c| {
-        c.resource.spec.label.trim_end().to_lowercase()
-    }));
+    // Documents that failed their own checks take part too: their rows are kept under their
+    // names, so a valid document with the same name or label must not be applied beside them,
+    // and a user fixing one error should not meet the duplicate only afterwards.
+    let ids: Vec<Identity> = creds
+        .iter()
+        .enumerate()
+        .map(|(index, c)| Identity::of_valid(index, c))
+        .chain(rejected.iter().map(Identity::of_rejected))
+        .collect();
+    let mut conflicts = duplicates(&ids, Field::Name);
+    conflicts.extend(duplicates(&ids, Field::Label));
     for (index, diag) in conflicts {
-        let cred = &mut creds[index];
-        if cred.conflict.is_none() {
-            cred.conflict = Some(diag.to_string());
+        if let Some(cred) = index.and_then(|i| creds.get_mut(i)) {
+            if cred.conflict.is_none() {
+                cred.conflict = Some(diag.to_string());
+            }
         }
         out.push(diag);
     }
@@ -106,51 +112,112 @@ fn check_refs(
     out
 }
 
-/// Every credential sharing a value of `field` with another gets the same error, naming the
-/// others; returned with the credential's index.
-fn duplicates(
-    creds: &[ValidCredential],
-    field: &str,
-    key: impl Fn(&ValidCredential) -> String,
-) -> Vec<(usize, Diagnostic)> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (index, cred) in creds.iter().enumerate() {
-        groups.entry(key(cred)).or_default().push(index);
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Name,
+    Label,
+}
+
+/// What the duplicate checks need of a credential document, valid or rejected.
+struct Identity {
+    /// Index among the valid credentials; None for a rejected document.
+    valid: Option<usize>,
+    file: String,
+    /// `namespace/name`, when the document has a name.
+    name: Option<String>,
+    /// The label as written, when it has one.
+    label: Option<String>,
+    name_pos: Pos,
+    label_pos: Pos,
+}
+
+impl Identity {
+    fn of_valid(index: usize, cred: &ValidCredential) -> Identity {
+        let (ns, name) = cred.key();
+        let at = |field: &[&str]| {
+            let path: Vec<Segment> = field.iter().map(|k| Segment::Key(k.to_string())).collect();
+            cred.doc.root.locate(&path).0
+        };
+        Identity {
+            valid: Some(index),
+            file: cred.doc.file.clone(),
+            name: Some(format!("{ns}/{name}")),
+            label: Some(cred.resource.spec.label.clone()),
+            name_pos: at(&["metadata", "name"]),
+            label_pos: at(&["spec", "label"]),
+        }
     }
-    let path: Vec<Segment> = match field {
-        "name" => vec![Segment::Key("metadata".into()), Segment::Key("name".into())],
-        _ => vec![Segment::Key("spec".into()), Segment::Key("label".into())],
+
+    fn of_rejected(r: &Rejected) -> Identity {
+        let ns = r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        Identity {
+            valid: None,
+            file: r.file.clone(),
+            name: r.name.as_ref().map(|name| format!("{ns}/{name}")),
+            label: r.label.clone(),
+            name_pos: r.name_pos,
+            label_pos: r.label_pos,
+        }
+    }
+
+    /// The value compared: labels are unique across the store, and MySQL's default collation
+    /// ignores case and trailing spaces, so the comparison does too.
+    fn key(&self, field: Field) -> Option<String> {
+        match field {
+            Field::Name => self.name.clone(),
+            Field::Label => self.label.as_ref().map(|l| l.trim_end().to_lowercase()),
+        }
+    }
+
+    fn pos(&self, field: Field) -> Pos {
+        match field {
+            Field::Name => self.name_pos,
+            Field::Label => self.label_pos,
+        }
+    }
+}
+
+/// Every document sharing a value of `field` with another gets the same error, naming the
+/// others; returned with the valid credential's index, if it is one.
+fn duplicates(ids: &[Identity], field: Field) -> Vec<(Option<usize>, Diagnostic)> {
+    let mut groups: BTreeMap<String, Vec<&Identity>> = BTreeMap::new();
+    for id in ids {
+        if let Some(key) = id.key(field) {
+            groups.entry(key).or_default().push(id);
+        }
+    }
+    let (name, path): (&str, Vec<Segment>) = match field {
+        Field::Name => (
+            "name",
+            vec![Segment::Key("metadata".into()), Segment::Key("name".into())],
+        ),
+        Field::Label => (
+            "label",
+            vec![Segment::Key("spec".into()), Segment::Key("label".into())],
+        ),
     };
     let mut out = Vec::new();
     for group in groups.values().filter(|g| g.len() > 1) {
-        for &index in group {
-            let cred = &creds[index];
+        for (i, id) in group.iter().enumerate() {
             let others: Vec<String> = group
                 .iter()
-                .filter(|&&o| o != index)
-                .map(|&o| {
-                    let other = &creds[o];
-                    let (pos, _) = other.doc.root.locate(&path);
-                    format!("{}:{}", other.doc.file, pos.line)
-                })
+                .enumerate()
+                .filter(|(o, _)| *o != i)
+                .map(|(_, other)| format!("{}:{}", other.file, other.pos(field).line))
                 .collect();
             let shown = match field {
-                "name" => {
-                    let (ns, name) = cred.key();
-                    format!("{ns}/{name}")
-                }
-                _ => cred.resource.spec.label.clone(),
-            };
+                Field::Name => id.name.clone(),
+                Field::Label => id.label.clone(),
+            }
+            .unwrap_or_default();
+            let message = format!(
+                "duplicate {name} `{}`: also used at {}; neither is applied until it is unique",
+                crate::redact::escape_controls(&shown),
+                others.join(", ")
+            );
             out.push((
-                index,
-                cred.diagnostic(
-                    &path,
-                    false,
-                    format!(
-                        "duplicate {field} `{shown}`: also used at {}; neither is applied until it is unique",
-                        others.join(", ")
-                    ),
-                ),
+                id.valid,
+                Diagnostic::new(&id.file, id.pos(field), &path, message),
             ));
         }
     }
