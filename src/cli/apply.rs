@@ -1,5 +1,6 @@
 //! `bccreds plan PATH…` and `bccreds apply PATH…`: one reconcile pass over a manifest tree.
 
+use crate::cli::out::errln;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -55,11 +56,11 @@ fn is_empty_tree_notice(scan: &Scan, problem: &Diagnostic) -> bool {
 /// Runs `plan` (`execute == false`) or `apply`.
 pub fn run(args: &PassArgs, execute: bool) -> u8 {
     if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
-        eprintln!("error: {}: no such file or directory", missing.display());
+        errln!("error: {}: no such file or directory", missing.display());
         return EXIT_USAGE;
     }
     if execute && (args.exit_code || args.diff) {
-        eprintln!("error: --exit-code and --diff are options of `bccreds plan`");
+        errln!("error: --exit-code and --diff are options of `bccreds plan`");
         return EXIT_USAGE;
     }
     let Some(client) = args.bigcommerce.client() else {
@@ -132,7 +133,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             EXIT_FAILED
         }
     }

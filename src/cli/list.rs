@@ -1,5 +1,6 @@
 //! `bccreds list`: the credentials page in the terminal.
 
+use crate::cli::out::{errln, out};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -162,7 +163,7 @@ pub fn run(args: &ListArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return EXIT_FAILED;
         }
     };
@@ -186,7 +187,7 @@ pub fn run(args: &ListArgs) -> u8 {
     let rows = match rows {
         Ok(rows) => rows,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return EXIT_FAILED;
         }
     };
@@ -201,11 +202,11 @@ pub fn run(args: &ListArgs) -> u8 {
     };
     match printed {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             EXIT_FAILED
         }
     }

@@ -1,10 +1,12 @@
 //! The command line: parsing flags and dispatching to commands.
 
+use crate::cli::out::out;
 mod apply;
 mod controller;
 pub mod demo;
 mod list;
 mod options;
+pub(crate) mod out;
 mod process;
 mod rekey;
 mod report;
@@ -104,11 +106,11 @@ pub fn run() -> ExitCode {
         Command::Apply(args) => apply::run(&args, true),
         Command::SimulateBigcommerce(args) => simulate::run(&args),
         Command::Schema => {
-            print!("{}", crate::schema::manifest_schema_json());
+            out!("{}", crate::schema::manifest_schema_json());
             EXIT_OK
         }
         Command::Crd => {
-            print!("{}", crate::schema::crd_yaml());
+            out!("{}", crate::schema::crd_yaml());
             EXIT_OK
         }
         Command::Demo(args) => demo::run(&args),

@@ -1,5 +1,6 @@
 //! Flags shared by several commands; names and variables are stable because scripts use them.
 
+use crate::cli::out::errln;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,7 +103,7 @@ impl BigCommerceArgs {
         match crate::verify::BigCommerceClient::new(&self.client_options()) {
             Ok(c) => Some(std::sync::Arc::new(c)),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 None
             }
         }

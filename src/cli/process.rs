@@ -1,6 +1,7 @@
 //! What every long-running or async command needs from the process: a runtime and the stop
 //! signal.
 
+use crate::cli::out::errln;
 /// A multi-threaded tokio runtime, or `None` after printing why it could not start.
 pub fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
@@ -9,7 +10,7 @@ pub fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             None
         }
     }

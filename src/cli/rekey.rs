@@ -1,5 +1,6 @@
 //! `bccreds rekey`: re-encrypt the secrets of this owner's rows with the current APP_KEY.
 
+use crate::cli::out::errln;
 use std::io::Write;
 
 use clap::Args;
@@ -29,7 +30,7 @@ pub fn run(args: &RekeyArgs) -> u8 {
     match result {
         Ok(report) => {
             for (id, problem) in &report.unreadable {
-                eprintln!("credential {id}: {problem}; left as it was");
+                errln!("credential {id}: {problem}; left as it was");
             }
             // A closed stdout (`| head`) is no reason to fail a rekey that ran.
             let _ = writeln!(
@@ -46,7 +47,7 @@ pub fn run(args: &RekeyArgs) -> u8 {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             EXIT_FAILED
         }
     }

@@ -1,5 +1,6 @@
 //! `bccreds simulate-bigcommerce --listen ADDR --fixture FILE`.
 
+use crate::cli::out::errln;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,14 +46,14 @@ pub fn run(args: &SimulateArgs) -> u8 {
     let addr = match loopback_addr(&args.listen) {
         Ok(addr) => addr,
         Err(message) => {
-            eprintln!("simulate-bigcommerce: {message}");
+            errln!("simulate-bigcommerce: {message}");
             return super::EXIT_USAGE;
         }
     };
     let fixture = match Fixture::load(&args.fixture) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("simulate-bigcommerce: {e}");
+            errln!("simulate-bigcommerce: {e}");
             return super::EXIT_FAILED;
         }
     };
@@ -67,7 +68,7 @@ async fn serve(fixture: Fixture, addr: SocketAddr, path: &std::path::Path) -> u8
     let simulator = match Simulator::start(fixture, addr).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("simulate-bigcommerce: cannot listen on {addr}: {e}");
+            errln!("simulate-bigcommerce: cannot listen on {addr}: {e}");
             return super::EXIT_FAILED;
         }
     };
@@ -75,7 +76,7 @@ async fn serve(fixture: Fixture, addr: SocketAddr, path: &std::path::Path) -> u8
     let signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("simulate-bigcommerce: cannot install signal handlers: {e}");
+            errln!("simulate-bigcommerce: cannot install signal handlers: {e}");
             simulator.shutdown().await;
             return super::EXIT_FAILED;
         }
@@ -90,14 +91,14 @@ async fn serve(fixture: Fixture, addr: SocketAddr, path: &std::path::Path) -> u8
         return super::EXIT_FAILED;
     }
     drop(stdout);
-    eprintln!(
+    errln!(
         "simulate-bigcommerce: serving {stores} store(s) from {} at {}; stop with Ctrl-C",
         path.display(),
         simulator.base_url()
     );
     signals.wait().await;
     simulator.shutdown().await;
-    eprintln!("simulate-bigcommerce: stopped");
+    errln!("simulate-bigcommerce: stopped");
     super::EXIT_OK
 }
 

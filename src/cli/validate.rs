@@ -1,5 +1,6 @@
 //! `bccreds validate PATH…`.
 
+use crate::cli::out::{errln, outln};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -35,22 +36,22 @@ pub fn run(args: &ValidateArgs) -> u8 {
     let report = match source.read() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     match args.output {
         Output::Json => match serde_json::to_string_pretty(&report.diagnostics) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => outln!("{json}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return EXIT_FAILED;
             }
         },
-        Output::Text => report.diagnostics.iter().for_each(|d| println!("{d}")),
+        Output::Text => report.diagnostics.iter().for_each(|d| outln!("{d}")),
     }
     if args.verbose {
-        report.notes.iter().for_each(|n| eprintln!("note: {n}"));
+        report.notes.iter().for_each(|n| errln!("note: {n}"));
     }
     let summary = format!(
         "{} files, {} documents: {} credentials, {} Secrets",
@@ -60,10 +61,10 @@ pub fn run(args: &ValidateArgs) -> u8 {
         report.secrets.len()
     );
     if report.is_valid() {
-        eprintln!("valid: {summary}");
+        errln!("valid: {summary}");
         EXIT_OK
     } else {
-        eprintln!(
+        errln!(
             "invalid: {} problems in {summary}",
             report.diagnostics.len()
         );

@@ -1,6 +1,7 @@
 //! `bccreds verify PATH…`: verify manifests with BigCommerce now, store nothing. A verify-only
 //! pass of the reconciler: the same scan, plan and verification as `apply`, without a store.
 
+use crate::cli::out::{errln, outln};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -83,7 +84,7 @@ fn item(report: &ItemReport) -> Option<Item> {
 
 pub fn run(args: &VerifyArgs) -> u8 {
     if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
-        eprintln!("error: {}: no such file or directory", missing.display());
+        errln!("error: {}: no such file or directory", missing.display());
         return EXIT_USAGE;
     }
     let Some(client) = args.bigcommerce.client() else {
@@ -91,7 +92,7 @@ pub fn run(args: &VerifyArgs) -> u8 {
     };
     let scan = args.manifests.source(&args.paths).scan();
     // Invalid manifests are reported as validate does and never sent anywhere.
-    scan.problems.iter().for_each(|d| eprintln!("{d}"));
+    scan.problems.iter().for_each(|d| errln!("{d}"));
     let Some(runtime) = super::process::runtime() else {
         return EXIT_FAILED;
     };
@@ -105,19 +106,19 @@ pub fn run(args: &VerifyArgs) -> u8 {
     match args.output {
         Output::Json => {
             let doc = serde_json::json!({ "items": items, "summary": summary });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         Output::Text => {
             for item in &items {
                 let mark = if item.verified { "ok  " } else { "FAIL" };
                 // Messages quote what BigCommerce answered (a store's name): escaped.
-                println!(
+                outln!(
                     "{mark} {}: {}",
                     item.reason,
                     crate::redact::escape_controls(&item.message)
                 );
             }
-            println!("{} verified, {} failed", summary.verified, summary.failed);
+            outln!("{} verified, {} failed", summary.verified, summary.failed);
         }
     }
     if failed == 0 && scan.problems.is_empty() {

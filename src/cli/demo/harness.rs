@@ -1,6 +1,7 @@
 //! The demo's machinery, apart from its narrative: the embedded example tree, a temporary
 //! directory that cleans up after itself, the store and reconciler, and the facts tests check.
 
+use crate::cli::out::errln;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,7 +113,7 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if let Err(e) = std::fs::remove_dir_all(&self.path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!(
+                errln!(
                     "warning: could not remove the demo directory {}: {e}",
                     self.path.display()
                 );

@@ -5,6 +5,7 @@
 //! and no database server, and removes everything it wrote when it ends, even on error. This
 //! file is the narrative; `harness.rs` holds the machinery and the facts tests check.
 
+use crate::cli::out::errln;
 mod harness;
 
 use std::io::Write;
@@ -252,7 +253,7 @@ pub fn run(_args: &DemoArgs) -> u8 {
         Ok(_) => super::EXIT_OK,
         Err(e) => {
             let _ = stdout.flush();
-            eprintln!("error: the demo failed: {e:#}");
+            errln!("error: the demo failed: {e:#}");
             super::EXIT_FAILED
         }
     }

@@ -1,0 +1,33 @@
+//! Printing results and messages without `println!`'s panic: a reader that goes away (`| head`,
+//! `| true`, a closed terminal) ends the output, not the command, which finishes its work and
+//! exits with its own code, as ripgrep and kubectl do.
+
+use std::io::{self, Write};
+
+/// Writes `text` to stdout; a closed pipe or any other write error only stops the output.
+pub fn stdout(text: std::fmt::Arguments<'_>) {
+    let _ = io::stdout().lock().write_fmt(text);
+}
+
+/// Writes `text` to stderr; errors are dropped, as there is nowhere left to report them.
+pub fn stderr(text: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
+}
+
+/// `print!` that never panics.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::out::stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that never panics.
+macro_rules! outln {
+    () => { $crate::cli::out::stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::out::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::cli::out::stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) use {errln, out, outln};
