@@ -1,5 +1,6 @@
 //! `bccreds controller`: Kubernetes mode.
 
+use crate::cli::out::errln;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
     let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
         Ok(token) => token,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -131,7 +132,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             EXIT_FAILED
         }
     }

@@ -1,5 +1,6 @@
 //! `bccreds status`: the conditions a running `watch` daemon reports.
 
+use crate::cli::out::{errln, out, outln};
 use clap::Args;
 
 use super::table::{render, Column, Shrink};
@@ -180,7 +181,7 @@ pub fn run(args: &StatusArgs) -> u8 {
     let token = match checked_status_token(args.status_token.as_ref()) {
         Ok(token) => token,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -229,18 +230,18 @@ pub fn run(args: &StatusArgs) -> u8 {
         Ok(doc) => {
             match args.output {
                 Output::Json => {
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+                    outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
                 }
-                Output::Text => print!("{}", render_status(&doc, 100)),
+                Output::Text => out!("{}", render_status(&doc, 100)),
             }
             EXIT_OK
         }
         Err(Failure::Refused(e)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             EXIT_FAILED
         }
         Err(Failure::Unreachable(e)) => {
-            eprintln!("error: {e} (is `bccreds watch` running with --listen there?)");
+            errln!("error: {e} (is `bccreds watch` running with --listen there?)");
             EXIT_FAILED
         }
     }

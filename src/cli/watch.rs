@@ -1,5 +1,6 @@
 //! `bccreds watch DIR`: the file-mode daemon.
 
+use crate::cli::out::errln;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,7 +51,7 @@ pub fn run(args: &WatchArgs) -> u8 {
     let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
         Ok(token) => token,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -83,7 +84,7 @@ pub fn run(args: &WatchArgs) -> u8 {
             args.reconcile.config(),
         ));
         let daemon = Daemon::bind(&config, rec, client).await?;
-        eprintln!(
+        errln!(
             "bccreds watching {} (endpoints on http://{})",
             config.dir.display(),
             daemon.addr()
@@ -94,7 +95,7 @@ pub fn run(args: &WatchArgs) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             EXIT_FAILED
         }
     }
