@@ -399,3 +399,39 @@ fn the_file_cache_reuses_unchanged_files_and_sees_every_change() {
     fs::remove_file(dir.path().join("a.yaml")).expect("rm");
     assert_eq!(labels(&mut cache), ["Betx"]);
 }
+
+#[test]
+fn one_bccreds_output_suits_every_command() {
+    let case = "tests/corpus/invalid/53-default-locale-english.yaml";
+    for (value, starts) in [
+        ("yaml", "- file: "),
+        ("json", "["),
+        ("table", "tests/corpus"),
+    ] {
+        let out = common::bccreds()
+            .args(["validate", case])
+            .env("BCCREDS_OUTPUT", value)
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{value}: {}", all_output(&out));
+        assert!(stdout.starts_with(starts), "{value}: {stdout}");
+        assert!(stdout.contains("english"), "{value}: {stdout}");
+    }
+    for command in [
+        &["list", "--store", "sqlite:///nonexistent/none.db"][..],
+        &["plan", "examples/"],
+    ] {
+        let out = common::bccreds()
+            .args(command)
+            .env("BCCREDS_OUTPUT", "yaml")
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&stdout).is_ok() && !stdout.is_empty(),
+            "{command:?}: {}",
+            all_output(&out)
+        );
+    }
+}

@@ -7,19 +7,9 @@ use serde::Serialize;
 
 use super::options::StoreArgs;
 use super::table::{render, Column, Shrink};
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{Output, EXIT_FAILED, EXIT_OK};
 use crate::model::{ConditionStatus, Reason};
 use crate::store::{ListQuery, ListedCredential, SortColumn};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ListOutput {
-    /// A table for people.
-    Table,
-    /// JSON for scripts.
-    Json,
-    /// YAML for scripts.
-    Yaml,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SortBy {
@@ -51,8 +41,8 @@ pub struct ListArgs {
     #[arg(long, value_enum)]
     status: Option<StatusFilter>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ListOutput::Table, env = "BCCREDS_OUTPUT")]
-    output: ListOutput,
+    #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT")]
+    output: Output,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -192,13 +182,10 @@ pub fn run(args: &ListArgs) -> u8 {
         }
     };
     let items: Vec<ListItem> = rows.iter().map(item).collect();
-    let printed = match args.output {
-        ListOutput::Table if rows.is_empty() => Ok("No credentials stored.\n".to_string()),
-        ListOutput::Table => Ok(table(&rows, Utc::now(), terminal_width())),
-        ListOutput::Json => serde_json::to_string_pretty(&items)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        ListOutput::Yaml => serde_yaml_ng::to_string(&items).map_err(|e| e.to_string()),
+    let printed = match args.output.document(&items) {
+        Some(doc) => doc,
+        None if rows.is_empty() => Ok("No credentials stored.\n".to_string()),
+        None => Ok(table(&rows, Utc::now(), terminal_width())),
     };
     match printed {
         Ok(text) => {

@@ -79,13 +79,32 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
-/// How results are printed.
+/// How results are printed; one set of values for every command, so that one `BCCREDS_OUTPUT`
+/// suits them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Human-readable lines.
+    /// Human-readable lines (a table for `list`).
+    #[value(alias = "table")]
     Text,
     /// JSON for scripts.
     Json,
+    /// YAML, the same document as JSON.
+    Yaml,
+}
+
+impl Output {
+    /// `value` as JSON or YAML text ending in a newline; None for text output.
+    pub fn document<T: serde::Serialize>(self, value: &T) -> Option<Result<String, String>> {
+        match self {
+            Output::Text => None,
+            Output::Json => Some(
+                serde_json::to_string_pretty(value)
+                    .map(|s| s + "\n")
+                    .map_err(|e| e.to_string()),
+            ),
+            Output::Yaml => Some(serde_yaml_ng::to_string(value).map_err(|e| e.to_string())),
+        }
+    }
 }
 
 /// Parses the command line and runs the command.

@@ -30,11 +30,8 @@ pub fn write_text(out: &mut impl Write, report: &PassReport) -> io::Result<()> {
 pub fn print(report: &PassReport, problems: &[Diagnostic], output: Output) -> io::Result<()> {
     write_problems(&mut io::stderr().lock(), problems)?;
     let mut out = io::stdout().lock();
-    match output {
-        Output::Json => {
-            let json = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
-            writeln!(out, "{json}")
-        }
-        Output::Text => write_text(&mut out, report),
+    match output.document(report) {
+        Some(doc) => write!(out, "{}", doc.map_err(io::Error::other)?),
+        None => write_text(&mut out, report),
     }
 }

@@ -1,6 +1,6 @@
 //! `bccreds status`: the conditions a running `watch` daemon reports.
 
-use crate::cli::out::{errln, out, outln};
+use crate::cli::out::{errln, out};
 use clap::Args;
 
 use super::table::{render, Column, Shrink};
@@ -228,11 +228,10 @@ pub fn run(args: &StatusArgs) -> u8 {
         });
     match fetched {
         Ok(doc) => {
-            match args.output {
-                Output::Json => {
-                    outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
-                }
-                Output::Text => out!("{}", render_status(&doc, 100)),
+            match args.output.document(&doc) {
+                Some(Ok(text)) => out!("{text}"),
+                Some(Err(e)) => errln!("error: {e}"),
+                None => out!("{}", render_status(&doc, 100)),
             }
             EXIT_OK
         }

@@ -1,6 +1,6 @@
 //! `bccreds validate PATH…`.
 
-use crate::cli::out::{errln, outln};
+use crate::cli::out::{errln, out, outln};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -40,15 +40,13 @@ pub fn run(args: &ValidateArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    match args.output {
-        Output::Json => match serde_json::to_string_pretty(&report.diagnostics) {
-            Ok(json) => outln!("{json}"),
-            Err(e) => {
-                errln!("error: {e}");
-                return EXIT_FAILED;
-            }
-        },
-        Output::Text => report.diagnostics.iter().for_each(|d| outln!("{d}")),
+    match args.output.document(&report.diagnostics) {
+        Some(Ok(doc)) => out!("{doc}"),
+        Some(Err(e)) => {
+            errln!("error: {e}");
+            return EXIT_FAILED;
+        }
+        None => report.diagnostics.iter().for_each(|d| outln!("{d}")),
     }
     if args.verbose {
         report.notes.iter().for_each(|n| errln!("note: {n}"));

@@ -1,7 +1,7 @@
 //! `bccreds verify PATH…`: verify manifests with BigCommerce now, store nothing. A verify-only
 //! pass of the reconciler: the same scan, plan and verification as `apply`, without a store.
 
-use crate::cli::out::{errln, outln};
+use crate::cli::out::{errln, out, outln};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -104,9 +104,11 @@ pub fn run(args: &VerifyArgs) -> u8 {
         failed,
     };
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = serde_json::json!({ "items": items, "summary": summary });
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            if let Some(Ok(text)) = args.output.document(&doc) {
+                out!("{text}");
+            }
         }
         Output::Text => {
             for item in &items {
