@@ -131,9 +131,6 @@ pub fn run(args: &ControllerArgs) -> u8 {
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(()) => EXIT_OK,
-        Err(e) => {
-            errln!("error: {e:#}");
-            EXIT_FAILED
-        }
+        Err(e) => super::errors::report(&e),
     }
 }

@@ -4,6 +4,7 @@ use crate::cli::out::out;
 mod apply;
 mod controller;
 pub mod demo;
+mod errors;
 mod list;
 mod options;
 pub(crate) mod out;

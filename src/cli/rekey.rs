@@ -46,9 +46,6 @@ pub fn run(args: &RekeyArgs) -> u8 {
                 EXIT_FAILED
             }
         }
-        Err(e) => {
-            errln!("error: {e:#}");
-            EXIT_FAILED
-        }
+        Err(e) => super::errors::report(&e),
     }
 }

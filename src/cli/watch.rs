@@ -94,9 +94,6 @@ pub fn run(args: &WatchArgs) -> u8 {
     });
     match result {
         Ok(()) => EXIT_OK,
-        Err(e) => {
-            errln!("error: {e:#}");
-            EXIT_FAILED
-        }
+        Err(e) => super::errors::report(&e),
     }
 }

@@ -288,6 +288,22 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// Refuses a URL no engine takes before anything else is asked of it (such as an APP_KEY).
+fn check_scheme(url: &str) -> Result<(), StoreError> {
+    const SCHEMES: [&str; 5] = [
+        "sqlite:",
+        "mysql://",
+        "mariadb://",
+        "postgres://",
+        "postgresql://",
+    ];
+    if SCHEMES.iter().any(|s| url.starts_with(s)) {
+        Ok(())
+    } else {
+        Err(StoreError::Url(redact_url(url)))
+    }
+}
+
 /// The key file beside an SQLite database; other engines must use UnoPim's APP_KEY.
 fn key_file_of(url: &str) -> Result<PathBuf, StoreError> {
     let Some(path) = sqlite_path(url) else {
@@ -439,6 +455,7 @@ impl Store {
     /// Connects, runs migrations and sets up encryption.
     pub async fn connect(opts: StoreOptions) -> Result<Store, StoreError> {
         let url = opts.url.as_str();
+        check_scheme(url)?;
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
         // Decided before connecting, so a missing key is reported without touching the database.
         let encrypter = encrypter(opts.encryption, url, true)?;
@@ -460,6 +477,7 @@ impl Store {
     /// a database file, a table nor a key file. A store that does not exist yet reads as empty.
     pub async fn open_existing(opts: StoreOptions) -> Result<Store, StoreError> {
         let url = opts.url.as_str();
+        check_scheme(url)?;
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
         let encrypter = encrypter(opts.encryption, url, false)?;
         let absent = sqlite_path(url).is_some_and(|path| !path.exists());
