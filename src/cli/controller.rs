@@ -15,6 +15,7 @@ use crate::reconcile::Reconciler;
 use crate::secret::SecretValue;
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Kubernetes")]
 pub struct ControllerArgs {
     /// Namespace to watch (repeatable, or comma-separated); all namespaces when none is given.
     #[arg(long = "namespace", value_delimiter = ',', env = "BCCREDS_NAMESPACES")]
@@ -37,15 +38,10 @@ pub struct ControllerArgs {
     /// Address of /healthz, /readyz, /metrics and /status.
     #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
     listen: SocketAddr,
-    /// Bearer token that /status requires (`Authorization: Bearer TOKEN`). Without it, /status
-    /// is served only on a loopback --listen address (403 elsewhere); /healthz, /readyz and
-    /// /metrics are always open. Prefer the environment variable: a command-line value shows
-    /// in `ps`.
+    /// Bearer token /status requires; without one, /status is served on loopback only.
     #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
     status_token: Option<SecretValue>,
-    /// How Secrets are read: `watch` (list/watch their metadata, so a rotation is seen within
-    /// seconds) or `get` (by name only, no list/watch permission; re-checked every
-    /// `--secret-recheck-interval`).
+    /// Read Secrets by list/watch (rotations seen at once) or by get only (no list RBAC).
     #[arg(long, value_enum, default_value_t = SecretAccess::Watch, env = "BCCREDS_SECRET_ACCESS")]
     secret_access: SecretAccess,
     /// With `--secret-access get`: how often each credential's Secrets are read again.

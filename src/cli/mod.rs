@@ -4,6 +4,7 @@ use crate::cli::out::out;
 mod apply;
 mod controller;
 pub mod demo;
+mod docs;
 mod errors;
 mod list;
 mod options;
@@ -29,10 +30,16 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit code: the command line was wrong.
 pub const EXIT_USAGE: u8 = 2;
 
+/// The exit codes of every command, as `--help` and the README list them.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success; plan --exit-code: no changes
+  1  something is invalid or failed; status: a credential is not Ready
+  2  usage error (a flag, the store URL, table prefix or APP_KEY); plan --exit-code: changes";
+
 /// Declarative BigCommerce API credentials for UnoPim's BigCommerce connector.
 #[derive(Debug, Parser)]
 #[command(name = "bccreds", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 something invalid or failed, 2 usage error.")]
+#[command(after_help = EXIT_CODES)]
 pub struct Cli {
     /// Log lines on stderr as text or as one JSON object per line (for log pipelines).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "BCCREDS_LOG_FORMAT")]
@@ -44,9 +51,9 @@ pub struct Cli {
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// `LEVEL target: message key=value`, coloured on a terminal.
+    // `LEVEL target: message key=value`, coloured on a terminal.
     Text,
-    /// One JSON object per line.
+    // One JSON object per line.
     Json,
 }
 
@@ -78,18 +85,22 @@ enum Command {
     Crd,
     /// Run the whole flow against a built-in BigCommerce simulator and a temporary store.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write one per command with --dir.
+    Man(docs::ManArgs),
 }
 
 /// How results are printed; one set of values for every command, so that one `BCCREDS_OUTPUT`
 /// suits them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Human-readable lines (a table for `list`).
+    // Human-readable lines (a table for `list`).
     #[value(alias = "table")]
     Text,
-    /// JSON for scripts.
+    // JSON for scripts.
     Json,
-    /// YAML, the same document as JSON.
+    // YAML, the same document as JSON.
     Yaml,
 }
 
@@ -134,6 +145,8 @@ pub fn run() -> ExitCode {
             EXIT_OK
         }
         Command::Demo(args) => demo::run(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     };
     ExitCode::from(code)
 }

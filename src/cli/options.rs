@@ -20,25 +20,22 @@ use crate::yaml::Limits;
 
 /// How manifests are read and resolved.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Manifests")]
 pub struct ManifestArgs {
-    /// Root of `file:` secret sources. `watch` watches it too: a rewritten file (or a mounted
-    /// Secret's `..data` swap) starts a pass within the debounce. `env:` sources are read from
-    /// this process's environment, which cannot change while it runs: restart to rotate them.
+    /// Root of `file:` secret sources (watched by `watch`).
     #[arg(long, env = "BCCREDS_SECRETS_DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Largest manifest file accepted, in bytes (suffixes KiB and MiB allowed).
+    /// Largest manifest file read (KiB and MiB suffixes allowed).
     #[arg(long, default_value = "1MiB", value_parser = parse_size, env = "BCCREDS_MAX_FILE_SIZE")]
     pub max_file_size: u64,
     /// Deepest YAML nesting accepted.
     #[arg(long, default_value_t = Limits::default().max_depth, env = "BCCREDS_MAX_DEPTH")]
     pub max_depth: usize,
-    /// Hosts an apiUrl may name; the token is only ever sent for those.
+    /// Hosts an apiUrl may name; tokens are sent to no other.
     #[arg(long = "allowed-host", default_value = crate::api_url::DEFAULT_ALLOWED_HOST,
           value_delimiter = ',', env = "BCCREDS_ALLOWED_HOSTS")]
     pub allowed_hosts: Vec<String>,
-    /// Environment variables `env:` sources may read besides BC_* and BIGCOMMERCE_*: a name or
-    /// a glob (`*`, `?`); repeatable or comma-separated. Others are a validation error, so a
-    /// manifest cannot copy this process's own environment (APP_KEY, DB_PASSWORD) into a column.
+    /// More variables `env:` sources may read, besides BC_* and BIGCOMMERCE_* (name or glob).
     #[arg(
         long = "env-allow",
         value_name = "GLOB",
@@ -78,12 +75,12 @@ impl ManifestArgs {
 
 /// How BigCommerce is reached.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "BigCommerce")]
 pub struct BigCommerceArgs {
-    /// Where requests go; http:// only for loopback (a simulator). Manifests keep their apiUrl.
-    /// A response body over 1 MiB (BigCommerce's are a few KiB) is refused as Unreachable.
+    /// Where requests go (http:// only on loopback); answers over 1 MiB are refused.
     #[arg(long, default_value = DEFAULT_BASE_URL, env = "BCCREDS_BIGCOMMERCE_BASE_URL")]
     pub bigcommerce_base_url: String,
-    /// Limit for establishing a connection (e.g. 5s, 500ms).
+    /// Limit for connecting (5s, 500ms, …).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, env = "BCCREDS_CONNECT_TIMEOUT")]
     pub connect_timeout: Duration,
     /// Limit for one request, body included.
@@ -126,24 +123,24 @@ impl BigCommerceArgs {
 
 /// How the reconciler behaves.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Reconciling")]
 pub struct ReconcileArgs {
-    /// Owner id of the rows this reconciler manages; reconcilers sharing a store need distinct ids.
+    /// Owner id of the rows managed; reconcilers sharing a store need distinct ids.
     #[arg(long, default_value = "bccreds", value_parser = parse_owner, env = "BCCREDS_OWNER")]
     pub owner: String,
     /// Verifications running at once.
     #[arg(long, default_value_t = 8, env = "BCCREDS_CONCURRENCY")]
     pub concurrency: usize,
-    /// Verify unchanged credentials again after this long, so a revoked token shows up.
+    /// Verify unchanged credentials again after this long.
     #[arg(long, default_value = "6h", value_parser = humantime::parse_duration, env = "BCCREDS_REVERIFY_INTERVAL")]
     pub reverify_interval: Duration,
-    /// What to do with the stored row of a revoked token.
+    /// What to do with the row of a revoked token: keep it, or mark it inactive.
     #[arg(long, value_enum, default_value_t = OnRevoked::Keep, env = "BCCREDS_ON_REVOKED")]
     pub on_revoked: OnRevoked,
     /// Allow deleting every managed row when no manifest is found.
     #[arg(long, env = "BCCREDS_ALLOW_EMPTY")]
     pub allow_empty: bool,
-    /// Delete the rows of manifests that are gone from the given paths (`--prune=false`: delete
-    /// nothing). Only rows whose recorded manifest file lies inside the paths are ever deleted.
+    /// Delete rows whose manifests are gone from the given paths (`--prune=false`: never).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", env = "BCCREDS_PRUNE")]
     pub prune: bool,
@@ -166,22 +163,23 @@ impl ReconcileArgs {
 /// How secrets are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SecretEncryption {
-    /// Laravel's encrypter (AES-256-CBC with HMAC), readable by UnoPim's `encrypted` cast.
+    // Laravel's encrypter (AES-256-CBC with HMAC), readable by UnoPim's `encrypted` cast.
     Laravel,
-    /// Plaintext, for connectors that keep it.
+    // Plaintext, for connectors that keep it.
     None,
 }
 
 /// Where the connector store is and how it is written.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Store")]
 pub struct StoreArgs {
-    /// sqlite://PATH (created on first use), mysql://… (also MariaDB) or postgres://….
+    /// sqlite://PATH, mysql://… (MariaDB too) or postgres://….
     #[arg(long = "store", default_value = crate::store::DEFAULT_STORE_URL, env = "BCCREDS_STORE", hide_env_values = true)]
     pub store_url: String,
     /// UnoPim's DB_PREFIX.
     #[arg(long, default_value = "", env = "BCCREDS_TABLE_PREFIX")]
     pub table_prefix: String,
-    /// UnoPim's APP_KEY (`base64:…`); with SQLite and no key, a key file beside the database.
+    /// UnoPim's APP_KEY (`base64:…`); SQLite without one uses a key file beside it.
     #[arg(long, env = "APP_KEY", hide_env_values = true)]
     pub app_key: Option<String>,
     /// A file holding APP_KEY.
@@ -190,7 +188,7 @@ pub struct StoreArgs {
     /// Older keys, comma-separated, accepted when decrypting.
     #[arg(long, env = "APP_PREVIOUS_KEYS", hide_env_values = true)]
     pub app_previous_keys: Option<String>,
-    /// How secrets are stored.
+    /// How secrets are stored: Laravel-encrypted, or plaintext.
     #[arg(long, value_enum, default_value_t = SecretEncryption::Laravel, env = "BCCREDS_SECRET_ENCRYPTION")]
     pub secret_encryption: SecretEncryption,
 }

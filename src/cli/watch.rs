@@ -20,22 +20,24 @@ pub struct WatchArgs {
     /// The manifest directory (a git checkout, a mounted ConfigMap or Secret).
     pub dir: PathBuf,
     /// Address of /healthz, /readyz, /metrics and /status.
-    #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
+    #[arg(
+        long,
+        help_heading = "Daemon",
+        default_value = "127.0.0.1:9464",
+        env = "BCCREDS_LISTEN"
+    )]
     pub listen: SocketAddr,
-    /// Bearer token that /status requires (`Authorization: Bearer TOKEN`). Without it, /status
-    /// is served only on a loopback --listen address (403 elsewhere); /healthz, /readyz and
-    /// /metrics are always open. Prefer the environment variable: a command-line value shows
-    /// in `ps`.
-    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
+    /// Bearer token /status requires; without one, /status is served on loopback only.
+    #[arg(long, help_heading = "Daemon", env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
     pub status_token: Option<SecretValue>,
     /// Quiet time after the last file event before a pass.
-    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
+    #[arg(long, help_heading = "Daemon", default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
     pub debounce: Duration,
     /// A full pass this often even without events (0s: never).
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, env = "BCCREDS_RESYNC_INTERVAL")]
+    #[arg(long, help_heading = "Daemon", default_value = "5m", value_parser = humantime::parse_duration, env = "BCCREDS_RESYNC_INTERVAL")]
     pub resync_interval: Duration,
     /// Poll the tree at this interval instead of inotify (NFS and similar filesystems).
-    #[arg(long, value_parser = humantime::parse_duration, env = "BCCREDS_POLL")]
+    #[arg(long, help_heading = "Daemon", value_parser = humantime::parse_duration, env = "BCCREDS_POLL")]
     pub poll: Option<Duration>,
     #[command(flatten)]
     pub manifests: ManifestArgs,

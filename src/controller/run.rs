@@ -48,9 +48,9 @@ pub struct ControllerConfig {
 /// How the controller reads Secrets, which decides the RBAC it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SecretAccess {
-    /// List and watch Secret metadata: a rotation is reconciled within seconds.
+    // List and watch Secret metadata: a rotation is reconciled within seconds.
     Watch,
-    /// Get referenced Secrets by name only, re-checked on a timer: no list or watch permission.
+    // Get referenced Secrets by name only, re-checked on a timer: no list or watch permission.
     Get,
 }
 
