@@ -54,7 +54,7 @@ async fn plan_then_apply_then_a_failure() {
     assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
     assert_eq!(
         String::from_utf8_lossy(&plan.stdout),
-        "Create    default/alpha (alpha): new: verify and create\n1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed\n"
+        "Create    default/alpha (alpha): new: verify and create\nPlan: 1 to create, 0 to update, 0 to delete, 0 to orphan, 0 unchanged, 0 failing\n"
     );
     assert!(sim.requests().is_empty(), "plan calls no one");
 
@@ -66,7 +66,7 @@ async fn plan_then_apply_then_a_failure() {
         common::all_output(&apply)
     );
     assert!(String::from_utf8_lossy(&apply.stdout)
-        .ends_with("1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed\n"));
+        .ends_with("1 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed\n"));
 
     fs::write(manifests.join("b.yaml"), manifest("beta", "BC_BAD_TOKEN")).expect("w");
     let apply = bccreds(&sim, &db, &["apply", "--output", "json", &m]).await;
@@ -74,14 +74,41 @@ async fn plan_then_apply_then_a_failure() {
     let json: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("json");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"created": 0, "updated": 0, "deleted": 0, "unchanged": 1, "failed": 1})
+        serde_json::json!({"created": 0, "updated": 0, "deleted": 0, "orphaned": 0, "unchanged": 1, "failed": 1})
     );
     assert_eq!(json["items"][1]["name"], "beta");
     assert_eq!(json["items"][1]["reason"], "InvalidToken");
+    // The action attempted, and what came of it.
+    assert_eq!(json["items"][1]["action"], "Create");
+    assert_eq!(json["items"][1]["result"], "failed");
+    assert_eq!(json["items"][0]["action"], "Unchanged");
+    assert_eq!(json["items"][0]["result"], "unchanged");
     let keys: Vec<&String> = json["items"][0].as_object().expect("item").keys().collect();
     assert_eq!(
         keys,
-        ["action", "label", "message", "name", "namespace", "reason"]
+        [
+            "action",
+            "label",
+            "message",
+            "name",
+            "namespace",
+            "reason",
+            "result"
+        ]
+    );
+    // The text line says that it failed, and what was attempted; the message does not repeat
+    // the credential's name.
+    let apply = bccreds(&sim, &db, &["apply", &m]).await;
+    let stdout = String::from_utf8_lossy(&apply.stdout).into_owned();
+    assert_eq!(apply.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("\nFailed    default/beta (beta): create: BigCommerce rejected the access token for store abc123 (401); "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("default/beta: "), "{stdout}");
+    assert!(
+        stdout.ends_with("\n0 created, 0 updated, 0 deleted, 0 orphaned, 1 unchanged, 1 failed\n"),
+        "{stdout}"
     );
 
     for out in [&plan, &apply] {
@@ -158,7 +185,7 @@ fn reading_commands_in_an_empty_directory_leave_it_empty() {
         .output()
         .expect("runs");
     assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
-    assert!(String::from_utf8_lossy(&plan.stdout).contains("1 created"));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("Plan: 1 to create,"));
 }
 
 /// The rows bccreds manages in `db`: (label, access token, active).
@@ -303,12 +330,14 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
             assert_eq!(out.status.code(), Some(1), "{message}:\n{stdout}");
             assert!(
                 stdout.contains(&format!(
-                    "Skip      default/alpha (alpha): {message}; the stored row is kept as it is\n"
+                    "Failed    default/alpha (alpha): {message}; the stored row is kept as it is\n"
                 )),
                 "{message}:\n{stdout}"
             );
             assert!(
-                stdout.ends_with("0 created, 0 updated, 0 deleted, 0 unchanged, 1 failed\n"),
+                stdout.ends_with(
+                    "0 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 1 failed\n"
+                ),
                 "{stdout}"
             );
             assert_no_leak(out);
@@ -341,7 +370,7 @@ async fn secret_data_made_with_echo_base64_loses_its_newline() {
     let out = bccreds(&sim, &db, &["apply", &manifests.display().to_string()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     assert!(String::from_utf8_lossy(&out.stdout)
-        .ends_with("1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed\n"));
+        .ends_with("1 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed\n"));
     assert_eq!(
         rows(&db).await,
         [("alpha".to_string(), TOKEN.to_string(), true)]
@@ -363,7 +392,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
             .unwrap_or_default()
             .to_string()
     };
-    let failed = "0 created, 0 updated, 0 deleted, 0 unchanged, 1 failed";
+    let failed = "0 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 1 failed";
 
     // --on-revoked keep: the row stays active, and every run fails.
     let sim = start().await;
@@ -406,7 +435,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.starts_with("Deactivated default/alpha (alpha): token revoked, the row was marked inactive (--on-revoked deactivate): "),
+        stdout.starts_with("Failed    default/alpha (alpha): reverify: token revoked, the row was marked inactive (--on-revoked deactivate): "),
         "{stdout}"
     );
     assert_eq!(summary(&out), failed, "{stdout}");
@@ -422,7 +451,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.starts_with(
-            "Reverify  default/alpha (alpha): token revoked, the row stays inactive (--on-revoked deactivate): "
+            "Failed    default/alpha (alpha): reverify: token revoked, the row stays inactive (--on-revoked deactivate): "
         ),
         "{stdout}"
     );
@@ -454,7 +483,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(
         summary(&out),
-        "0 created, 1 updated, 0 deleted, 0 unchanged, 0 failed",
+        "0 created, 1 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed",
         "{stdout}"
     );
     assert_eq!(
@@ -465,7 +494,7 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     assert_eq!(
         summary(&out),
-        "0 created, 0 updated, 0 deleted, 1 unchanged, 0 failed"
+        "0 created, 0 updated, 0 deleted, 0 orphaned, 1 unchanged, 0 failed"
     );
 }
 
@@ -495,7 +524,7 @@ async fn allow_empty_on_an_emptied_directory_deletes_the_rows_and_exits_0() {
     let text = common::all_output(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .ends_with("0 created, 0 updated, 1 deleted, 0 unchanged, 0 failed\n"));
+        .ends_with("0 created, 0 updated, 1 deleted, 0 orphaned, 0 unchanged, 0 failed\n"));
     assert!(rows(&db).await.is_empty(), "{text}");
 
     // A problem other than the empty tree still fails the pass, --allow-empty or not.
@@ -580,4 +609,131 @@ async fn values_longer_than_their_columns_are_refused_before_any_request_on_sqli
     let fits = "o".repeat(255);
     let out = bccreds(&sim, &db, &["apply", &m, "--owner", &fits]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    let db = dir.path().join("s.db");
+    let m = manifests.display().to_string();
+    let orphan = manifest("alpha", "BC_GOOD_TOKEN").replace(
+        "  name: alpha\n",
+        "  name: alpha\n  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n",
+    );
+    fs::write(manifests.join("a.yaml"), orphan).expect("w");
+    fs::write(manifests.join("b.yaml"), manifest("beta", "BC_GOOD_TOKEN")).expect("w");
+    fs::write(manifests.join("c.yaml"), manifest("gamma", "BC_GOOD_TOKEN")).expect("w");
+    let out = bccreds(&sim, &db, &["apply", &m]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Created   default/alpha (alpha): verified with BigCommerce store \"Demo\" (abc123); capabilities: products:read; created the row\n\
+         Created   default/beta (beta): verified with BigCommerce store \"Demo\" (abc123); capabilities: products:read; created the row\n\
+         Created   default/gamma (gamma): verified with BigCommerce store \"Demo\" (abc123); capabilities: products:read; created the row\n\
+         3 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed\n",
+        "{}",
+        common::all_output(&out)
+    );
+    fs::remove_file(manifests.join("a.yaml")).expect("rm");
+    fs::remove_file(manifests.join("b.yaml")).expect("rm");
+
+    // The plan says what would happen; its summary is the last line.
+    let plan = bccreds(&sim, &db, &["plan", &m]).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout),
+        "warning: 2 credentials would be deleted or orphaned\n\
+         Orphan    default/alpha (alpha): the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed\n\
+         Delete    default/beta (beta): the manifest is gone: the row is deleted\n\
+         Unchanged default/gamma (gamma): unchanged since the last verification\n\
+         Plan: 0 to create, 0 to update, 1 to delete, 1 to orphan, 1 unchanged, 0 failing\n"
+    );
+    let plan = bccreds(&sim, &db, &["plan", "--output", "json", &m]).await;
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("json");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"created": 0, "updated": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
+    );
+    // Nothing has come of a plan yet.
+    assert_eq!(json["items"][0]["action"], "Orphan");
+    assert!(json["items"][0].get("result").is_none(), "{json}");
+
+    // The pass releases one row and deletes the other, and says which.
+    let out = bccreds(&sim, &db, &["apply", "--output", "json", &m]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"created": 0, "updated": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
+    );
+    let results: Vec<(&str, &str)> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["action"].as_str().unwrap_or_default(),
+                i["result"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("Orphan", "orphaned"),
+            ("Delete", "deleted"),
+            ("Unchanged", "unchanged")
+        ]
+    );
+    // The orphaned row stays, no longer managed; the deleted one is gone.
+    let list = common::bccreds()
+        .args(["list", "--output", "json"])
+        .args(["--store", &format!("sqlite://{}", db.display())])
+        .output()
+        .expect("runs");
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    let labels: Vec<&str> = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["alpha", "gamma"], "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_apply_does_not_promise_a_retry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("m");
+    fs::create_dir(&manifests).expect("mkdir");
+    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    // Nothing listens on a port just closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base_url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let out = common::bccreds()
+        .args(["apply", &manifests.display().to_string()])
+        .args(["--bigcommerce-base-url", &base_url, "--max-retries", "0"])
+        .args([
+            "--store",
+            &format!("sqlite://{}", dir.path().join("s.db").display()),
+        ])
+        .env("BC_GOOD_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+    assert!(
+        stdout.starts_with(
+            "Failed    default/alpha (alpha): create: BigCommerce could not be reached for store abc123"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("retried"), "{stdout}");
+    assert!(
+        stdout.ends_with("\n0 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 1 failed\n"),
+        "{stdout}"
+    );
 }

@@ -50,6 +50,17 @@ fn every_step_of_the_demo_does_what_it_says() {
     // 1. The plan against an empty store creates all four, verifying nothing.
     let p = summary.plan.summary;
     assert_eq!((p.created, p.failed), (4, 0), "{text}");
+    // A plan speaks of intent; a pass of what it did.
+    assert!(
+        text.contains(
+            "\nPlan: 4 to create, 0 to update, 0 to delete, 0 to orphan, 0 unchanged, 0 failing\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n4 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed\n"),
+        "{text}"
+    );
 
     // 2. Apply: four verified, managed rows.
     let a = summary.applied.summary;
@@ -108,6 +119,14 @@ fn every_step_of_the_demo_does_what_it_says() {
     );
     let b = summary.broken.summary;
     assert_eq!((b.failed, b.unchanged, b.updated), (1, 3, 0), "{text}");
+    // The failed update says that it failed, and what was attempted, naming the credential once.
+    assert!(
+        text.contains(
+            "\nFailed    shop/europe-store (Europe Store): update: BigCommerce rejected the access token for store eu4567 (401)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("shop/europe-store: "), "{text}");
     assert_eq!(summary.broken_row_before, summary.broken_row_after);
     assert_eq!(summary.broken_row_after.label, "Europe Store");
     assert_eq!(summary.rows_after_break.len(), 4);
@@ -121,7 +140,15 @@ fn every_step_of_the_demo_does_what_it_says() {
 
     // 5. staging.yaml deleted: Staging's row goes, Outlet's (Orphan) stays, unmanaged.
     let d = summary.deleted.summary;
-    assert_eq!(d.deleted, 2, "{text}");
+    assert_eq!((d.deleted, d.orphaned), (1, 1), "{text}");
+    assert!(
+        text.contains("\nOrphaned  shop/outlet-store (Outlet Store): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n0 created, 0 updated, 1 deleted, 1 orphaned, 1 unchanged, 1 failed\n"),
+        "{text}"
+    );
     assert_eq!(
         labels(&summary.rows_after_delete),
         ["Europe Store", "Outlet Store", EDITED_LABEL]

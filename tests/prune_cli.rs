@@ -224,7 +224,7 @@ async fn plan_exit_code_diff_and_the_deletion_warning() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(code(&out), Some(2), "{stdout}");
     let warning = stdout
-        .find("warning: 1 credential would be deleted or released")
+        .find("warning: 1 credential would be deleted or orphaned")
         .expect("the warning");
     assert!(
         warning < stdout.find("Delete").expect("the Delete line"),

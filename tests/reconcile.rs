@@ -425,7 +425,9 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
         w.pass().await;
         fs::remove_file(w.manifests().join("prod.yaml")).expect("rm");
         let report = w.pass().await;
-        assert_eq!(summary(&report), [0, 0, 1, 1, 0]);
+        // Released, not deleted: the orphan has a bucket of its own.
+        assert_eq!(summary(&report), [0, 0, 0, 1, 0]);
+        assert_eq!(report.summary.orphaned, 1, "{report:?}");
         assert_eq!(w.labels().await.len(), 2, "the orphaned row stays");
         assert_eq!(
             w.store.owned("test").await.expect("owned").len(),
@@ -811,16 +813,36 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                     .all(|s| s.name != "prod" && s.name != "outlet"),
                 "the status of deleted credentials is forgotten"
             );
-            let deleted = w.rec.metrics().results.get("deleted").copied();
+            // An orphan is released, not deleted: a bucket of its own.
+            let results = w.rec.metrics().results;
+            let deleted = (
+                results.get("deleted").copied(),
+                results.get("orphaned").copied(),
+            );
             let item_lines: Vec<String> = report.iter().map(|i| i.to_string()).collect();
             let metric: Vec<String> = results_metric(&w.rec, &client)
                 .into_iter()
-                .filter(|l| l.contains("\"deleted\""))
+                .filter(|l| l.contains("\"deleted\"") || l.contains("\"orphaned\""))
                 .collect();
+            assert_eq!(
+                metric,
+                [
+                    "bccreds_results_total{result=\"deleted\"} 1",
+                    "bccreds_results_total{result=\"orphaned\"} 1"
+                ],
+                "{metric:?}"
+            );
             lines.push((item_lines, deleted, metric));
             w.store.close().await;
         }
-        assert_eq!(lines[0].1, Some(2), "{lines:?}");
+        assert_eq!(lines[0].1, (Some(1), Some(1)), "{lines:?}");
+        assert!(
+            lines[0]
+                .0
+                .iter()
+                .any(|l| l.starts_with("Orphaned  shop/outlet (Outlet): ")),
+            "{lines:?}"
+        );
         assert_eq!(lines[0], lines[1], "file mode and Kubernetes mode differ");
         db
     })
@@ -829,3 +851,118 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
 
 #[allow(dead_code)]
 fn unused(_: &Path) {}
+
+#[tokio::test]
+async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_time() {
+    each_engine(|db| async move {
+        let w = World::new(&db, |_| {}).await;
+        w.write(
+            "prod.yaml",
+            &manifest("prod", "Production", "abc123", "prod", "", ""),
+        );
+        assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
+        let ownership = |w: &World| {
+            let store = w.store.clone();
+            async move {
+                let owned = store.owned("test").await.expect("owned");
+                assert_eq!(owned.len(), 1);
+                owned[0].0.clone()
+            }
+        };
+        let verified = ownership(&w).await;
+        assert_eq!(verified.last_result.as_deref(), Some("Verified"));
+        // Verified a day ago, so that a new verification time could not pass for the old one.
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        w.store
+            .record_verification(
+                "test",
+                verified.credential_id,
+                "Verified",
+                verified.last_message.as_deref().unwrap_or_default(),
+                day_ago,
+            )
+            .await
+            .expect("backdate");
+        let verified_at = ownership(&w).await.last_verified_at.expect("verified at");
+        assert!(verified_at < chrono::Utc::now() - chrono::Duration::hours(23));
+
+        // BigCommerce cannot be reached: a closed port on loopback, no retries.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base_url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let client = BigCommerceClient::new(&ClientOptions {
+            base_url,
+            retry: RetryPolicy {
+                max_retries: 0,
+                base_delay: Duration::from_millis(1),
+                ..RetryPolicy::default()
+            },
+            ..ClientOptions::default()
+        })
+        .expect("client");
+        let offline = Reconciler::new(
+            w.store.clone(),
+            Arc::new(client),
+            ReconcilerConfig {
+                owner: "test".into(),
+                concurrency: 1,
+                reverify_interval: Duration::ZERO,
+                on_revoked: OnRevoked::Keep,
+                allow_empty: false,
+                prune: true,
+            },
+        )
+        .one_shot();
+
+        // A re-verification, then an update: neither reaches a verdict.
+        for (edit, action) in [(false, Action::Reverify), (true, Action::Update)] {
+            if edit {
+                w.write(
+                    "prod.yaml",
+                    &manifest("prod", "Production (US)", "abc123", "prod", "", ""),
+                );
+            }
+            let report = offline.apply(&w.scan()).await.expect("pass");
+            assert_eq!(summary(&report), [0, 0, 0, 0, 1], "{report:?}");
+            let item = &report.items[0];
+            assert_eq!((item.action, item.reason), (action, Reason::Unreachable));
+            let line = item.to_string();
+            let attempted = format!("{}: ", action.as_str().to_lowercase());
+            assert!(
+                line.starts_with("Failed    shop/prod (")
+                    && line.contains(&format!(
+                        "): {attempted}BigCommerce could not be reached for store abc123"
+                    )),
+                "{line}"
+            );
+            // A one-shot pass retries nothing, and does not say that it will.
+            assert!(!line.contains("retried"), "{line}");
+            let own = ownership(&w).await;
+            assert_eq!(
+                own.last_result.as_deref(),
+                Some("Unreachable"),
+                "{action:?}"
+            );
+            assert!(
+                own.last_message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("BigCommerce could not be reached")),
+                "{:?}",
+                own.last_message
+            );
+            assert_eq!(
+                own.last_verified_at,
+                Some(verified_at),
+                "{action:?}: an attempt without a verdict is no verification"
+            );
+        }
+        assert_eq!(
+            w.labels().await,
+            [("Production".to_string(), true)],
+            "nothing unverified is stored"
+        );
+        w.store.close().await;
+        db
+    })
+    .await;
+}

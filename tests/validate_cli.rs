@@ -435,3 +435,56 @@ fn one_bccreds_output_suits_every_command() {
         );
     }
 }
+
+/// The last stderr line of `bccreds validate PATH`.
+fn validate_summary(path: &Path) -> (Option<i32>, String) {
+    let out = run(&["validate", &path.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = stderr.lines().last().unwrap_or_default().to_string();
+    (out.status.code(), last)
+}
+
+#[test]
+fn the_summary_counts_in_good_grammar_and_counts_invalid_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "    env: BC_TOKEN\n";
+    fs::write(dir.path().join("a.yaml"), credential("a", "A", token)).expect("w");
+    assert_eq!(
+        validate_summary(dir.path()),
+        (
+            Some(0),
+            "valid: 1 file, 1 document: 1 credential, 0 Secrets".to_string()
+        )
+    );
+
+    // One invalid credential: one problem, and counted among the credentials.
+    fs::write(
+        dir.path().join("b.yaml"),
+        credential("b", "B", token).replace("https://", "http://"),
+    )
+    .expect("w");
+    assert_eq!(
+        validate_summary(dir.path()),
+        (
+            Some(1),
+            "invalid: 1 problem in 2 files, 2 documents: 2 credentials (1 invalid), 0 Secrets"
+                .to_string()
+        )
+    );
+
+    // Two more documents in one file: a Secret and a credential whose label clashes with A's.
+    fs::write(
+        dir.path().join("c.yaml"),
+        format!(
+            "{}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\nstringData:\n  token: x\n",
+            credential("c", "A", token)
+        ),
+    )
+    .expect("w");
+    let (code, line) = validate_summary(dir.path());
+    assert_eq!(code, Some(1), "{line}");
+    assert!(
+        line.ends_with(" problems in 3 files, 4 documents: 3 credentials (3 invalid), 1 Secret"),
+        "{line}"
+    );
+}

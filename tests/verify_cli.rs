@@ -69,11 +69,16 @@ async fn verify_prints_each_outcome_and_exits_1_on_any_failure() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(
-            "ok   Verified: default/good: verified with BigCommerce store \"Demo Store\" (abc123)"
+            "ok   Verified: default/good (good): verified with BigCommerce store \"Demo Store\" (abc123)"
         ),
         "{stdout}"
     );
-    assert!(stdout.ends_with("1 verified, 0 failed\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("1 verified, 0 failed, 0 skipped\n"),
+        "{stdout}"
+    );
+    // The credential is named once, not again at the start of the message.
+    assert!(!stdout.contains("default/good: "), "{stdout}");
 
     fs::write(
         dir.path().join("bad.yaml"),
@@ -96,12 +101,14 @@ async fn verify_prints_each_outcome_and_exits_1_on_any_failure() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"verified": 1, "failed": 1})
+        serde_json::json!({"verified": 1, "failed": 1, "skipped": 0})
     );
     let bad = &json["items"][0];
     assert_eq!(bad["name"], "bad");
     assert_eq!(bad["reason"], "MappingInvalid");
     assert_eq!(bad["status"], "False");
+    assert_eq!(bad["result"], "failed");
+    assert_eq!(json["items"][1]["result"], "verified");
     assert!(bad["message"]
         .as_str()
         .unwrap_or_default()
@@ -132,7 +139,15 @@ async fn unsafe_api_urls_are_refused_before_any_request() {
     let out = verify(&sim, dir.path(), &[], &[("BC_TOKEN", TOKEN)]).await;
     assert_eq!(out.status.code(), Some(1));
     let text = common::all_output(&out);
-    assert_eq!(text.matches("$.spec.apiUrl").count(), 3, "{text}");
+    // Each is a diagnostic on stderr, as validate prints it, and a failed item on stdout.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("$.spec.apiUrl").count(), 3, "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("FAIL InvalidSpec: ").count(), 3, "{text}");
+    assert!(
+        stdout.ends_with("\n0 verified, 3 failed, 0 skipped\n"),
+        "{text}"
+    );
     assert!(
         sim.requests().is_empty(),
         "the simulator saw {:?}",
@@ -297,7 +312,9 @@ async fn empty_secrets_are_refused_before_any_request() {
         assert_eq!(out.status.code(), Some(1), "{message}:\n{all}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            format!("FAIL SecretNotFound: default/a: {message}\n0 verified, 1 failed\n"),
+            format!(
+                "FAIL SecretNotFound: default/a (a): {message}\n0 verified, 1 failed, 0 skipped\n"
+            ),
         );
         assert!(
             sim.requests().is_empty(),
@@ -326,8 +343,131 @@ async fn secret_data_made_with_echo_base64_verifies_without_its_newline() {
     let all = common::all_output(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).ends_with("1 verified, 0 failed\n"),
+        String::from_utf8_lossy(&out.stdout).ends_with("1 verified, 0 failed, 0 skipped\n"),
         "{all}"
     );
     assert!(!all.contains("CLI-LEAK"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_token_is_skipped_and_invalid_manifests_are_failed_items() {
+    let sim = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = "https://api.bigcommerce.com/stores/abc123/";
+    fs::write(
+        dir.path().join("good.yaml"),
+        manifest("good", url, "env: BC_TOKEN", ""),
+    )
+    .expect("w");
+    // `**********` keeps the stored token: without a store there is nothing to verify.
+    fs::write(
+        dir.path().join("kept.yaml"),
+        manifest("kept", url, "env: BC_KEEP", ""),
+    )
+    .expect("w");
+    let env = [("BC_TOKEN", TOKEN), ("BC_KEEP", "**********")];
+    let out = verify(&sim, dir.path(), &[], &env).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+    assert!(
+        stdout.contains(
+            "\nskip NotVerified: default/kept (kept): the manifest keeps the stored access token"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("\n1 verified, 0 failed, 1 skipped\n"),
+        "{stdout}"
+    );
+
+    // An invalid manifest is a failed item with its reason, in JSON as in text.
+    fs::write(
+        dir.path().join("invalid.yaml"),
+        manifest(
+            "invalid",
+            "http://api.bigcommerce.com/stores/abc123/",
+            "env: BC_TOKEN",
+            "",
+        ),
+    )
+    .expect("w");
+    let out = verify(&sim, dir.path(), &["--output", "json"], &env).await;
+    assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"verified": 1, "failed": 1, "skipped": 1})
+    );
+    let invalid = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["name"] == "invalid")
+        .expect("the invalid manifest is an item");
+    assert_eq!(invalid["result"], "failed");
+    assert_eq!(invalid["verified"], false);
+    assert_eq!(invalid["reason"], "InvalidSpec");
+    assert!(
+        invalid["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("https")),
+        "{invalid}"
+    );
+    let kept = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["name"] == "kept")
+        .expect("kept");
+    assert_eq!(kept["result"], "skipped");
+    let out = verify(&sim, dir.path(), &[], &env).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("\nFAIL InvalidSpec: default/invalid (invalid): "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("\n1 verified, 1 failed, 1 skipped\n"),
+        "{stdout}"
+    );
+    assert!(!common::all_output(&out).contains("CLI-LEAK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_run_does_not_promise_a_retry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        dir.path().join("a.yaml"),
+        manifest(
+            "a",
+            "https://api.bigcommerce.com/stores/abc123/",
+            "env: BC_TOKEN",
+            "",
+        ),
+    )
+    .expect("w");
+    // Nothing listens on a port just closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base_url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let mut cmd = common::bccreds();
+    cmd.arg("verify")
+        .arg(dir.path())
+        .args(["--bigcommerce-base-url", &base_url, "--max-retries", "0"])
+        .env("BC_TOKEN", TOKEN);
+    let out = cmd.output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
+    assert!(
+        stdout.starts_with(
+            "FAIL Unreachable: default/a (a): BigCommerce could not be reached for store abc123"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nothing was changed; run the command again later"),
+        "{stdout}"
+    );
+    assert!(!common::all_output(&out).contains("retried"), "{stdout}");
 }

@@ -77,7 +77,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
         } else {
             args.store.open_existing().await?
         });
-        let rec = Reconciler::new(store.clone(), client, args.reconcile.config());
+        let rec = Reconciler::new(store.clone(), client, args.reconcile.config()).one_shot();
         let report = if execute {
             rec.apply(&scan).await?
         } else if args.diff {
@@ -104,7 +104,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
                 // Before any Delete line, so that nobody applies a plan without seeing it.
                 let _ = writeln!(
                     std::io::stdout(),
-                    "warning: {deletes} {noun} would be deleted or released"
+                    "warning: {deletes} {noun} would be deleted or orphaned"
                 );
             }
             // A closed stdout (`| head`) is no reason to fail a pass that ran.
@@ -132,9 +132,6 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
                 EXIT_OK
             }
         }
-        Err(e) => {
-            errln!("error: {e:#}");
-            EXIT_FAILED
-        }
+        Err(e) => super::errors::report(&e),
     }
 }

@@ -15,7 +15,9 @@ pub fn write_problems(out: &mut impl Write, problems: &[Diagnostic]) -> io::Resu
     Ok(())
 }
 
-/// Writes one line per item, then the summary line scripts grep for.
+/// Writes one line per item, then the summary line scripts grep for, always the last line:
+/// `Plan: 1 to create, 0 to update, 0 to delete, 0 to orphan, 0 unchanged, 0 failing` for a
+/// plan, `1 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed` after a pass.
 pub fn write_text(out: &mut impl Write, report: &PassReport) -> io::Result<()> {
     for item in &report.items {
         writeln!(out, "{item}")?;
@@ -23,7 +25,7 @@ pub fn write_text(out: &mut impl Write, report: &PassReport) -> io::Result<()> {
             writeln!(out, "    {change}")?;
         }
     }
-    writeln!(out, "{}", report.summary)
+    writeln!(out, "{}", report.summary_line())
 }
 
 /// Prints a report as `plan` and `apply` do: the scan's problems on stderr, the report on stdout.

@@ -51,21 +51,46 @@ pub fn run(args: &ValidateArgs) -> u8 {
     if args.verbose {
         report.notes.iter().for_each(|n| errln!("note: {n}"));
     }
-    let summary = format!(
-        "{} files, {} documents: {} credentials, {} Secrets",
-        report.files,
-        report.documents,
-        report.credentials.len(),
-        report.secrets.len()
-    );
+    let summary = summary(&report);
     if report.is_valid() {
         errln!("valid: {summary}");
         EXIT_OK
     } else {
         errln!(
-            "invalid: {} problems in {summary}",
-            report.diagnostics.len()
+            "invalid: {} in {summary}",
+            count(report.diagnostics.len(), "problem", "problems")
         );
         EXIT_FAILED
     }
+}
+
+/// `1 file`, `2 files`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What was read: `3 files, 4 documents: 3 credentials (1 invalid), 1 Secret`. Credential
+/// documents that failed their own checks, or clash with another, count as invalid.
+fn summary(report: &crate::validate::Report) -> String {
+    let invalid = report.rejected.len()
+        + report
+            .credentials
+            .iter()
+            .filter(|c| c.conflict.is_some())
+            .count();
+    let credentials = report.credentials.len() + report.rejected.len();
+    let mut text = format!(
+        "{}, {}: {}",
+        count(report.files, "file", "files"),
+        count(report.documents, "document", "documents"),
+        count(credentials, "credential", "credentials"),
+    );
+    if invalid > 0 {
+        text.push_str(&format!(" ({invalid} invalid)"));
+    }
+    text.push_str(&format!(
+        ", {}",
+        count(report.secrets.len(), "Secret", "Secrets")
+    ));
+    text
 }

@@ -30,6 +30,18 @@ pub struct VerifyArgs {
     bigcommerce: BigCommerceArgs,
 }
 
+/// What came of one credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Verdict {
+    /// BigCommerce accepted it.
+    Verified,
+    /// Invalid, or BigCommerce did not accept it (or could not be asked).
+    Failed,
+    /// Nothing to verify without a store: the manifest keeps the stored token.
+    Skipped,
+}
+
 /// One credential's result, as `--output json` prints it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,6 +50,7 @@ struct Item {
     name: String,
     label: String,
     store_hash: String,
+    result: Verdict,
     verified: bool,
     reason: Reason,
     status: ConditionStatus,
@@ -46,40 +59,68 @@ struct Item {
     store: Option<VerifiedStore>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Summary {
     verified: usize,
     failed: usize,
+    skipped: usize,
 }
 
-/// The verify result of a pass item; `None` for invalid manifests, which are reported as
-/// diagnostics (as `validate` reports them) and never sent anywhere.
-fn item(report: &ItemReport) -> Option<Item> {
+/// The verify result of a pass item. Invalid manifests are failures with their reason (and
+/// also reported as diagnostics, as `validate` reports them); they are never sent anywhere.
+fn item(report: &ItemReport) -> Item {
     let mut item = Item {
         namespace: report.namespace.clone(),
         name: report.name.clone(),
         label: report.label.clone(),
         store_hash: String::new(),
+        result: Verdict::Failed,
         verified: false,
         reason: report.reason,
         status: ConditionStatus::Unknown,
-        message: String::new(),
+        message: report.message.clone(),
         store: None,
     };
     match &report.verification {
         Some(v) => {
             item.store_hash = v.store_hash.clone();
             item.verified = v.status == ConditionStatus::True;
+            item.result = if item.verified {
+                Verdict::Verified
+            } else {
+                Verdict::Failed
+            };
             item.status = v.status;
             item.message = v.message.clone();
             item.store = v.store.clone();
         }
-        None if report.reason == Reason::SecretNotFound => {
-            item.message = format!("{}/{}: {}", report.namespace, report.name, report.message);
-        }
-        None => return None,
+        None if !report.failed() => item.result = Verdict::Skipped,
+        None => item.status = ConditionStatus::False,
     }
-    Some(item)
+    item
+}
+
+/// One item's text line: `ok   Verified: shop/prod (Prod): verified with …`, `FAIL …`, `skip …`.
+fn line(item: &Item) -> String {
+    let mark = match item.result {
+        Verdict::Verified => "ok  ",
+        Verdict::Failed => "FAIL",
+        Verdict::Skipped => "skip",
+    };
+    // Names, labels and messages quote manifests and BigCommerce: escaped.
+    let safe = crate::redact::escape_controls;
+    let label = if item.label.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", safe(&item.label))
+    };
+    format!(
+        "{mark} {}: {}/{}{label}: {}",
+        item.reason,
+        safe(&item.namespace),
+        safe(&item.name),
+        safe(&item.message)
+    )
 }
 
 pub fn run(args: &VerifyArgs) -> u8 {
@@ -97,12 +138,15 @@ pub fn run(args: &VerifyArgs) -> u8 {
         return EXIT_FAILED;
     };
     let report = runtime.block_on(verify_only(&*client, &scan, args.concurrency.max(1)));
-    let items: Vec<Item> = report.items.iter().filter_map(item).collect();
-    let failed = items.iter().filter(|i| !i.verified).count();
-    let summary = Summary {
-        verified: items.len() - failed,
-        failed,
-    };
+    let items: Vec<Item> = report.items.iter().map(item).collect();
+    let mut summary = Summary::default();
+    for item in &items {
+        *match item.result {
+            Verdict::Verified => &mut summary.verified,
+            Verdict::Failed => &mut summary.failed,
+            Verdict::Skipped => &mut summary.skipped,
+        } += 1;
+    }
     match args.output {
         Output::Json | Output::Yaml => {
             let doc = serde_json::json!({ "items": items, "summary": summary });
@@ -112,17 +156,17 @@ pub fn run(args: &VerifyArgs) -> u8 {
         }
         Output::Text => {
             for item in &items {
-                let mark = if item.verified { "ok  " } else { "FAIL" };
-                // Messages quote what BigCommerce answered (a store's name): escaped.
-                outln!(
-                    "{mark} {}: {}",
-                    item.reason,
-                    crate::redact::escape_controls(&item.message)
-                );
+                outln!("{}", line(item));
             }
-            outln!("{} verified, {} failed", summary.verified, summary.failed);
+            outln!(
+                "{} verified, {} failed, {} skipped",
+                summary.verified,
+                summary.failed,
+                summary.skipped
+            );
         }
     }
+    let failed = summary.failed;
     if failed == 0 && scan.problems.is_empty() {
         EXIT_OK
     } else {

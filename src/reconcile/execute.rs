@@ -25,6 +25,8 @@ pub(super) struct Executor<'a, V> {
     pub owner: &'a str,
     pub on_revoked: OnRevoked,
     pub concurrency: usize,
+    /// Whether a transient failure will be retried (the daemons), which messages then say.
+    pub retried: bool,
 }
 
 /// What BigCommerce said about one credential in a pass.
@@ -48,6 +50,8 @@ pub(super) enum Bucket {
     Created,
     Updated,
     Deleted,
+    /// Released: the row is kept, no longer managed (deletion policy Orphan).
+    Orphaned,
     Unchanged,
     Failed,
 }
@@ -107,10 +111,13 @@ pub(super) async fn run<V: Verifier>(exec: &Executor<'_, V>, steps: Vec<Step>) -
 }
 
 /// Asks BigCommerce about one desired credential: the one place both `apply` and `verify` reach.
+/// The message does not name the credential (every line and condition that shows it does);
+/// `retried` says whether a transient failure will be retried.
 pub(super) async fn verify_with_bigcommerce<V: Verifier>(
     verifier: &V,
     desired: &Desired,
     token: SecretValue,
+    retried: bool,
 ) -> (Outcome, Verification) {
     let outcome = verifier
         .verify(&VerifyRequest {
@@ -124,7 +131,7 @@ pub(super) async fn verify_with_bigcommerce<V: Verifier>(
         store_hash: desired.store_hash.clone(),
         status: outcome.status(),
         reason: outcome.reason(),
-        message: outcome.message(&desired.key.to_string(), &desired.store_hash),
+        message: outcome.describe(&desired.store_hash, retried),
         store: outcome.store().cloned(),
     };
     (outcome, verification)
@@ -226,7 +233,12 @@ async fn remove<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     match result {
         Ok(()) => {
             let (reason, message) = (step.reason, step.message.clone());
-            let mut d = Done::new(step, Bucket::Deleted, reason, message);
+            let bucket = if step.action == Action::Delete {
+                Bucket::Deleted
+            } else {
+                Bucket::Orphaned
+            };
+            let mut d = Done::new(step, bucket, reason, message);
             d.forget = true;
             d
         }
@@ -235,6 +247,16 @@ async fn remove<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
 }
 
 async fn skip<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
+    if exec.store.is_none() && keeps_stored_token(&step) {
+        // `bccreds verify` has no store: a manifest that keeps the stored token has nothing to
+        // verify with, which is no failure of the manifest.
+        return Done::new(
+            step,
+            Bucket::Unchanged,
+            Reason::NotVerified,
+            "the manifest keeps the stored access token (no accessToken, or `**********`), and verify reads no store: nothing to verify it with; `bccreds apply` verifies it with the stored token".into(),
+        );
+    }
     let bucket = if step.failed {
         Bucket::Failed
     } else {
@@ -268,6 +290,16 @@ async fn skip<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         (false, _) => NewCondition::new(Stored, False, reason, &message),
     };
     Done::new(step, bucket, reason, message).conditions(verified, stored)
+}
+
+/// A step skipped only because the manifest gives no access token, keeping the stored one.
+fn keeps_stored_token(step: &Step) -> bool {
+    step.action == Action::Skip
+        && step.reason == Reason::SecretNotFound
+        && step
+            .desired
+            .as_ref()
+            .is_some_and(|d| matches!(d.data.access_token, SecretUpdate::Keep))
 }
 
 /// Records on the ownership row that the manifest of a stored credential is unusable, so that
@@ -332,6 +364,26 @@ async fn token_for<V: Verifier>(
     }
 }
 
+/// Records a verification that wrote no row on its ownership record. An attempt that reached no
+/// verdict (Unreachable, RateLimited) records its result but keeps the time of the last
+/// verification, so that `list` does not show a credential as just verified.
+async fn record_attempt<V: Verifier>(
+    exec: &Executor<'_, V>,
+    store: &Store,
+    id: i64,
+    verification: &Verification,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (result, message) = (verification.reason.as_str(), &verification.message);
+    if verification.reason.is_transient() {
+        store.record_result(exec.owner, id, result, message).await
+    } else {
+        store
+            .record_verification(exec.owner, id, result, message, now)
+            .await
+    }
+}
+
 /// The ownership record of a row written for `desired` after `verification`.
 fn ownership(
     fingerprints: &SecretFingerprints,
@@ -374,7 +426,8 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             )
         }
     };
-    let (outcome, verification) = verify_with_bigcommerce(exec.verifier, &desired, token).await;
+    let (outcome, verification) =
+        verify_with_bigcommerce(exec.verifier, &desired, token, exec.retried).await;
     let verified = verified_condition(&verification);
     let message = verification.message.clone();
     let Some(store) = exec.store else {
@@ -395,10 +448,7 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             .id
             .filter(|_| step.ownership.is_some() && step.stored.is_some())
         {
-            if let Err(e) = store
-                .record_verification(exec.owner, id, verification.reason.as_str(), &message, now)
-                .await
-            {
+            if let Err(e) = record_attempt(exec, store, id, &verification, now).await {
                 tracing::warn!(credential = %desired.key, "cannot record the verification: {e}");
             }
         }
@@ -419,7 +469,7 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         };
         let mut d = Done::new(step, Bucket::Failed, verification.reason, message)
             .conditions(verified, stored);
-        d.verified_now = true;
+        d.verified_now = !verification.reason.is_transient();
         d.verification = Some(verification);
         return d;
     };
@@ -499,14 +549,16 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     else {
         return internal(step, "nothing to re-verify");
     };
-    let (outcome, verification) =
-        verify_with_bigcommerce(exec.verifier, &desired, stored.data.access_token.clone()).await;
+    let (outcome, verification) = verify_with_bigcommerce(
+        exec.verifier,
+        &desired,
+        stored.data.access_token.clone(),
+        exec.retried,
+    )
+    .await;
     let message = verification.message.clone();
     let now = Utc::now();
-    if let Err(e) = store
-        .record_verification(exec.owner, id, verification.reason.as_str(), &message, now)
-        .await
-    {
+    if let Err(e) = record_attempt(exec, store, id, &verification, now).await {
         return store_failure(step, &e);
     }
     let mut active = stored.data.active;
@@ -607,7 +659,7 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     if let Some(s) = &verification.store {
         d.store_info = Some(s.info.clone());
     }
-    d.verified_now = true;
+    d.verified_now = !verification.reason.is_transient();
     d.verification = Some(verification);
     d
 }

@@ -25,7 +25,7 @@ pub use desired::{
 pub use diff::{diff, FieldChange};
 pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
-pub use report::{plan_diff_report, plan_report, ItemReport, PassReport, Summary};
+pub use report::{plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, Summary};
 
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::diagnostic::Diagnostic;
@@ -35,9 +35,9 @@ use crate::verify::Verifier;
 /// What to do with a stored row whose token BigCommerce has revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnRevoked {
-    /// Leave the row as it is; status shows Verified=False.
+    // Leave the row as it is; status shows Verified=False.
     Keep,
-    /// Mark the row inactive, so the connector stops offering it.
+    // Mark the row inactive, so the connector stops offering it.
     Deactivate,
 }
 
@@ -69,7 +69,8 @@ pub struct Metrics {
     pub pass_seconds_sum: f64,
     /// Duration of the last pass, in seconds.
     pub last_pass_seconds: f64,
-    /// Results by action and outcome (`created`, `updated`, `deleted`, `unchanged`, `failed`).
+    /// Per-credential results (`created`, `updated`, `deleted`, `orphaned`, `unchanged`,
+    /// `failed`).
     pub results: std::collections::BTreeMap<&'static str, u64>,
 }
 
@@ -81,6 +82,9 @@ pub struct Reconciler<V> {
     book: Mutex<StatusBook>,
     problems: Mutex<Vec<Diagnostic>>,
     metrics: Mutex<Metrics>,
+    /// Whether a failed pass or a transient failure will be retried (the daemons), which the
+    /// messages then say; one-shot commands turn it off.
+    retried: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,7 +102,15 @@ impl<V: Verifier> Reconciler<V> {
             book: Mutex::new(StatusBook::default()),
             problems: Mutex::new(Vec::new()),
             metrics: Mutex::new(Metrics::default()),
+            retried: true,
         }
+    }
+
+    /// A reconciler for one pass of a one-shot command (`apply`, the demo): nothing will retry
+    /// a transient failure, so its messages do not say that anything will.
+    pub fn one_shot(mut self) -> Self {
+        self.retried = false;
+        self
     }
 
     /// The store this reconciler writes to.
@@ -170,6 +182,7 @@ impl<V: Verifier> Reconciler<V> {
             owner: &self.config.owner,
             on_revoked: self.config.on_revoked,
             concurrency: self.config.concurrency,
+            retried: self.retried,
         };
         let done = execute::run(&exec, steps).await;
         self.record_bookkeeping(&done).await;
@@ -183,14 +196,8 @@ impl<V: Verifier> Reconciler<V> {
         let secs = started.elapsed().as_secs_f64();
         m.pass_seconds_sum += secs;
         m.last_pass_seconds = secs;
-        for (name, n) in [
-            ("created", report.summary.created),
-            ("updated", report.summary.updated),
-            ("deleted", report.summary.deleted),
-            ("unchanged", report.summary.unchanged),
-            ("failed", report.summary.failed),
-        ] {
-            *m.results.entry(name).or_default() += n as u64;
+        for result in ItemResult::ALL {
+            *m.results.entry(result.as_str()).or_default() += report.summary.count(result) as u64;
         }
         Ok(report)
     }
@@ -282,6 +289,8 @@ pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: us
         owner: "",
         on_revoked: OnRevoked::Keep,
         concurrency,
+        // `bccreds verify` runs once.
+        retried: false,
     };
     report::pass_report(execute::run(&exec, steps).await)
 }

@@ -13,6 +13,66 @@ use super::execute::{Bucket, Done, Verification};
 use super::plan::{Action, Step};
 use crate::model::Reason;
 
+/// What came of one credential in a pass: the bucket of the summary it is counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemResult {
+    /// A row was created.
+    Created,
+    /// A row was updated (adopted, restored, re-activated).
+    Updated,
+    /// A row was deleted.
+    Deleted,
+    /// A row was released (deletion policy Orphan): kept in the store, no longer managed.
+    Orphaned,
+    /// Nothing was written (up to date, re-verified, kept by a guard).
+    Unchanged,
+    /// The step failed (invalid, not verified, conflicts, store errors).
+    Failed,
+}
+
+impl ItemResult {
+    /// Every result, in the summary's order.
+    pub const ALL: [ItemResult; 6] = [
+        ItemResult::Created,
+        ItemResult::Updated,
+        ItemResult::Deleted,
+        ItemResult::Orphaned,
+        ItemResult::Unchanged,
+        ItemResult::Failed,
+    ];
+
+    /// As JSON, YAML and the `result` label of `bccreds_results_total` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemResult::Created => "created",
+            ItemResult::Updated => "updated",
+            ItemResult::Deleted => "deleted",
+            ItemResult::Orphaned => "orphaned",
+            ItemResult::Unchanged => "unchanged",
+            ItemResult::Failed => "failed",
+        }
+    }
+
+    /// The first column of an item line.
+    pub fn title(self) -> &'static str {
+        match self {
+            ItemResult::Created => "Created",
+            ItemResult::Updated => "Updated",
+            ItemResult::Deleted => "Deleted",
+            ItemResult::Orphaned => "Orphaned",
+            ItemResult::Unchanged => "Unchanged",
+            ItemResult::Failed => "Failed",
+        }
+    }
+}
+
+impl fmt::Display for ItemResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One credential's line in `plan`/`apply` output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ItemReport {
@@ -22,8 +82,11 @@ pub struct ItemReport {
     pub name: String,
     /// Label.
     pub label: String,
-    /// Action planned or taken.
+    /// Action planned or attempted.
     pub action: Action,
+    /// What came of it: always set after a pass; in a plan only for steps that already fail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ItemResult>,
     /// Why, or what came of it.
     pub reason: Reason,
     /// For people; never a secret.
@@ -36,27 +99,38 @@ pub struct ItemReport {
     pub verification: Option<Verification>,
 }
 
+impl ItemReport {
+    /// Whether this credential failed (or, in a plan, already fails).
+    pub fn failed(&self) -> bool {
+        self.result == Some(ItemResult::Failed)
+    }
+}
+
 impl fmt::Display for ItemReport {
-    /// The line `plan`, `apply`, the demo and the daemons' logs print for an item. Its first
-    /// column is what was done: the action, or `Deactivated` when a re-verification marked the
-    /// row inactive for a revoked token.
+    /// The line `plan`, `apply` and the demo print for an item: its result after a pass
+    /// (`Created`, `Updated`, `Deleted`, `Orphaned`, `Unchanged`, `Failed`), its action in a
+    /// plan, then the credential and the message. A failed step's message starts with what was
+    /// attempted (`Failed    shop/prod (Prod): create: BigCommerce has no store …`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let done = if self.reason == Reason::Deactivated {
-            Reason::Deactivated.as_str()
-        } else {
-            self.action.as_str()
-        };
+        let column = self.result.map_or(self.action.as_str(), ItemResult::title);
         // Names, labels and messages quote manifests, the store and BigCommerce.
         let safe = crate::redact::escape_controls;
         write!(
             f,
-            "{:<9} {}/{} ({}): {}",
-            done,
+            "{:<9} {}/{}",
+            column,
             safe(&self.namespace),
-            safe(&self.name),
-            safe(&self.label),
-            safe(&self.message)
-        )
+            safe(&self.name)
+        )?;
+        if !self.label.is_empty() {
+            write!(f, " ({})", safe(&self.label))?;
+        }
+        f.write_str(": ")?;
+        // A skip or an unchanged credential attempted nothing; every other action did.
+        if self.failed() && !matches!(self.action, Action::Skip | Action::Unchanged) {
+            write!(f, "{}: ", self.action.as_str().to_lowercase())?;
+        }
+        f.write_str(&safe(&self.message))
     }
 }
 
@@ -65,23 +139,60 @@ impl fmt::Display for ItemReport {
 pub struct Summary {
     /// Rows created.
     pub created: usize,
-    /// Rows updated (adoptions and deactivations too).
+    /// Rows updated (adoptions and re-activations too).
     pub updated: usize,
-    /// Rows deleted or orphaned.
+    /// Rows deleted.
     pub deleted: usize,
+    /// Rows released (deletion policy Orphan): kept, no longer managed.
+    pub orphaned: usize,
     /// Credentials left as they were.
     pub unchanged: usize,
     /// Credentials that failed (invalid, not verified, conflicts, store errors).
     pub failed: usize,
 }
 
+impl Summary {
+    /// The count of one result.
+    pub fn count(&self, result: ItemResult) -> usize {
+        match result {
+            ItemResult::Created => self.created,
+            ItemResult::Updated => self.updated,
+            ItemResult::Deleted => self.deleted,
+            ItemResult::Orphaned => self.orphaned,
+            ItemResult::Unchanged => self.unchanged,
+            ItemResult::Failed => self.failed,
+        }
+    }
+
+    fn add(&mut self, result: ItemResult) {
+        *match result {
+            ItemResult::Created => &mut self.created,
+            ItemResult::Updated => &mut self.updated,
+            ItemResult::Deleted => &mut self.deleted,
+            ItemResult::Orphaned => &mut self.orphaned,
+            ItemResult::Unchanged => &mut self.unchanged,
+            ItemResult::Failed => &mut self.failed,
+        } += 1;
+    }
+
+    /// A plan's summary line, which speaks of intent, as terraform's does:
+    /// `Plan: 5 to create, 0 to update, 0 to delete, 0 to orphan, 1 unchanged, 0 failing`.
+    pub fn plan_line(&self) -> String {
+        format!(
+            "Plan: {} to create, {} to update, {} to delete, {} to orphan, {} unchanged, {} failing",
+            self.created, self.updated, self.deleted, self.orphaned, self.unchanged, self.failed
+        )
+    }
+}
+
 impl fmt::Display for Summary {
-    /// The summary line scripts grep for.
+    /// A pass's summary line, which scripts grep for:
+    /// `1 created, 0 updated, 0 deleted, 0 orphaned, 3 unchanged, 0 failed`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} created, {} updated, {} deleted, {} unchanged, {} failed",
-            self.created, self.updated, self.deleted, self.unchanged, self.failed
+            "{} created, {} updated, {} deleted, {} orphaned, {} unchanged, {} failed",
+            self.created, self.updated, self.deleted, self.orphaned, self.unchanged, self.failed
         )
     }
 }
@@ -91,8 +202,22 @@ impl fmt::Display for Summary {
 pub struct PassReport {
     /// One item per credential.
     pub items: Vec<ItemReport>,
-    /// The counts.
+    /// The counts: of what was done, or for a plan of what would be.
     pub summary: Summary,
+    /// A plan, not a pass: nothing was done yet.
+    #[serde(skip)]
+    pub planned: bool,
+}
+
+impl PassReport {
+    /// The summary line: the plan's (intent) or the pass's (past tense).
+    pub fn summary_line(&self) -> String {
+        if self.planned {
+            self.summary.plan_line()
+        } else {
+            self.summary.to_string()
+        }
+    }
 }
 
 fn item(step: &Step, reason: Reason, message: &str) -> ItemReport {
@@ -101,6 +226,7 @@ fn item(step: &Step, reason: Reason, message: &str) -> ItemReport {
         name: step.key.name.clone(),
         label: step.label.clone(),
         action: step.action,
+        result: None,
         reason,
         message: message.to_string(),
         diff: Vec::new(),
@@ -119,7 +245,10 @@ pub fn plan_diff_report(steps: &[Step]) -> PassReport {
 }
 
 fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
-    let mut report = PassReport::default();
+    let mut report = PassReport {
+        planned: true,
+        ..PassReport::default()
+    };
     let mut sorted: Vec<&Step> = steps.iter().collect();
     // The same order as `apply` reports, so that a plan and its apply read alike.
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
@@ -128,15 +257,20 @@ fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
         if diff {
             it.diff = super::diff::diff(s);
         }
-        report.items.push(it);
-        let sum = &mut report.summary;
-        match s.action {
-            _ if s.failed => sum.failed += 1,
-            Action::Create => sum.created += 1,
-            Action::Update | Action::Adopt => sum.updated += 1,
-            Action::Delete | Action::Orphan => sum.deleted += 1,
-            Action::Reverify | Action::Unchanged | Action::Skip => sum.unchanged += 1,
+        // What the step would come to; only a failure is already a result.
+        let intent = match s.action {
+            _ if s.failed => ItemResult::Failed,
+            Action::Create => ItemResult::Created,
+            Action::Update | Action::Adopt => ItemResult::Updated,
+            Action::Delete => ItemResult::Deleted,
+            Action::Orphan => ItemResult::Orphaned,
+            Action::Reverify | Action::Unchanged | Action::Skip => ItemResult::Unchanged,
+        };
+        if s.failed {
+            it.result = Some(ItemResult::Failed);
         }
+        report.items.push(it);
+        report.summary.add(intent);
     }
     report
 }
@@ -145,17 +279,19 @@ fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
 pub(super) fn pass_report(done: Vec<Done>) -> PassReport {
     let mut report = PassReport::default();
     for d in done {
+        let result = match d.bucket {
+            Bucket::Created => ItemResult::Created,
+            Bucket::Updated => ItemResult::Updated,
+            Bucket::Deleted => ItemResult::Deleted,
+            Bucket::Orphaned => ItemResult::Orphaned,
+            Bucket::Unchanged => ItemResult::Unchanged,
+            Bucket::Failed => ItemResult::Failed,
+        };
         let mut line = item(&d.step, d.reason, &d.message);
+        line.result = Some(result);
         line.verification = d.verification;
         report.items.push(line);
-        let sum = &mut report.summary;
-        match d.bucket {
-            Bucket::Created => sum.created += 1,
-            Bucket::Updated => sum.updated += 1,
-            Bucket::Deleted => sum.deleted += 1,
-            Bucket::Unchanged => sum.unchanged += 1,
-            Bucket::Failed => sum.failed += 1,
-        }
+        report.summary.add(result);
     }
     report
 }
@@ -208,13 +344,14 @@ pub(super) fn record(book: &mut StatusBook, done: &[Done], scan: &Scan, now: Dat
 mod tests {
     use super::*;
 
-    fn line(action: Action, reason: Reason) -> String {
+    fn line(action: Action, result: Option<ItemResult>, label: &str) -> String {
         ItemReport {
             namespace: "shop".into(),
             name: "prod".into(),
-            label: "Prod".into(),
+            label: label.into(),
             action,
-            reason,
+            result,
+            reason: Reason::InvalidToken,
             message: "why".into(),
             diff: Vec::new(),
             verification: None,
@@ -223,14 +360,70 @@ mod tests {
     }
 
     #[test]
-    fn the_first_column_is_the_action_or_a_deactivation() {
+    fn a_plan_line_shows_the_action_and_a_pass_line_the_result() {
         assert_eq!(
-            line(Action::Reverify, Reason::InvalidToken),
-            "Reverify  shop/prod (Prod): why"
+            line(Action::Create, None, "Prod"),
+            "Create    shop/prod (Prod): why"
         );
         assert_eq!(
-            line(Action::Reverify, Reason::Deactivated),
-            "Deactivated shop/prod (Prod): why"
+            line(Action::Create, Some(ItemResult::Created), "Prod"),
+            "Created   shop/prod (Prod): why"
         );
+        assert_eq!(
+            line(Action::Orphan, Some(ItemResult::Orphaned), "Prod"),
+            "Orphaned  shop/prod (Prod): why"
+        );
+        assert_eq!(
+            line(Action::Reverify, Some(ItemResult::Unchanged), "Prod"),
+            "Unchanged shop/prod (Prod): why"
+        );
+    }
+
+    #[test]
+    fn a_failed_line_says_so_and_what_was_attempted() {
+        assert_eq!(
+            line(Action::Create, Some(ItemResult::Failed), "Prod"),
+            "Failed    shop/prod (Prod): create: why"
+        );
+        assert_eq!(
+            line(Action::Update, Some(ItemResult::Failed), "Prod"),
+            "Failed    shop/prod (Prod): update: why"
+        );
+        assert_eq!(
+            line(Action::Reverify, Some(ItemResult::Failed), "Prod"),
+            "Failed    shop/prod (Prod): reverify: why"
+        );
+        // A skip attempted nothing: its message says why it is skipped.
+        assert_eq!(
+            line(Action::Skip, Some(ItemResult::Failed), ""),
+            "Failed    shop/prod: why"
+        );
+    }
+
+    #[test]
+    fn summaries_speak_of_intent_in_a_plan_and_of_results_after_a_pass() {
+        let summary = Summary {
+            created: 5,
+            orphaned: 1,
+            unchanged: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary.plan_line(),
+            "Plan: 5 to create, 0 to update, 0 to delete, 1 to orphan, 1 unchanged, 0 failing"
+        );
+        assert_eq!(
+            summary.to_string(),
+            "5 created, 0 updated, 0 deleted, 1 orphaned, 1 unchanged, 0 failed"
+        );
+        for result in ItemResult::ALL {
+            let mut one = Summary::default();
+            one.add(result);
+            assert_eq!(one.count(result), 1, "{result}");
+            assert_eq!(
+                ItemResult::ALL.iter().map(|r| one.count(*r)).sum::<usize>(),
+                1
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::MetricsText;
 use crate::model::{ConditionStatus, ConditionType};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{ItemResult, Reconciler};
 use crate::verify::BigCommerceClient;
 
 /// The reconciler's and the BigCommerce client's counters, for `watch` and `controller` alike.
@@ -41,9 +41,10 @@ pub fn reconciler_metrics(
     out.family(
         "bccreds_results_total",
         "counter",
-        "Per-credential results of passes.",
+        "Per-credential results of passes: created, updated, deleted, orphaned, unchanged, failed.",
     );
-    for result in ["created", "updated", "deleted", "unchanged", "failed"] {
+    // Orphaned rows (deletion policy Orphan) are released, not deleted: a bucket of their own.
+    for result in ItemResult::ALL.map(ItemResult::as_str) {
         let n = m.results.get(result).copied().unwrap_or(0);
         out.sample("bccreds_results_total", &[("result", result)], n as f64);
     }

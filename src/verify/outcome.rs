@@ -97,30 +97,43 @@ impl Outcome {
         }
     }
 
-    /// A message a user can act on, naming the credential and the store hash.
+    /// A message a user can act on, naming the credential and the store hash; a transient
+    /// failure says that it will be retried.
     pub fn message(&self, credential: &str, store_hash: &str) -> String {
+        format!("{credential}: {}", self.describe(store_hash, true))
+    }
+
+    /// The message without the credential's name, for lines and conditions that name it
+    /// already. `retried` says whether a transient failure (Unreachable, RateLimited) will be
+    /// retried: only the daemons retry; a one-shot command says to run it again later.
+    pub fn describe(&self, store_hash: &str, retried: bool) -> String {
+        let later = if retried {
+            "nothing was changed and it will be retried"
+        } else {
+            "nothing was changed; run the command again later"
+        };
         match self {
             Outcome::Verified(store) => {
                 let name = store.info.name.as_deref().unwrap_or("(unnamed)");
                 format!(
-                    "{credential}: verified with BigCommerce store \"{name}\" ({store_hash}); capabilities: {}",
+                    "verified with BigCommerce store \"{name}\" ({store_hash}); capabilities: {}",
                     list(&store.capabilities)
                 )
             }
             Outcome::InvalidToken => format!(
-                "{credential}: BigCommerce rejected the access token for store {store_hash} (401); check that accessToken holds the Access Token of a store-level API account of this store and that the account still exists"
+                "BigCommerce rejected the access token for store {store_hash} (401); check that accessToken holds the Access Token of a store-level API account of this store and that the account still exists"
             ),
             Outcome::Forbidden { endpoint } if endpoint.starts_with("v3/catalog") => format!(
-                "{credential}: the token for store {store_hash} lacks the Products scope (403 on {endpoint}); give the API account Products read-only (import) or modify (export)"
+                "the token for store {store_hash} lacks the Products scope (403 on {endpoint}); give the API account Products read-only (import) or modify (export)"
             ),
             Outcome::Forbidden { endpoint } => format!(
-                "{credential}: BigCommerce refused {endpoint} for store {store_hash} (403): the token lacks the Information & Settings scope, or the store hash in apiUrl is wrong"
+                "BigCommerce refused {endpoint} for store {store_hash} (403): the token lacks the Information & Settings scope, or the store hash in apiUrl is wrong"
             ),
             Outcome::StoreNotFound => format!(
-                "{credential}: BigCommerce has no store {store_hash} (404); check the store hash in apiUrl against the API account screen"
+                "BigCommerce has no store {store_hash} (404); check the store hash in apiUrl against the API account screen"
             ),
             Outcome::MappingInvalid { store, problems } => {
-                let mut msg = format!("{credential}: store {store_hash} does not offer");
+                let mut msg = format!("store {store_hash} does not offer");
                 for (i, p) in problems.iter().enumerate() {
                     let sep = if i == 0 { " " } else { "; " };
                     let _ = write!(msg, "{sep}{} {} -> {}", p.mapping, p.from, p.to);
@@ -134,11 +147,11 @@ impl Outcome {
                 msg
             }
             Outcome::Unreachable { detail } => format!(
-                "{credential}: BigCommerce could not be reached for store {store_hash} ({detail}); nothing was changed and it will be retried"
+                "BigCommerce could not be reached for store {store_hash} ({detail}); {later}"
             ),
-            Outcome::RateLimited => format!(
-                "{credential}: store {store_hash} stayed rate limited (429) after retries; nothing was changed and it will be retried"
-            ),
+            Outcome::RateLimited => {
+                format!("store {store_hash} stayed rate limited (429) after retries; {later}")
+            }
         }
     }
 }
@@ -182,6 +195,26 @@ mod tests {
             let msg = outcome.message("shop/prod", "abc123");
             assert!(msg.starts_with("shop/prod: "), "{msg}");
             assert!(msg.contains("abc123"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn only_a_daemon_says_that_a_transient_failure_will_be_retried() {
+        for outcome in [
+            Outcome::RateLimited,
+            Outcome::Unreachable {
+                detail: "HTTP 503".into(),
+            },
+        ] {
+            let daemon = outcome.describe("abc123", true);
+            assert!(
+                daemon.ends_with("nothing was changed and it will be retried"),
+                "{daemon}"
+            );
+            let once = outcome.describe("abc123", false);
+            assert!(!once.contains("retried"), "{once}");
+            assert!(once.ends_with("; run the command again later"), "{once}");
+            assert!(!once.contains("shop/prod"), "{once}");
         }
     }
 

@@ -257,7 +257,8 @@ impl Demo {
                 allow_empty: false,
                 prune: true,
             },
-        );
+        )
+        .one_shot();
         Ok(Demo {
             examples,
             secrets,
