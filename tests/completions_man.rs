@@ -80,6 +80,17 @@ fn every_help_is_under_80_lines_and_grouped() {
         let lines = text.lines().count();
         assert!(lines < 80, "{sub} --help is {lines} lines:\n{text}");
     }
+    // Each command shows only what it reads.
+    for (sub, absent) in [
+        ("plan", "--max-retries"),
+        ("plan", "--concurrency"),
+        ("apply", "--exit-code"),
+        ("apply", "--diff"),
+        ("list", "--secret-encryption"),
+    ] {
+        let text = String::from_utf8_lossy(&run(&[sub, "--help"]).stdout).into_owned();
+        assert!(!text.contains(absent), "{sub} --help offers {absent}");
+    }
     for (sub, heading) in [
         ("apply", "Store:"),
         ("apply", "BigCommerce:"),

@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use super::out::errln;
-use super::{Cli, EXIT_FAILED, EXIT_OK};
+use super::{EXIT_FAILED, EXIT_OK};
 
 /// `bccreds completions`.
 #[derive(Debug, Args)]
@@ -29,7 +29,7 @@ pub struct ManArgs {
 
 /// Writes the completion script for one shell to stdout.
 pub fn completions(args: &CompletionsArgs) -> u8 {
-    let mut cmd = Cli::command();
+    let mut cmd = super::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "bccreds", &mut script);
     // A closed pipe ends the output, as everywhere else.
@@ -39,7 +39,7 @@ pub fn completions(args: &CompletionsArgs) -> u8 {
 
 /// Writes man pages: the top page to stdout, or every page into `--dir`.
 pub fn man(args: &ManArgs) -> u8 {
-    let cmd = Cli::command();
+    let cmd = super::command();
     match &args.dir {
         None => {
             let mut page = Vec::new();

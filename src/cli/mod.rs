@@ -119,9 +119,41 @@ impl Output {
     }
 }
 
+/// The command line as parsed and documented: `plan` and `apply` share their flags, but each
+/// shows only those it reads (plan calls no BigCommerce; --exit-code and --diff are plan's).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    const PLAN_HIDES: [&str; 6] = [
+        "bigcommerce_base_url",
+        "connect_timeout",
+        "request_timeout",
+        "max_retries",
+        "retry_base_delay",
+        "concurrency",
+    ];
+    Cli::command()
+        .mut_subcommand("plan", |plan| {
+            PLAN_HIDES
+                .iter()
+                .fold(plan, |c, id| c.mut_arg(*id, |a| a.hide(true)))
+        })
+        .mut_subcommand("apply", |apply| {
+            ["exit_code", "diff"]
+                .iter()
+                .fold(apply, |c, id| c.mut_arg(*id, |a| a.hide(true)))
+        })
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        // clap prints help, versions and usage errors itself, with exit code 0 or 2.
+        Err(e) => e.exit(),
+    };
     // The daemons report what they change at info; one-shot commands print their own results.
     let daemon = matches!(cli.command, Command::Watch(_) | Command::Controller(_));
     init_logging(cli.log_format, if daemon { "info" } else { "warn" });
