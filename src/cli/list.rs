@@ -5,46 +5,72 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::options::StoreArgs;
-use super::table::{render, Column, Shrink};
+use super::options::StoreReadArgs;
+use super::table::{render, terminal_width, Column, Shrink};
 use super::{Output, EXIT_FAILED, EXIT_OK};
-use crate::model::{ConditionStatus, Reason};
+use crate::model::ConditionStatus;
 use crate::store::{ListQuery, ListedCredential, SortColumn};
 
+/// The columns `--sort` takes: the ones the table shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SortBy {
+    /// Label.
     Label,
+    /// API URL.
     #[value(name = "apiUrl", alias = "api-url")]
     ApiUrl,
+    /// Active/Inactive.
     Status,
+    /// False, True, Unknown; unmanaged rows last.
+    Ready,
+    /// The owning reconciler (--owner); unmanaged rows last.
+    #[value(name = "managedBy", aliases = ["managed-by", "managed", "owner"])]
+    ManagedBy,
+    /// Oldest verification first; never verified last.
+    #[value(name = "lastVerified", alias = "last-verified")]
+    LastVerified,
+    /// Last update of the row (not a column; kept for scripts).
+    #[value(hide = true)]
     Updated,
 }
 
+/// `--status`, as the table prints it or in lower case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StatusFilter {
+    /// Active credentials only.
     Active,
+    /// Inactive credentials only.
     Inactive,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Active => "active",
+            StatusFilter::Inactive => "inactive",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Case-insensitive part of the label.
-    #[arg(long)]
+    /// Only labels containing this text, ignoring case.
+    #[arg(long, help_heading = "Filter/Sort")]
     search: Option<String>,
     /// Column to sort by.
-    #[arg(long, value_enum, default_value_t = SortBy::Label)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SortBy::Label, help_heading = "Filter/Sort")]
     sort: SortBy,
     /// Sort in descending order.
-    #[arg(long)]
+    #[arg(long, help_heading = "Filter/Sort")]
     desc: bool,
-    /// Only active or only inactive credentials.
-    #[arg(long, value_enum)]
+    /// Only active or only inactive credentials (as printed, Active/Inactive, works too).
+    #[arg(long, value_enum, ignore_case = true, help_heading = "Filter/Sort")]
     status: Option<StatusFilter>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT")]
+    #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT", help_heading = "Output")]
     output: Output,
     #[command(flatten)]
-    store: StoreArgs,
+    store: StoreReadArgs,
 }
 
 /// One credential as `--output json|yaml` prints it; never a secret.
@@ -60,16 +86,6 @@ pub struct ListItem {
     last_verified: Option<DateTime<Utc>>,
 }
 
-/// Ready as a condition status, from the last verification's reason.
-fn ready(row: &ListedCredential) -> Option<ConditionStatus> {
-    row.owner_id.as_ref()?;
-    Some(match row.last_result.as_deref() {
-        // Never verified yet.
-        None => ConditionStatus::Unknown,
-        Some(text) => Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status),
-    })
-}
-
 fn item(row: &ListedCredential) -> ListItem {
     ListItem {
         label: row.label.clone(),
@@ -77,7 +93,7 @@ fn item(row: &ListedCredential) -> ListItem {
         status: if row.active { "Active" } else { "Inactive" },
         managed: row.owner_id.is_some(),
         managed_by: row.owner_id.clone(),
-        ready: ready(row),
+        ready: row.ready(),
         last_verified: row.last_verified_at,
     }
 }
@@ -93,7 +109,8 @@ pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The table, at most `width` wide.
+/// The table, at most `width` wide. The label is cut last: the other columns give it their
+/// room first, and the API URL keeps its host while it can.
 pub fn table(rows: &[ListedCredential], now: DateTime<Utc>, width: usize) -> String {
     let columns = [
         Column {
@@ -138,12 +155,25 @@ pub fn table(rows: &[ListedCredential], now: DateTime<Utc>, width: usize) -> Str
     render(&columns, &cells, width)
 }
 
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w: &usize| *w >= 40)
-        .unwrap_or(80)
+/// What to say when nothing is listed: that the store is empty, or that nothing matched.
+fn nothing_listed(query: &ListQuery, status: Option<StatusFilter>, stored: usize) -> String {
+    let mut filters = Vec::new();
+    if let Some(search) = query.search.as_deref() {
+        filters.push(format!(
+            "--search \"{}\"",
+            crate::redact::escape_controls(search)
+        ));
+    }
+    if let Some(status) = status {
+        filters.push(format!("--status {}", status.as_str()));
+    }
+    if stored == 0 || filters.is_empty() {
+        return "No credentials stored.\n".to_string();
+    }
+    format!(
+        "No credentials match {} ({stored} stored).\n",
+        filters.join(" ")
+    )
 }
 
 pub fn run(args: &ListArgs) -> u8 {
@@ -163,28 +193,37 @@ pub fn run(args: &ListArgs) -> u8 {
             SortBy::Label => SortColumn::Label,
             SortBy::ApiUrl => SortColumn::ApiUrl,
             SortBy::Status => SortColumn::Status,
+            SortBy::Ready => SortColumn::Ready,
+            SortBy::ManagedBy => SortColumn::ManagedBy,
+            SortBy::LastVerified => SortColumn::LastVerified,
             SortBy::Updated => SortColumn::Updated,
         },
         descending: args.desc,
         active: args.status.map(|s| s == StatusFilter::Active),
     };
-    let rows = runtime.block_on(async {
-        let store = args.store.open_existing_without_secrets().await?;
-        let rows = store.list(&query).await;
-        store.close().await;
-        rows.map_err(anyhow::Error::from)
-    });
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => {
-            errln!("error: {e:#}");
-            return EXIT_FAILED;
+    let text = args.output == Output::Text;
+    let listed = runtime.block_on(async {
+        let store = args.store.open_existing().await?;
+        let mut rows = store.list(&query).await;
+        // How many are stored, only to say that a filter matched none of them.
+        let mut stored = 0;
+        if text && rows.as_ref().is_ok_and(Vec::is_empty) && query != ListQuery::default() {
+            match store.list(&ListQuery::default()).await {
+                Ok(all) => stored = all.len(),
+                Err(e) => rows = Err(e),
+            }
         }
+        store.close().await;
+        rows.map(|rows| (rows, stored)).map_err(anyhow::Error::from)
+    });
+    let (rows, stored) = match listed {
+        Ok(listed) => listed,
+        Err(e) => return super::errors::report(&e),
     };
     let items: Vec<ListItem> = rows.iter().map(item).collect();
     let printed = match args.output.document(&items) {
         Some(doc) => doc,
-        None if rows.is_empty() => Ok("No credentials stored.\n".to_string()),
+        None if rows.is_empty() => Ok(nothing_listed(&query, args.status, stored)),
         None => Ok(table(&rows, Utc::now(), terminal_width())),
     };
     match printed {
@@ -220,22 +259,22 @@ mod tests {
     #[test]
     fn ready_follows_the_last_verification() {
         assert_eq!(
-            ready(&row("a", Some("o"), Some("Verified"))),
+            row("a", Some("o"), Some("Verified")).ready(),
             Some(ConditionStatus::True)
         );
         assert_eq!(
-            ready(&row("a", Some("o"), Some("InvalidToken"))),
+            row("a", Some("o"), Some("InvalidToken")).ready(),
             Some(ConditionStatus::False)
         );
         assert_eq!(
-            ready(&row("a", Some("o"), Some("Unreachable"))),
+            row("a", Some("o"), Some("Unreachable")).ready(),
             Some(ConditionStatus::Unknown)
         );
         assert_eq!(
-            ready(&row("a", Some("o"), None)),
+            row("a", Some("o"), None).ready(),
             Some(ConditionStatus::Unknown)
         );
-        assert_eq!(ready(&row("a", None, None)), None);
+        assert_eq!(row("a", None, None).ready(), None);
     }
 
     #[test]
@@ -254,6 +293,33 @@ mod tests {
             assert!(line.chars().count() <= 80, "{line:?}");
         }
         assert!(out.contains("5m ago"), "{out}");
-        assert!(out.contains("stores/abc123/"), "{out}");
+        assert!(out.contains("/stores/abc123"), "{out}");
+        // Wide enough, everything is whole, the URL with its scheme.
+        let out = table(&rows, now, 200);
+        assert!(
+            out.contains("Production Store of the European Union  https://api.bigcommerce.com/stores/abc123/  Active"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_empty_listing_says_whether_a_filter_matched_nothing() {
+        let search = ListQuery {
+            search: Some("x\u{1b}]".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            nothing_listed(&search, None, 3),
+            "No credentials match --search \"x\\e]\" (3 stored).\n"
+        );
+        assert_eq!(
+            nothing_listed(&search, Some(StatusFilter::Inactive), 1),
+            "No credentials match --search \"x\\e]\" --status inactive (1 stored).\n"
+        );
+        assert_eq!(
+            nothing_listed(&ListQuery::default(), None, 0),
+            "No credentials stored.\n"
+        );
+        assert_eq!(nothing_listed(&search, None, 0), "No credentials stored.\n");
     }
 }

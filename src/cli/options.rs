@@ -228,16 +228,6 @@ impl StoreArgs {
         Ok(Store::open_existing(self.options(self.encryption()?)).await?)
     }
 
-    /// As [`StoreArgs::open_existing`], for commands that never read a secret (`list`), so no
-    /// key is needed.
-    pub async fn open_existing_without_secrets(&self) -> anyhow::Result<Store> {
-        let encryption = match self.encryption()? {
-            Encryption::KeyFile => Encryption::None,
-            other => other,
-        };
-        Ok(Store::open_existing(self.options(encryption)).await?)
-    }
-
     async fn connect_with(&self, encryption: Encryption) -> anyhow::Result<Store> {
         Ok(Store::connect(self.options(encryption)).await?)
     }
@@ -289,6 +279,41 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("`{text}` is not a size"))?;
     n.checked_mul(factor)
         .ok_or_else(|| "size too large".to_string())
+}
+
+/// Where the connector store is, for commands that only read it and no secret (`list`): no
+/// key and no encryption flag, since nothing they read is encrypted.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Store")]
+pub struct StoreReadArgs {
+    /// sqlite://PATH, mysql://… (also MariaDB) or postgres://…; read only: nothing is created.
+    #[arg(long = "store", default_value = crate::store::DEFAULT_STORE_URL, env = "BCCREDS_STORE", hide_env_values = true)]
+    pub store_url: String,
+    /// UnoPim's DB_PREFIX.
+    #[arg(long, default_value = "", env = "BCCREDS_TABLE_PREFIX")]
+    pub table_prefix: String,
+    /// Accepted for scripts that pass the same flags to every command, and ignored.
+    #[arg(long, hide = true)]
+    pub app_key: Option<String>,
+    /// Accepted and ignored, as --app-key.
+    #[arg(long, hide = true)]
+    pub app_key_file: Option<PathBuf>,
+    /// Accepted and ignored, as --app-key.
+    #[arg(long, hide = true)]
+    pub app_previous_keys: Option<String>,
+}
+
+impl StoreReadArgs {
+    /// Opens the store only to read it: nothing is created, migrated or written, and no key is
+    /// read or needed.
+    pub async fn open_existing(&self) -> anyhow::Result<Store> {
+        Ok(Store::open_existing(StoreOptions {
+            url: self.store_url.clone(),
+            table_prefix: self.table_prefix.clone(),
+            encryption: Encryption::None,
+        })
+        .await?)
+    }
 }
 
 #[cfg(test)]

@@ -3,26 +3,37 @@
 use crate::cli::out::{errln, out};
 use clap::Args;
 
-use super::table::{render, Column, Shrink};
+use super::table::{fits, render, render_with_notes, terminal_width, Column, Shrink};
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::secret::SecretValue;
 
+/// What `status --help` ends with.
+const AFTER_HELP: &str = "\
+Exit codes: 0 every credential is Ready (or there is none), 1 a credential is not Ready or
+/status cannot be read, 2 usage error.";
+
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct StatusArgs {
-    /// Base URL of the daemon's endpoints.
+    /// Base URL of the daemon's endpoints (`watch` or `controller` --listen).
     #[arg(
         long,
         default_value = "http://127.0.0.1:9464",
-        env = "BCCREDS_STATUS_URL"
+        env = "BCCREDS_STATUS_URL",
+        help_heading = "Connection"
     )]
     url: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT")]
-    output: Output,
     /// The daemon's --status-token, sent as `Authorization: Bearer TOKEN`. Prefer the
     /// environment variable: a command-line value shows in `ps`.
-    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = status_token_arg)]
+    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = status_token_arg, help_heading = "Connection")]
     status_token: Option<SecretValue>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT", help_heading = "Output")]
+    output: Output,
+    /// Every condition (Verified, Stored, Ready) with its status, reason, last transition time
+    /// and whole message, one line each.
+    #[arg(long, help_heading = "Output")]
+    wide: bool,
 }
 
 /// `--status-token` as given. It is checked by [`checked_status_token`] rather than here,
@@ -88,24 +99,76 @@ fn refusal(shown: &str, code: reqwest::StatusCode, sent_token: bool) -> Option<S
     }
 }
 
-fn condition<'a>(credential: &'a serde_json::Value, type_: &str) -> (&'a str, &'a str) {
-    credential["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
-        .map_or(("-", ""), |c| {
-            (
-                c["status"].as_str().unwrap_or("-"),
-                c["reason"].as_str().unwrap_or(""),
-            )
-        })
+/// The fewest characters the message column is given beside the others; with less room, each
+/// message goes on its own lines under its row.
+const MIN_MESSAGE: usize = 30;
+
+fn text<'a>(value: &'a serde_json::Value, key: &str) -> &'a str {
+    value[key].as_str().unwrap_or("")
 }
 
-/// The status document as a table and a list of file problems.
-pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
+fn conditions(credential: &serde_json::Value) -> &[serde_json::Value] {
+    credential["conditions"]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
+}
+
+fn condition<'a>(credential: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
+    conditions(credential).iter().find(|c| c["type"] == type_)
+}
+
+/// `status reason` of one condition, `-` without it.
+fn status_and_reason(credential: &serde_json::Value, type_: &str) -> String {
+    condition(credential, type_).map_or_else(
+        || "-".to_string(),
+        |c| {
+            format!("{} {}", text(c, "status"), text(c, "reason"))
+                .trim()
+                .to_string()
+        },
+    )
+}
+
+fn name(credential: &serde_json::Value) -> String {
+    format!(
+        "{}/{}",
+        text(credential, "namespace"),
+        text(credential, "name")
+    )
+}
+
+fn credentials(doc: &serde_json::Value) -> &[serde_json::Value] {
+    doc["credentials"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// A transition time at second precision, as it was sent when it does not parse.
+fn time(value: &serde_json::Value) -> String {
+    let raw = value.as_str().unwrap_or("-");
+    chrono::DateTime::parse_from_rfc3339(raw).map_or_else(
+        |_| raw.to_string(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        },
+    )
+}
+
+/// Whether every credential is Ready (true when there is none): what the exit code says. File
+/// problems are shown, but a tree without manifests is no failure of a credential.
+pub fn all_ready(doc: &serde_json::Value) -> bool {
+    credentials(doc)
+        .iter()
+        .all(|c| condition(c, "Ready").is_some_and(|r| r["status"] == "True"))
+}
+
+/// One line per credential: its conditions, and the Ready message in the width left (wrapped),
+/// or under the row when too little is left.
+fn summary_table(doc: &serde_json::Value, width: usize) -> String {
     let columns = [
         Column {
             header: "Name",
-            shrink: Shrink::End(12),
+            shrink: Shrink::End(16),
         },
         Column {
             header: "Label",
@@ -113,11 +176,11 @@ pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
         },
         Column {
             header: "Verified",
-            shrink: Shrink::End(8),
+            shrink: Shrink::Fixed,
         },
         Column {
             header: "Stored",
-            shrink: Shrink::End(8),
+            shrink: Shrink::Fixed,
         },
         Column {
             header: "Ready",
@@ -125,53 +188,91 @@ pub fn render_status(doc: &serde_json::Value, width: usize) -> String {
         },
         Column {
             header: "Message",
-            shrink: Shrink::End(10),
+            shrink: Shrink::Wrap(MIN_MESSAGE),
         },
     ];
-    let rows: Vec<Vec<String>> = doc["credentials"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    let (v, vr) = condition(c, "Verified");
-                    let (s, sr) = condition(c, "Stored");
-                    let ready = c["conditions"]
-                        .as_array()
-                        .and_then(|cs| cs.iter().find(|x| x["type"] == "Ready"));
-                    vec![
-                        format!(
-                            "{}/{}",
-                            c["namespace"].as_str().unwrap_or(""),
-                            c["name"].as_str().unwrap_or("")
-                        ),
-                        c["label"].as_str().unwrap_or("").to_string(),
-                        format!("{v} {vr}"),
-                        format!("{s} {sr}"),
-                        ready
-                            .and_then(|r| r["status"].as_str())
-                            .unwrap_or("-")
-                            .to_string(),
-                        ready
-                            .and_then(|r| r["message"].as_str())
-                            .unwrap_or("")
-                            .to_string(),
-                    ]
-                })
-                .collect()
+    let rows: Vec<Vec<String>> = credentials(doc)
+        .iter()
+        .map(|c| {
+            let ready = condition(c, "Ready");
+            vec![
+                name(c),
+                text(c, "label").to_string(),
+                status_and_reason(c, "Verified"),
+                status_and_reason(c, "Stored"),
+                ready.map_or("-", |r| text(r, "status")).to_string(),
+                ready.map_or("", |r| text(r, "message")).to_string(),
+            ]
         })
-        .unwrap_or_default();
-    let mut out = render(&columns, &rows, width);
+        .collect();
+    if fits(&columns, &rows, width) {
+        return render(&columns, &rows, width);
+    }
+    let (messages, rows): (Vec<String>, Vec<Vec<String>>) = rows
+        .into_iter()
+        .map(|mut r| (r.pop().unwrap_or_default(), r))
+        .unzip();
+    render_with_notes(&columns[..columns.len() - 1], &rows, &messages, width)
+}
+
+/// One line per condition, nothing cut: `--wide`.
+fn wide_table(doc: &serde_json::Value) -> String {
+    let fixed = |header| Column {
+        header,
+        shrink: Shrink::Fixed,
+    };
+    let columns = [
+        fixed("Name"),
+        fixed("Label"),
+        fixed("Condition"),
+        fixed("Status"),
+        fixed("Reason"),
+        fixed("Last transition"),
+        fixed("Message"),
+    ];
+    let mut rows = Vec::new();
+    for c in credentials(doc) {
+        let (name, label) = (name(c), text(c, "label").to_string());
+        if conditions(c).is_empty() {
+            rows.push(vec![name.clone(), label.clone(), "-".into()]);
+        }
+        for k in conditions(c) {
+            rows.push(vec![
+                name.clone(),
+                label.clone(),
+                text(k, "type").to_string(),
+                text(k, "status").to_string(),
+                text(k, "reason").to_string(),
+                time(&k["lastTransitionTime"]),
+                text(k, "message").to_string(),
+            ]);
+        }
+    }
+    render(&columns, &rows, usize::MAX)
+}
+
+/// The status document as a table and a list of file problems, `width` wide (`--wide`: as
+/// wide as the whole messages).
+pub fn render_status(doc: &serde_json::Value, width: usize, wide: bool) -> String {
+    let mut out = if credentials(doc).is_empty() {
+        "No credentials reported.\n".to_string()
+    } else if wide {
+        wide_table(doc)
+    } else {
+        summary_table(doc, width)
+    };
     if let Some(problems) = doc["problems"].as_array().filter(|p| !p.is_empty()) {
         out.push_str("\nProblems:\n");
         for p in problems {
-            out.push_str(&format!(
-                "  {}:{}:{}: {}: {}\n",
-                p["file"].as_str().unwrap_or(""),
+            let line = format!(
+                "{}:{}:{}: {}: {}",
+                text(p, "file"),
                 p["line"],
                 p["column"],
-                p["path"].as_str().unwrap_or(""),
-                p["message"].as_str().unwrap_or("")
-            ));
+                text(p, "path"),
+                text(p, "message")
+            );
+            out.push_str(&format!("  {}\n", crate::redact::escape_controls(&line)));
         }
     }
     out
@@ -226,14 +327,30 @@ pub fn run(args: &StatusArgs) -> u8 {
                 })
             })
         });
+    let fetched = fetched.and_then(|doc| {
+        if doc["credentials"].is_array() {
+            Ok(doc)
+        } else {
+            Err(Failure::Unreachable(format!(
+                "{shown} did not answer with a status document"
+            )))
+        }
+    });
     match fetched {
         Ok(doc) => {
             match args.output.document(&doc) {
                 Some(Ok(text)) => out!("{text}"),
-                Some(Err(e)) => errln!("error: {e}"),
-                None => out!("{}", render_status(&doc, 100)),
+                Some(Err(e)) => {
+                    errln!("error: {e}");
+                    return EXIT_FAILED;
+                }
+                None => out!("{}", render_status(&doc, terminal_width(), args.wide)),
             }
-            EXIT_OK
+            if all_ready(&doc) {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            }
         }
         Err(Failure::Refused(e)) => {
             errln!("error: {e}");

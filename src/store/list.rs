@@ -1,5 +1,7 @@
 //! The credentials page as a query: search, sort and filter; and UnoPim's enabled codes.
 
+use std::cmp::Ordering;
+
 use chrono::NaiveDateTime;
 // SQL text in this file is built only from validated table names, quoted identifiers and
 // placeholders; every value is bound, so asserting it safe is sound.
@@ -8,6 +10,7 @@ use sqlx::AssertSqlSafe;
 use super::ops::{flag, Sql};
 use super::types::{ListQuery, ListedCredential, SortColumn, UnoPimCodes};
 use super::{with_pool, Store, StoreError};
+use crate::model::{ConditionStatus, Reason};
 
 struct ListRow {
     id: i64,
@@ -79,7 +82,12 @@ impl Store {
             text.push_str(&filters.join(" AND "));
         }
         let column = match query.sort {
-            SortColumn::Label => "label",
+            // The ownership columns are sorted below, alike on every engine (which put NULLs
+            // first or last as they please); the database orders their ties by label.
+            SortColumn::Label
+            | SortColumn::Ready
+            | SortColumn::ManagedBy
+            | SortColumn::LastVerified => "label",
             SortColumn::ApiUrl => "apiUrl",
             SortColumn::Status => "status",
             SortColumn::Updated => "updated_at",
@@ -102,7 +110,7 @@ impl Store {
         // The search is matched here, not in SQL: SQLite's LOWER folds ASCII only and MariaDB's
         // collation ignores accents, so the same search would find different rows per engine.
         let needle = query.search.as_deref().map(fold).unwrap_or_default();
-        Ok(rows
+        let mut listed: Vec<ListedCredential> = rows
             .into_iter()
             .filter(|r| needle.is_empty() || fold(&r.label).contains(&needle))
             .map(|r| ListedCredential {
@@ -117,7 +125,9 @@ impl Store {
                 updated_at: super::decode::timestamp("updated_at", r.updated_at.as_deref())
                     .unwrap_or_default(),
             })
-            .collect())
+            .collect();
+        sort_by_ownership(&mut listed, query);
+        Ok(listed)
     }
 
     pub(crate) async fn source_path_exists(&self) -> Result<bool, StoreError> {
@@ -157,6 +167,57 @@ impl Store {
             locales: self.enabled_codes(&self.tables.locales.clone()).await?,
             currencies: self.enabled_codes(&self.tables.currencies.clone()).await?,
         })
+    }
+}
+
+impl ListedCredential {
+    /// Ready as `list` shows it: `None` for a row bccreds does not manage, Unknown before the
+    /// first verification or after one without a verdict, else what the last verification says.
+    pub fn ready(&self) -> Option<ConditionStatus> {
+        self.owner_id.as_ref()?;
+        Some(match self.last_result.as_deref() {
+            None => ConditionStatus::Unknown,
+            Some(text) => {
+                Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status)
+            }
+        })
+    }
+}
+
+/// Sorts rows (already in label order) by a column of the ownership record: values in order,
+/// rows without one last, the whole order reversed by `--desc`. The sort is stable, so ties keep
+/// the label order.
+fn sort_by_ownership(rows: &mut [ListedCredential], query: &ListQuery) {
+    fn missing_last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+        match (a, b) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+    let compare: fn(&ListedCredential, &ListedCredential) -> Ordering = match query.sort {
+        // As printed: False, True, Unknown.
+        SortColumn::Ready => |a, b| {
+            missing_last(
+                a.ready().map(ConditionStatus::as_str),
+                b.ready().map(ConditionStatus::as_str),
+            )
+        },
+        SortColumn::ManagedBy => |a, b| {
+            missing_last(
+                a.owner_id.as_deref().map(fold),
+                b.owner_id.as_deref().map(fold),
+            )
+        },
+        SortColumn::LastVerified => |a, b| missing_last(a.last_verified_at, b.last_verified_at),
+        SortColumn::Label | SortColumn::ApiUrl | SortColumn::Status | SortColumn::Updated => return,
+    };
+    if query.descending {
+        // The database already reversed the label order of the ties.
+        rows.sort_by(|a, b| compare(b, a));
+    } else {
+        rows.sort_by(compare);
     }
 }
 

@@ -138,7 +138,13 @@ pub enum SortColumn {
     ApiUrl,
     /// By status (Active/Inactive).
     Status,
-    /// By last update.
+    /// By Ready, as `list` shows it (False, True, Unknown; unmanaged rows last).
+    Ready,
+    /// By the owning reconciler (unmanaged rows last).
+    ManagedBy,
+    /// By the last verification, oldest first (never verified last).
+    LastVerified,
+    /// By last update (not a column; kept for scripts that sort by it).
     Updated,
 }
 
