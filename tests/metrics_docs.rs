@@ -17,7 +17,11 @@ fn free_port() -> u16 {
 
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut body = String::new();
     s.read_to_string(&mut body).ok()?;
     Some(body)
@@ -29,9 +33,22 @@ fn every_served_metric_is_documented_with_its_labels() {
     let tmp = tempfile::tempdir().expect("tmp");
     let port = free_port();
     let mut child = common::bccreds()
-        .args(["watch", "examples", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--store", &format!("sqlite://{}", tmp.path().join("s.db").display())])
-        .args(["--bigcommerce-base-url", "http://127.0.0.1:9", "--max-retries", "0"])
+        .args([
+            "watch",
+            "examples",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--store",
+            &format!("sqlite://{}", tmp.path().join("s.db").display()),
+        ])
+        .args([
+            "--bigcommerce-base-url",
+            "http://127.0.0.1:9",
+            "--max-retries",
+            "0",
+        ])
         .args(["--secrets-dir", "examples/secrets"])
         .env("BC_OUTLET_ACCESS_TOKEN", "tok-a")
         .env("BC_STAGING_ACCESS_TOKEN", "tok-b")
@@ -56,7 +73,10 @@ fn every_served_metric_is_documented_with_its_labels() {
         .collect();
     assert!(families.len() >= 7, "{metrics}");
     for family in &families {
-        assert!(doc.contains(&format!("`{family}`")), "{family} is not in docs/metrics.md");
+        assert!(
+            doc.contains(&format!("`{family}`")),
+            "{family} is not in docs/metrics.md"
+        );
     }
     // Every label name and value served is named on the page.
     for line in metrics.lines().filter(|l| !l.starts_with('#')) {

@@ -60,8 +60,14 @@ fn the_walkthrough_runs_as_written() {
     for label in ["Production Store", "Staging Store", "Europe Store"] {
         assert!(stdout.contains(label), "list shows {label}:\n{stdout}");
     }
-    assert!(stdout.contains("label: Europe Store"), "the yaml search:\n{stdout}");
+    assert!(
+        stdout.contains("label: Europe Store"),
+        "the yaml search:\n{stdout}"
+    );
     for token in ["demo-staging-access-token", "demo-outlet-access-token"] {
-        assert!(!stdout.contains(token) && !stderr.contains(token), "{token} leaked");
+        assert!(
+            !stdout.contains(token) && !stderr.contains(token),
+            "{token} leaked"
+        );
     }
 }
