@@ -47,6 +47,10 @@ fn every_command_survives_a_closed_stdout() {
         (&["schema"][..], 0),
         (&["crd"][..], 0),
         (&["--help"][..], 0),
+        (&["completions", "bash"][..], 0),
+        (&["man"][..], 0),
+        // The demo goes on to the end (its own store and simulator) with nobody reading.
+        (&["demo"][..], 0),
     ] {
         let (got, stderr) = with_closed_stdout(args, dir.path());
         assert!(

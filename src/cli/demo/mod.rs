@@ -248,7 +248,7 @@ pub fn run(_args: &DemoArgs) -> u8 {
     let Some(runtime) = super::process::runtime() else {
         return super::EXIT_FAILED;
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::out::PipeSafe::new(std::io::stdout().lock());
     match runtime.block_on(run_demo(&mut stdout)) {
         Ok(_) => super::EXIT_OK,
         Err(e) => {
