@@ -6,6 +6,7 @@ pub mod controller;
 pub mod crypto;
 pub mod daemon;
 pub mod diagnostic;
+pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod reconcile;
