@@ -29,12 +29,20 @@ fn manifest(name: &str, env: &str) -> String {
 }
 
 async fn bccreds(sim: &Simulator, db: &Path, args: &[&str]) -> Output {
+    bccreds_with(sim, db, args, &[]).await
+}
+
+/// `bccreds` with more environment variables.
+async fn bccreds_with(sim: &Simulator, db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = common::bccreds();
     cmd.args(args)
         .args(["--bigcommerce-base-url", &sim.base_url()])
         .args(["--store", &format!("sqlite://{}", db.display())])
         .env("BC_GOOD_TOKEN", TOKEN)
         .env("BC_BAD_TOKEN", "tok-APPLY-LEAK-wrong");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
         .await
         .expect("join")
@@ -548,15 +556,8 @@ async fn an_env_source_outside_env_allow_is_refused_before_anything_is_read_or_s
     let borrowed = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: APP_KEY\n";
     fs::write(manifests.join("a.yaml"), borrowed).expect("w");
     let m = manifests.display().to_string();
-    let mut cmd = common::bccreds();
-    cmd.args(["apply", &m])
-        .args(["--bigcommerce-base-url", &sim.base_url()])
-        .args(["--store", &format!("sqlite://{}", db.display())])
-        .env("BC_GOOD_TOKEN", TOKEN)
-        .env("APP_KEY", "APPLY-LEAK-0123456789abcdefghijk");
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("join");
+    let app_key = [("APP_KEY", "APPLY-LEAK-0123456789abcdefghijk")];
+    let out = bccreds_with(&sim, &db, &["apply", &m], &app_key).await;
     let text = common::all_output(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("--env-allow APP_KEY"), "{text}");
@@ -575,15 +576,8 @@ async fn values_longer_than_their_columns_are_refused_before_any_request_on_sqli
     let long_id = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: BC_LONG_ID\n";
     fs::write(manifests.join("a.yaml"), long_id).expect("w");
     let m = manifests.display().to_string();
-    let mut cmd = common::bccreds();
-    cmd.args(["apply", &m])
-        .args(["--bigcommerce-base-url", &sim.base_url()])
-        .args(["--store", &format!("sqlite://{}", db.display())])
-        .env("BC_GOOD_TOKEN", TOKEN)
-        .env("BC_LONG_ID", "i".repeat(300));
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
-        .await
-        .expect("join");
+    let id_value = "i".repeat(300);
+    let out = bccreds_with(&sim, &db, &["apply", &m], &[("BC_LONG_ID", &id_value)]).await;
     let text = common::all_output(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
