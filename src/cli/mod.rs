@@ -6,6 +6,7 @@ mod controller;
 pub mod demo;
 mod docs;
 mod errors;
+mod export;
 mod list;
 mod options;
 pub(crate) mod out;
@@ -75,6 +76,8 @@ enum Command {
     Status(status::StatusArgs),
     /// List the stored credentials, as the connector's credentials page does.
     List(list::ListArgs),
+    /// Write the stored credentials as manifests that adopt them unchanged (onboarding).
+    Export(Box<export::ExportArgs>),
     /// Re-encrypt the secrets of this owner's rows with the current APP_KEY after a key rotation.
     Rekey(rekey::RekeyArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
@@ -162,6 +165,7 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::List(args) => list::run(&args),
         Command::Rekey(args) => rekey::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Plan(args) => apply::run(&args, false),
         Command::Watch(args) => watch::run(&args),
         Command::Status(args) => status::run(&args),

@@ -228,6 +228,17 @@ impl StoreArgs {
         Ok(Store::open_existing(self.options(self.encryption()?)).await?)
     }
 
+    /// Opens the store only to read it, decrypting secrets only when a key is given: what needs
+    /// no secret (`export --secrets none`) then needs no APP_KEY either.
+    pub async fn open_existing_for_names(&self) -> anyhow::Result<Store> {
+        let encryption = if self.app_key.is_some() || self.app_key_file.is_some() {
+            self.encryption()?
+        } else {
+            Encryption::None
+        };
+        Ok(Store::open_existing(self.options(encryption)).await?)
+    }
+
     async fn connect_with(&self, encryption: Encryption) -> anyhow::Result<Store> {
         Ok(Store::connect(self.options(encryption)).await?)
     }

@@ -5,6 +5,7 @@
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::model::{ADOPT_ANNOTATION, API_VERSION, KIND};
+use crate::secret::SecretValue;
 use crate::store::StoredData;
 
 /// Where the exported manifest's secrets come from.
@@ -123,13 +124,45 @@ pub fn render(
     format!("# yaml-language-server: $schema={modeline}\n{body}")
 }
 
+/// The `kind: Secret` that an exported manifest's `secretKeyRef`s name, holding the row's
+/// secrets base64-encoded in `data`, exactly as stored (a Secret's value keeps every byte but
+/// one trailing newline, and exported values have none).
+pub fn render_secret(
+    name: &str,
+    namespace: Option<&str>,
+    access_token: &SecretValue,
+    client_secret: Option<&SecretValue>,
+) -> String {
+    use base64::Engine as _;
+    let encode =
+        |v: &SecretValue| text(&base64::engine::general_purpose::STANDARD.encode(v.expose()));
+    let mut metadata = Mapping::new();
+    metadata.insert(text("name"), text(name));
+    if let Some(ns) = namespace {
+        metadata.insert(text("namespace"), text(ns));
+    }
+    let mut data = Mapping::new();
+    data.insert(text(ACCESS_TOKEN_KEY), encode(access_token));
+    if let Some(secret) = client_secret {
+        data.insert(text(CLIENT_SECRET_KEY), encode(secret));
+    }
+    let doc = map([
+        ("apiVersion", text("v1")),
+        ("kind", text("Secret")),
+        ("metadata", Value::Mapping(metadata)),
+        ("type", text("Opaque")),
+        ("data", Value::Mapping(data)),
+    ]);
+    // Invariant: a tree of strings and mappings always serialises.
+    serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::secret::SecretValue;
     use crate::validate::{validate_text, Report, ValidateOptions};
 
-    fn row() -> StoredData {
+    pub(crate) fn row() -> StoredData {
         StoredData {
             label: "Shop: \"EU\" #1".into(),
             api_url: "https://api.bigcommerce.com/stores/abc123/".into(),
@@ -203,5 +236,37 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn the_secret_document_resolves_the_manifests_refs_exactly() {
+        let refs = SecretRefs::Kubernetes {
+            secret: "shop-bigcommerce".into(),
+            client_secret: true,
+        };
+        let row = row();
+        let secret = render_secret(
+            "shop-bigcommerce",
+            Some("unopim"),
+            &row.access_token,
+            row.client_secret.as_ref(),
+        );
+        assert!(!secret.contains("EXPORT-LEAK"), "base64 only: {secret}");
+        let text = format!(
+            "{}---\n{secret}",
+            render(&row, "shop", Some("unopim"), &refs, "s.json")
+        );
+        let report = valid(&text, true);
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        let doc = &report.secrets[0];
+        let value = |key: &str| doc.entries.get(key).map(|e| e.value.expose().to_string());
+        assert_eq!(
+            value(ACCESS_TOKEN_KEY).as_deref(),
+            Some("EXPORT-LEAK-token")
+        );
+        assert_eq!(
+            value(CLIENT_SECRET_KEY).as_deref(),
+            Some("EXPORT-LEAK-secret")
+        );
     }
 }

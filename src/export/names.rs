@@ -1,7 +1,7 @@
 //! Manifest names for exported rows: a DNS-1123 slug of the label, made distinct
 //! deterministically, so that exporting twice gives the same names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The longest name a slug makes: a DNS-1123 label, so it also fits where only labels do.
 const MAX_SLUG: usize = 63;
@@ -27,24 +27,34 @@ pub fn slug(label: &str) -> String {
 }
 
 /// A distinct name per row id: the slug of its label, and for every row but the lowest id of
-/// those sharing a slug, the slug followed by `-` and the row's id. Ids do not change, so neither
-/// do the names, whatever rows come and go.
+/// those sharing a slug, the slug followed by `-` and the row's id (and `-2`, `-3` … in the rare
+/// case that this is another label's slug). Ids do not change, so neither do the names.
 pub fn names<'a>(rows: impl IntoIterator<Item = (i64, &'a str)>) -> BTreeMap<i64, String> {
     let mut by_slug: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (id, label) in rows {
         by_slug.entry(slug(label)).or_default().push(id);
     }
+    // Every label's own slug is taken first, so that a suffixed name never steals one.
+    let mut taken: BTreeSet<String> = by_slug.keys().cloned().collect();
     let mut out = BTreeMap::new();
     for (slug, mut ids) in by_slug {
         ids.sort_unstable();
-        for (i, id) in ids.into_iter().enumerate() {
-            let name = if i == 0 {
-                slug.clone()
-            } else {
-                let suffix = format!("-{id}");
-                let keep = MAX_SLUG.saturating_sub(suffix.len()).min(slug.len());
-                format!("{}{suffix}", slug[..keep].trim_end_matches('-'))
-            };
+        out.insert(ids[0], slug.clone());
+        for &id in &ids[1..] {
+            let name = (1..)
+                .map(|n| {
+                    let suffix = if n == 1 {
+                        format!("-{id}")
+                    } else {
+                        format!("-{id}-{n}")
+                    };
+                    let keep = MAX_SLUG.saturating_sub(suffix.len()).min(slug.len());
+                    format!("{}{suffix}", slug[..keep].trim_end_matches('-'))
+                })
+                .find(|name| !taken.contains(name))
+                // Invariant: finitely many names are taken, so some n is free.
+                .unwrap_or_default();
+            taken.insert(name.clone());
             out.insert(id, name);
         }
     }
@@ -92,5 +102,10 @@ mod tests {
         let named = names([(1, long.as_str()), (123456, long.as_str())]);
         assert!(named.values().all(|n| n.len() <= 63), "{named:?}");
         assert_ne!(named[&1], named[&123456]);
+        // A suffixed name that is another label's own slug is passed over.
+        let named = names([(1, "Shop"), (5, "shop!"), (9, "Shop 5")]);
+        assert_eq!(named[&1], "shop");
+        assert_eq!(named[&9], "shop-5");
+        assert_eq!(named[&5], "shop-5-2");
     }
 }

@@ -6,12 +6,12 @@ use futures_util::stream::{self, StreamExt};
 
 use super::conditions::NewCondition;
 use super::desired::Desired;
-use super::plan::{Action, Step};
+use super::plan::{drift, Action, Step};
 use super::OnRevoked;
 use crate::crypto::SecretFingerprints;
 use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
 use crate::secret::SecretValue;
-use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError};
+use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError, StoredCredential};
 use crate::verify::{Outcome, VerifiedStore, Verifier, VerifyRequest};
 
 use ConditionStatus::{False, True, Unknown};
@@ -341,26 +341,19 @@ fn nothing_written(step: Step) -> Done {
     internal(step, "a verify-only pass writes nothing")
 }
 
-/// The token to verify with: the manifest's, or the stored one when the manifest keeps it.
-async fn token_for<V: Verifier>(
-    exec: &Executor<'_, V>,
+/// The token to verify with: the manifest's, or the stored one when the manifest keeps it
+/// (`adopted` is the row an adoption takes over).
+fn token_for(
     step: &Step,
     desired: &Desired,
+    adopted: Option<&StoredCredential>,
 ) -> Result<SecretValue, String> {
     if let SecretUpdate::Set(v) = &desired.data.access_token {
         return Ok(v.clone());
     }
-    if let Some(stored) = &step.stored {
-        return Ok(stored.data.access_token.clone());
-    }
-    // Adoption without a token in the manifest: the hand-made row's token is verified and kept.
-    match (step.id, exec.store) {
-        (Some(id), Some(store)) => match store.get(id).await {
-            Ok(Some(row)) => Ok(row.data.access_token),
-            Ok(None) => Err(format!("credential {id} disappeared")),
-            Err(e) => Err(e.to_string()),
-        },
-        _ => Err("an accessToken is required to create a credential".into()),
+    match step.stored.as_ref().or(adopted) {
+        Some(stored) => Ok(stored.data.access_token.clone()),
+        None => Err("an accessToken is required to create a credential".into()),
     }
 }
 
@@ -411,7 +404,17 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     let Some(desired) = step.desired.clone() else {
         return internal(step, "no desired state");
     };
-    let token = match token_for(exec, &step, &desired).await {
+    // An adoption compares the manifest with the row as it is now, and verifies the row's own
+    // token when the manifest keeps it.
+    let adopted = match (step.action, step.id, exec.store) {
+        (Action::Adopt, Some(id), Some(store)) => match store.get(id).await {
+            Ok(Some(row)) => Some(row),
+            Ok(None) => return store_failure(step, &StoreError::NotFound(id)),
+            Err(e) => return store_failure(step, &e),
+        },
+        _ => None,
+    };
+    let token = match token_for(&step, &desired, adopted.as_ref()) {
         Ok(t) => t,
         Err(message) => {
             return Done::new(
@@ -490,11 +493,19 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             Bucket::Created,
             Reason::Created,
         ),
-        Action::Adopt => (
-            store.adopt(id, &data, &own).await.map(|()| id),
-            Bucket::Updated,
-            Reason::Adopted,
-        ),
+        Action::Adopt => {
+            // A manifest asking for exactly what is stored (as `bccreds export` writes) adopts
+            // the row without writing to it: not even updated_at or storeInfo change.
+            let as_stored = adopted
+                .as_ref()
+                .is_some_and(|row| drift(&row.data, &desired).is_empty());
+            let result = if as_stored {
+                store.claim(id, &data.label, &own).await
+            } else {
+                store.adopt(id, &data, &own).await
+            };
+            (result.map(|()| id), Bucket::Updated, Reason::Adopted)
+        }
         _ if step.reason == Reason::StoredRowUnreadable => (
             store.repair(id, &data, &own).await.map(|()| id),
             Bucket::Updated,

@@ -26,6 +26,7 @@ pub use diff::{diff, FieldChange};
 pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
 pub use report::{plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, Summary};
+pub use unopim::{disabled_among, NamedCodes};
 
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::diagnostic::Diagnostic;

@@ -1,6 +1,8 @@
 //! UnoPim-side codes: where the store's database holds UnoPim's `locales` and `currencies`
 //! tables, a credential may only name codes that UnoPim has enabled.
 
+use std::collections::BTreeMap;
+
 use super::desired::{Entry, Invalid};
 use crate::model::Reason;
 use crate::store::UnoPimCodes;
@@ -11,17 +13,48 @@ pub fn disabled_codes(entry: &Entry, codes: &UnoPimCodes) -> Option<String> {
         return None;
     };
     let data = &d.data;
-    let locales: Vec<(&str, &String)> = data
+    disabled_among(
+        NamedCodes {
+            default_locale: data.default_locale.as_ref(),
+            locale_mapping: &data.locale_mapping,
+            default_currency: data.default_currency.as_ref(),
+            currency_mapping: &data.currency_mapping,
+        },
+        codes,
+    )
+}
+
+/// The UnoPim codes a credential names: its defaults and the keys of its mappings.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedCodes<'a> {
+    /// `defaultLocale`.
+    pub default_locale: Option<&'a String>,
+    /// `localeMapping`, keyed by UnoPim locale.
+    pub locale_mapping: &'a BTreeMap<String, String>,
+    /// `defaultCurrency`.
+    pub default_currency: Option<&'a String>,
+    /// `currencyMapping`, keyed by UnoPim currency.
+    pub currency_mapping: &'a BTreeMap<String, String>,
+}
+
+/// Every code of `named` that UnoPim has not enabled, as one message, or None.
+pub fn disabled_among(named: NamedCodes<'_>, codes: &UnoPimCodes) -> Option<String> {
+    let locales: Vec<(&str, &String)> = named
         .default_locale
-        .iter()
+        .into_iter()
         .map(|c| ("defaultLocale", c))
-        .chain(data.locale_mapping.keys().map(|c| ("localeMapping", c)))
+        .chain(named.locale_mapping.keys().map(|c| ("localeMapping", c)))
         .collect();
-    let currencies: Vec<(&str, &String)> = data
+    let currencies: Vec<(&str, &String)> = named
         .default_currency
-        .iter()
+        .into_iter()
         .map(|c| ("defaultCurrency", c))
-        .chain(data.currency_mapping.keys().map(|c| ("currencyMapping", c)))
+        .chain(
+            named
+                .currency_mapping
+                .keys()
+                .map(|c| ("currencyMapping", c)),
+        )
         .collect();
     let parts: Vec<String> = [
         ("locale", "locales", &locales, &codes.locales),

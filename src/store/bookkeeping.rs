@@ -1,10 +1,13 @@
-//! Writes to an owned row's ownership record alone, for passes that verify nothing: the last
-//! result of an unusable manifest, where a manifest lives now, and re-keyed secret fingerprints.
+//! Writes to an ownership record alone, never to the credential row: the last result of an
+//! unusable manifest, where a manifest lives now, re-keyed secret fingerprints, and the claim
+//! of a row adopted exactly as it is.
 
 // SQL text in this file is built only from validated table names, quoted identifiers and
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
+use super::ops::{insert_ownership, naive};
+use super::types::Ownership;
 use super::{with_pool, Store, StoreError};
 
 /// What [`Store::refresh_ownership`] sets; `None` keeps the stored value.
@@ -72,6 +75,45 @@ impl Store {
                 .bind(owner)
                 .execute(pool)
                 .await?;
+            Ok(())
+        })
+    }
+
+    /// Takes over row `id`, which nobody manages, without writing to it: the manifest asks for
+    /// exactly what is stored, so adoption leaves every byte of the row as UnoPim wrote it.
+    pub async fn claim(&self, id: i64, label: &str, own: &Ownership) -> Result<(), StoreError> {
+        self.writable()?;
+        let d = self.dialect;
+        let owner_sql = format!(
+            "SELECT owner_id FROM {} WHERE credential_id = {}",
+            d.ident(&self.tables.ownership),
+            d.param(1)
+        );
+        let row_sql = format!(
+            "SELECT {} FROM {} WHERE {} = {}",
+            d.as_bigint(&d.ident("id")),
+            d.ident(&self.tables.credentials),
+            d.ident("id"),
+            d.param(1)
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_with(d.begin_sql()).await?;
+            let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str()))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(other) = owner {
+                return Err(StoreError::LabelConflict { label: label.to_string(), owner: Some(other) });
+            }
+            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(row_sql.as_str()))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(id));
+            }
+            insert_ownership!(self, tx, id, own);
+            tx.commit().await?;
             Ok(())
         })
     }

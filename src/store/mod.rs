@@ -29,6 +29,7 @@ use crate::secret::SecretValue;
 pub use bookkeeping::OwnershipRefresh;
 pub use decode::ColumnError;
 pub use dialect::Dialect;
+pub use list::fold;
 pub use migrate::schema_sql;
 pub use rekey::RekeyReport;
 pub use types::{

@@ -35,6 +35,7 @@ macro_rules! insert_ownership {
             .await?;
     }};
 }
+pub(super) use insert_ownership;
 
 /// What a rewrite of an existing row is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -180,7 +181,7 @@ fn now() -> NaiveDateTime {
     now.with_nanosecond(0).unwrap_or(now)
 }
 
-fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+pub(super) fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
     t.map(|t| t.naive_utc().with_nanosecond(0).unwrap_or(t.naive_utc()))
 }
 
@@ -765,7 +766,7 @@ impl Store {
         }
     }
 
-    fn ownership_insert_sql(&self) -> String {
+    pub(crate) fn ownership_insert_sql(&self) -> String {
         let d = self.dialect;
         format!(
             "INSERT INTO {} (credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy, source_path) VALUES ({})",

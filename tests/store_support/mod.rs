@@ -253,6 +253,11 @@ pub fn engines() -> Vec<(Engine, Option<String>)> {
     out
 }
 
+/// A fresh SQLite database, for tests about something other than the engine.
+pub async fn sqlite() -> TestDb {
+    TestDb::create(Engine::Sqlite, None).await
+}
+
 /// Runs `scenario` once per engine, each on a fresh database, and drops the databases after.
 pub async fn each_engine<F, Fut>(scenario: F)
 where
