@@ -84,6 +84,29 @@ impl Probe for State {
         reconciler_metrics(&mut out, &self.rec, &self.client);
         out.finish()
     }
+
+    fn live(&self) -> Option<crate::web::Live> {
+        let last_pass = {
+            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            last.at.map(|at| crate::web::LastPass {
+                at,
+                summary: last
+                    .report
+                    .as_ref()
+                    .map_or_else(|| "no credentials reconciled".into(), |r| r.summary_line()),
+                error: last.error.clone(),
+            })
+        };
+        Some(crate::web::Live {
+            last_pass,
+            statuses: self.rec.statuses(),
+        })
+    }
+
+    fn passes(&self) -> Option<u64> {
+        let m = self.rec.metrics();
+        Some(m.passes + m.failed_passes)
+    }
 }
 
 /// Why the daemon could not start.
@@ -124,6 +147,7 @@ impl Daemon {
         });
         let options = ServerOptions {
             status_token: config.status_token.clone(),
+            page_store: Some(state.rec.store().clone()),
             ..ServerOptions::default()
         };
         let server = Server::start_with(config.listen, state.clone(), options)

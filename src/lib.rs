@@ -21,4 +21,5 @@ pub mod tls;
 pub mod validate;
 pub mod verify;
 pub mod watch;
+pub mod web;
 pub mod yaml;

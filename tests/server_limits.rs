@@ -63,6 +63,7 @@ async fn start_on(listen: &str, limits: ServerLimits, token: Option<&str>) -> Se
         ServerOptions {
             limits,
             status_token: token.map(SecretValue::new),
+            page_store: None,
         },
     )
     .await

@@ -13,6 +13,7 @@ pub(crate) mod out;
 mod process;
 mod rekey;
 mod report;
+mod serve;
 mod simulate;
 mod status;
 mod table;
@@ -78,6 +79,8 @@ enum Command {
     List(list::ListArgs),
     /// Write the stored credentials as manifests that adopt them unchanged (onboarding).
     Export(Box<export::ExportArgs>),
+    /// Serve the read-only credentials page over a store (no reconciler, no APP_KEY).
+    Serve(serve::ServeArgs),
     /// Re-encrypt the secrets of this owner's rows with the current APP_KEY after a key rotation.
     Rekey(rekey::RekeyArgs),
     /// Serve a simulated BigCommerce API on loopback from a YAML fixture.
@@ -158,7 +161,10 @@ pub fn run() -> ExitCode {
         Err(e) => e.exit(),
     };
     // The daemons report what they change at info; one-shot commands print their own results.
-    let daemon = matches!(cli.command, Command::Watch(_) | Command::Controller(_));
+    let daemon = matches!(
+        cli.command,
+        Command::Watch(_) | Command::Controller(_) | Command::Serve(_)
+    );
     init_logging(cli.log_format, if daemon { "info" } else { "warn" });
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
@@ -166,6 +172,7 @@ pub fn run() -> ExitCode {
         Command::List(args) => list::run(&args),
         Command::Rekey(args) => rekey::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Plan(args) => apply::run(&args, false),
         Command::Watch(args) => watch::run(&args),
         Command::Status(args) => status::run(&args),

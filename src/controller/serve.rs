@@ -52,6 +52,18 @@ impl Probe for ControllerProbe {
         })
     }
 
+    fn live(&self) -> Option<crate::web::Live> {
+        Some(crate::web::Live {
+            last_pass: None,
+            statuses: self.rec.statuses(),
+        })
+    }
+
+    fn passes(&self) -> Option<u64> {
+        let m = self.rec.metrics();
+        Some(m.passes + m.failed_passes)
+    }
+
     fn metrics(&self) -> String {
         let mut out = MetricsText::new();
         reconciler_metrics(&mut out, &self.rec, &self.client);
@@ -117,6 +129,7 @@ impl Controller {
         });
         let options = ServerOptions {
             status_token: self.status_token.clone(),
+            page_store: Some(self.rec.store().clone()),
             ..ServerOptions::default()
         };
         let server = Server::start_with(self.listen, probe.clone(), options)

@@ -20,7 +20,7 @@ pub const STATUS_UNAUTHORIZED: &str =
 
 /// How `/status` is guarded on one listener.
 #[derive(Clone, Debug)]
-pub(super) enum StatusAccess {
+pub(crate) enum StatusAccess {
     /// No token, loopback listener: served to anyone who can reach it, as before tokens.
     Open,
     /// Served with `Authorization: Bearer <token>` only, on any listener.
@@ -67,6 +67,67 @@ impl StatusAccess {
     }
 }
 
+/// The cookie that carries the token for the web page, once `?token=` has been given.
+pub(crate) const PAGE_COOKIE: &str = "bccreds_token";
+
+/// How the web page is let in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PageAccess {
+    /// Serve it.
+    Allowed,
+    /// The right `?token=` was given: set the cookie and redirect to the URL without it.
+    SetCookie,
+    /// Refused, with the status and why.
+    Refused(StatusCode, &'static str),
+}
+
+impl StatusAccess {
+    /// Whether a page request may be served: on a listener with a token, the token comes as a
+    /// bearer header, as the cookie, or once as `?token=` (which then becomes the cookie), since
+    /// a browser cannot send a header by itself.
+    pub(crate) fn page(&self, headers: &HeaderMap, query_token: Option<&str>) -> PageAccess {
+        match self {
+            StatusAccess::Open => PageAccess::Allowed,
+            StatusAccess::Refused => PageAccess::Refused(
+                StatusCode::FORBIDDEN,
+                "This page is not served on a non-loopback listener without a token: start \
+                 bccreds with --status-token and open it with ?token=<token> once.",
+            ),
+            StatusAccess::Token(token) => {
+                let bearer = headers
+                    .get_all(header::AUTHORIZATION)
+                    .iter()
+                    .any(|value| bearer_matches(value, token));
+                let cookie = headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(';'))
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .any(|(name, value)| name == PAGE_COOKIE && same(value.as_bytes(), token));
+                if bearer || cookie {
+                    PageAccess::Allowed
+                } else if query_token.is_some_and(|given| same(given.as_bytes(), token)) {
+                    PageAccess::SetCookie
+                } else {
+                    PageAccess::Refused(
+                        StatusCode::UNAUTHORIZED,
+                        "This page needs the --status-token of this process: open it once with \
+                         ?token=<token>.",
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Compares `given` with the token in time independent of both (hashing first).
+fn same(given: &[u8], token: &SecretValue) -> bool {
+    let given = Sha256::digest(given);
+    let expected = Sha256::digest(token.expose().as_bytes());
+    given[..].ct_eq(&expected[..]).into()
+}
+
 /// Whether an `Authorization` value is `Bearer <token>` (the scheme in any case). The
 /// comparison takes the same time whatever the value: both sides are hashed first, so neither
 /// the length nor any prefix of the token can be timed.
@@ -79,10 +140,7 @@ fn bearer_matches(value: &HeaderValue, token: &SecretValue) -> bool {
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         return false;
     }
-    let given = given.trim_ascii();
-    let given = Sha256::digest(given);
-    let expected = Sha256::digest(token.expose().as_bytes());
-    given[..].ct_eq(&expected[..]).into()
+    same(given.trim_ascii(), token)
 }
 
 #[cfg(test)]
@@ -146,6 +204,44 @@ mod tests {
         assert_eq!(
             code(access.refusal(&headers(&["Basic x", "Bearer s3cret-token"]))),
             200
+        );
+    }
+
+    #[test]
+    fn the_page_takes_the_token_as_a_header_a_cookie_or_once_in_the_query() {
+        let access = StatusAccess::new(Some(SecretValue::new("s3cret-token")), false);
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; bccreds_token=s3cret-token"),
+        );
+        assert_eq!(access.page(&cookie, None), PageAccess::Allowed);
+        assert_eq!(
+            access.page(&headers(&["Bearer s3cret-token"]), None),
+            PageAccess::Allowed
+        );
+        assert_eq!(
+            access.page(&headers(&[]), Some("s3cret-token")),
+            PageAccess::SetCookie
+        );
+        let mut wrong = HeaderMap::new();
+        wrong.insert(
+            header::COOKIE,
+            HeaderValue::from_static("bccreds_token=nope"),
+        );
+        for (h, q) in [(&wrong, None), (&HeaderMap::new(), Some("s3cret-toke"))] {
+            assert!(matches!(
+                access.page(h, q),
+                PageAccess::Refused(StatusCode::UNAUTHORIZED, _)
+            ));
+        }
+        assert!(matches!(
+            StatusAccess::new(None, false).page(&HeaderMap::new(), Some("x")),
+            PageAccess::Refused(StatusCode::FORBIDDEN, _)
+        ));
+        assert_eq!(
+            StatusAccess::new(None, true).page(&HeaderMap::new(), None),
+            PageAccess::Allowed
         );
     }
 

@@ -8,7 +8,7 @@
 //! `--status-token` when one is set, and is refused without one on a listener that is not
 //! loopback.
 
-mod access;
+pub(crate) mod access;
 mod conn;
 pub mod metrics;
 mod reconciler_metrics;
@@ -51,6 +51,14 @@ pub trait Probe: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// Prometheus text exposition (format 0.0.4).
     fn metrics(&self) -> String;
+    /// What the credentials page adds from a running reconciler; None without one (`serve`).
+    fn live(&self) -> Option<crate::web::Live> {
+        None
+    }
+    /// A number that changes whenever a pass ends, for the page's events; None without one.
+    fn passes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How the server listens and who may read `/status`.
@@ -61,6 +69,8 @@ pub struct ServerOptions {
     /// The bearer token `/status` requires (`--status-token`). Without one, `/status` is served
     /// only on a loopback listener.
     pub status_token: Option<SecretValue>,
+    /// The store the credentials page at `/` reads (opened without a key); no page without one.
+    pub page_store: Option<Arc<crate::store::Store>>,
 }
 
 /// A running HTTP server. Dropping it stops serving, like [`Server::shutdown`] without waiting.
@@ -92,8 +102,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let loopback = addr.ip().to_canonical().is_loopback();
         let protected = options.status_token.is_some();
-        let access = StatusAccess::new(options.status_token, loopback);
-        let app = router(probe, access);
+        let access = Arc::new(StatusAccess::new(options.status_token, loopback));
+        let mut app = router(probe.clone(), access.clone());
+        if let Some(store) = options.page_store {
+            app = app.merge(crate::web::router(store, probe, access));
+        }
         let limits = options.limits;
         // A dropped sender also stops the server, which is what makes Drop work.
         let (stop, stopped) = oneshot::channel::<()>();
@@ -176,17 +189,14 @@ impl FromRef<AppState> for Shared {
     }
 }
 
-fn router(probe: Shared, access: StatusAccess) -> Router {
+fn router(probe: Shared, access: Arc<StatusAccess>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .fallback(not_found)
-        .with_state(AppState {
-            probe,
-            access: Arc::new(access),
-        })
+        .with_state(AppState { probe, access })
 }
 
 async fn healthz() -> Response {

@@ -170,6 +170,20 @@ impl Store {
     }
 }
 
+impl Store {
+    /// One credential by id with its ownership record, for the credentials page.
+    pub async fn get_with_owner(
+        &self,
+        id: i64,
+    ) -> Result<Option<(super::StoredCredential, Option<super::Ownership>)>, StoreError> {
+        let Some(row) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let own = self.ownership_of(id).await?;
+        Ok(Some((row, own)))
+    }
+}
+
 impl ListedCredential {
     /// Ready as `list` shows it: `None` for a row bccreds does not manage, Unknown before the
     /// first verification or after one without a verdict, else what the last verification says.

@@ -678,7 +678,7 @@ impl Store {
         Ok(Some((cred, own)))
     }
 
-    async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
+    pub(crate) async fn ownership_of(&self, id: i64) -> Result<Option<Ownership>, StoreError> {
         if !self.has_ownership() {
             return Ok(None);
         }

@@ -1,0 +1,258 @@
+//! The credentials page: a read-only view of the store for the people who used UnoPim's page.
+//! The list (`/`) searches, sorts and filters by query parameters, so a URL can be shared and
+//! the page works without JavaScript; `/credentials/{id}` shows one credential. Under `watch`
+//! and `controller`, `/events` tells open pages when a pass ended. Nothing here can show a
+//! secret: rows are read without a key, and `view` reduces secrets to "set" / "not set".
+
+mod query;
+mod render;
+mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+pub use query::{select, Column, ListQuery, RawQuery};
+pub use view::{ConditionView, Detail, LastPass, Live};
+
+use crate::server::access::{PageAccess, StatusAccess, PAGE_COOKIE};
+use crate::server::Probe;
+use crate::store::Store;
+
+/// The Content-Security-Policy of every page: only our own stylesheet and script, no inline
+/// code, no frames, forms only to ourselves.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; script-src 'self'; \
+connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const STYLE: &str = include_str!("assets/style.css");
+const SCRIPT: &str = include_str!("assets/app.js");
+
+/// How often `/events` looks for a finished pass.
+const EVENT_POLL: Duration = Duration::from_millis(500);
+
+/// What the page handlers share.
+#[derive(Clone)]
+struct PageState {
+    store: Arc<Store>,
+    probe: Arc<dyn Probe>,
+    access: Arc<StatusAccess>,
+}
+
+/// The page routes over `store` (opened without a key), with `probe` for live status.
+pub(crate) fn router(
+    store: Arc<Store>,
+    probe: Arc<dyn Probe>,
+    access: Arc<StatusAccess>,
+) -> Router {
+    Router::new()
+        .route("/", get(list))
+        .route("/credentials/{id}", get(detail))
+        .route("/events", get(events))
+        .route(
+            "/assets/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .with_state(PageState {
+            store,
+            probe,
+            access,
+        })
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// An HTML response with the page's security headers.
+fn page(code: StatusCode, body: String) -> Response {
+    (
+        code,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `?token=` and `?partial=`, besides the list's own parameters.
+#[derive(Debug, Default, Deserialize)]
+struct Extra {
+    token: Option<String>,
+    partial: Option<String>,
+}
+
+/// The response that replaces the page when access is not allowed, or None.
+fn guard(state: &PageState, headers: &HeaderMap, uri: &Uri, extra: &Extra) -> Option<Response> {
+    match state.access.page(headers, extra.token.as_deref()) {
+        PageAccess::Allowed => None,
+        PageAccess::SetCookie => {
+            let cookie = format!(
+                "{PAGE_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+                extra.token.as_deref().unwrap_or_default()
+            );
+            let mut response = (StatusCode::SEE_OTHER, "").into_response();
+            let location = without_token(uri);
+            if let (Ok(cookie), Ok(location)) = (
+                HeaderValue::from_str(&cookie),
+                HeaderValue::from_str(&location),
+            ) {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            Some(response)
+        }
+        PageAccess::Refused(code, why) => Some(page(code, why.to_string())),
+    }
+}
+
+/// The request's path and query without its `token` parameter.
+fn without_token(uri: &Uri) -> String {
+    let kept: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .filter(|(k, _)| k != "token")
+            .collect();
+    if kept.is_empty() {
+        return uri.path().to_string();
+    }
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("{}?{query}", uri.path())
+}
+
+/// Asks the probe on the blocking pool, as the other endpoints do.
+async fn live(probe: &Arc<dyn Probe>) -> Option<Live> {
+    let probe = probe.clone();
+    tokio::task::spawn_blocking(move || probe.live())
+        .await
+        .ok()
+        .flatten()
+}
+
+fn store_error(e: impl std::fmt::Display) -> Response {
+    tracing::warn!("the credentials page cannot read the store: {e}");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The store cannot be read right now; this page retries when reloaded.".into(),
+    )
+}
+
+async fn list(
+    State(state): State<PageState>,
+    Query(raw): Query<RawQuery>,
+    Query(extra): Query<Extra>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+        return refused;
+    }
+    let q = ListQuery::parse(&raw);
+    let rows = match state.store.list(&crate::store::ListQuery::default()).await {
+        Ok(rows) => rows,
+        Err(e) => return store_error(e),
+    };
+    if extra.partial.as_deref() == Some("results") {
+        return page(StatusCode::OK, render::results(&rows, &q).into_string());
+    }
+    let live = live(&state.probe).await;
+    let body = render::list_page(
+        &rows,
+        &q,
+        live.as_ref().and_then(|l| l.last_pass.as_ref()),
+        live.is_some(),
+    );
+    page(StatusCode::OK, body)
+}
+
+async fn detail(
+    State(state): State<PageState>,
+    Path(id): Path<String>,
+    Query(extra): Query<Extra>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+        return refused;
+    }
+    let Ok(number) = id.parse::<i64>() else {
+        return page(StatusCode::NOT_FOUND, render::not_found_page(&id));
+    };
+    let found = match state.store.get_with_owner(number).await {
+        Ok(found) => found,
+        Err(e) => return store_error(e),
+    };
+    let Some((row, own)) = found else {
+        return page(StatusCode::NOT_FOUND, render::not_found_page(&id));
+    };
+    let live = live(&state.probe).await;
+    let detail = Detail::new(row, own, live.as_ref());
+    let body = render::detail_page(
+        &detail,
+        live.as_ref().and_then(|l| l.last_pass.as_ref()),
+        live.is_some(),
+    );
+    page(StatusCode::OK, body)
+}
+
+/// Server-sent events: `pass` whenever the reconciler finished another pass. Without a
+/// reconciler (`serve`) the stream only keeps itself alive.
+async fn events(
+    State(state): State<PageState>,
+    Query(extra): Query<Extra>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+        return refused;
+    }
+    let probe = state.probe.clone();
+    let passes = |p: Arc<dyn Probe>| async move {
+        tokio::task::spawn_blocking(move || p.passes())
+            .await
+            .ok()
+            .flatten()
+    };
+    let first = passes(probe.clone()).await;
+    let stream = futures_util::stream::unfold((probe, first), move |(probe, seen)| async move {
+        loop {
+            tokio::time::sleep(EVENT_POLL).await;
+            let now = passes(probe.clone()).await;
+            if now != seen {
+                let event = Event::default()
+                    .event("pass")
+                    .data(now.unwrap_or_default().to_string());
+                return Some((Ok::<_, std::convert::Infallible>(event), (probe, now)));
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

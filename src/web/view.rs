@@ -1,0 +1,171 @@
+//! What the pages show, reduced from stored rows and the reconciler's status so that no secret
+//! ever reaches a template: secrets become "set" / "not set" here, before rendering.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{ConditionStatus, Reason, StoreInfo};
+use crate::reconcile::CredentialStatus;
+use crate::store::{Ownership, StoredCredential};
+
+/// The last pass of a reconciler, as the page headline shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LastPass {
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// `3 created, 0 updated, …`.
+    pub summary: String,
+    /// Why it could not complete, if it could not.
+    pub error: Option<String>,
+}
+
+/// What a running reconciler adds to the pages.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    /// The last pass, once there was one.
+    pub last_pass: Option<LastPass>,
+    /// Every credential's status.
+    pub statuses: Vec<CredentialStatus>,
+}
+
+/// One condition row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionView {
+    /// `Ready`, `Verified`, `Stored`.
+    pub type_: String,
+    /// True/False/Unknown.
+    pub status: ConditionStatus,
+    /// The reason.
+    pub reason: String,
+    /// The message.
+    pub message: String,
+    /// Last transition (or, from the store alone, the last verification).
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// The non-secret columns of a row.
+#[derive(Clone, Debug)]
+pub struct PageData {
+    /// Label.
+    pub label: String,
+    /// API URL.
+    pub api_url: String,
+    /// Client ID (not a secret).
+    pub client_id: Option<String>,
+    /// Active.
+    pub active: bool,
+    /// Default locale.
+    pub default_locale: Option<String>,
+    /// Default currency.
+    pub default_currency: Option<String>,
+    /// Locale mapping.
+    pub locale_mapping: BTreeMap<String, String>,
+    /// Currency mapping.
+    pub currency_mapping: BTreeMap<String, String>,
+    /// Store info as last verified.
+    pub store_info: Option<StoreInfo>,
+}
+
+/// Everything the detail page shows.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    /// The columns.
+    pub data: PageData,
+    /// Whether an access token is stored (never its value, length or hash).
+    pub access_token_set: bool,
+    /// Whether a client secret is stored.
+    pub client_secret_set: bool,
+    /// The owning reconciler.
+    pub owner: Option<String>,
+    /// The manifest: file path, or namespace/name.
+    pub source: Option<String>,
+    /// Last verification.
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// `created_at`.
+    pub created_at: Option<DateTime<Utc>>,
+    /// `updated_at`.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The conditions.
+    pub conditions: Vec<ConditionView>,
+}
+
+impl Detail {
+    /// The detail of `row`, its secrets reduced to whether they are set; conditions from the
+    /// reconciler's status where it has one for this row, else from the stored last result.
+    pub fn new(row: StoredCredential, own: Option<Ownership>, live: Option<&Live>) -> Detail {
+        let StoredCredential {
+            id,
+            data,
+            created_at,
+            updated_at,
+        } = row;
+        let access_token_set = !data.access_token.is_empty();
+        let client_secret_set = data.client_secret.as_ref().is_some_and(|s| !s.is_empty());
+        let status = live.and_then(|l| {
+            l.statuses.iter().find(|s| {
+                s.credential_id == Some(id)
+                    || own
+                        .as_ref()
+                        .is_some_and(|o| o.source_key == format!("{}/{}", s.namespace, s.name))
+            })
+        });
+        let conditions = match (status, &own) {
+            (Some(s), _) => s
+                .conditions
+                .iter()
+                .map(|c| ConditionView {
+                    type_: c.type_.as_str().to_string(),
+                    status: c.status,
+                    reason: c.reason.as_str().to_string(),
+                    message: c.message.clone(),
+                    since: Some(c.last_transition_time),
+                })
+                .collect(),
+            (None, Some(o)) => vec![stored_ready(o)],
+            (None, None) => Vec::new(),
+        };
+        Detail {
+            data: PageData {
+                label: data.label,
+                api_url: data.api_url,
+                client_id: data.client_id,
+                active: data.active,
+                default_locale: data.default_locale,
+                default_currency: data.default_currency,
+                locale_mapping: data.locale_mapping,
+                currency_mapping: data.currency_mapping,
+                store_info: data.store_info,
+            },
+            access_token_set,
+            client_secret_set,
+            owner: own.as_ref().map(|o| o.owner_id.clone()),
+            source: own.as_ref().map(|o| match &o.source_path {
+                Some(path) => format!("{path} ({})", o.source_key),
+                None => o.source_key.clone(),
+            }),
+            last_verified_at: own.as_ref().and_then(|o| o.last_verified_at),
+            created_at,
+            updated_at,
+            conditions,
+        }
+    }
+}
+
+/// Ready as the store alone tells it: the last result recorded on the ownership row.
+fn stored_ready(own: &Ownership) -> ConditionView {
+    let (status, reason) = match own.last_result.as_deref() {
+        None => (ConditionStatus::Unknown, "NotVerified".to_string()),
+        Some(text) => (
+            Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status),
+            text.to_string(),
+        ),
+    };
+    ConditionView {
+        type_: "Ready".into(),
+        status,
+        reason,
+        message: own.last_message.clone().unwrap_or_default(),
+        since: own.last_verified_at,
+    }
+}

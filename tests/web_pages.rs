@@ -1,0 +1,310 @@
+//! The credentials page as `bccreds serve` renders it, over HTTP: every page of a store whose
+//! credentials hold distinctive secrets contains none of them, a `<script>` label is text,
+//! query parameters search, sort and filter, a failing credential shows its reason, unknown ids
+//! are 404, every page has a strict CSP, and off loopback the page needs the token.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use bccreds::simulator::{Fixture, Simulator};
+
+const FIXTURE: &str = r#"
+stores:
+  - hash: abc123
+    name: Production Store
+    currencies: [{code: USD}]
+    channels: [{id: 1, name: Main, currencies: [USD], locales: [en, fr]}]
+tokens:
+  - token: tok-WEBPAGE-LEAK-good
+    store: abc123
+    scopes: [store_v2_information_read_only, store_v2_products_read_only, store_channel_settings_read_only]
+"#;
+
+/// Every secret the manifests hold.
+const SECRETS: [&str; 3] = [
+    "tok-WEBPAGE-LEAK-good",
+    "cs-WEBPAGE-LEAK-secret",
+    "tok-WEBPAGE-LEAK-revoked",
+];
+
+fn manifest(name: &str, label: &str, token_env: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: '{label}'\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: {token_env}\n{extra}"
+    )
+}
+
+/// A store with three credentials applied: one with mappings and a client secret, one whose
+/// label is markup, and one whose token was revoked after it was stored.
+async fn store(dir: &Path) -> String {
+    let sim = Simulator::start(
+        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("simulator");
+    let m = dir.join("m");
+    std::fs::create_dir(&m).expect("mkdir");
+    std::fs::write(
+        m.join("a.yaml"),
+        manifest(
+            "mapped",
+            "Mapped Shop",
+            "BC_GOOD",
+            "  clientId: client-1\n  clientSecret:\n    env: BC_CS\n  defaultLocale: en_US\n  defaultCurrency: USD\n  localeMapping: {en_US: en, fr_FR: fr}\n  currencyMapping: {USD: USD}\n",
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        m.join("b.yaml"),
+        manifest("markup", "<script>alert(1)</script> Shop", "BC_GOOD", ""),
+    )
+    .expect("write");
+    std::fs::write(
+        m.join("c.yaml"),
+        manifest("revoked", "Revoked Shop", "BC_LATER", ""),
+    )
+    .expect("write");
+    let store = format!("sqlite://{}", dir.join("s.db").display());
+    let apply = |later: &str| {
+        let out = common::bccreds()
+            .args(["apply", "--reverify-interval", "0s", "--store", &store])
+            .args(["--bigcommerce-base-url", &sim.base_url()])
+            .arg(&m)
+            .env("BC_GOOD", SECRETS[0])
+            .env("BC_CS", SECRETS[1])
+            .env("BC_LATER", later)
+            .output()
+            .expect("runs");
+        common::all_output(&out)
+    };
+    let first = apply(SECRETS[0]);
+    assert!(first.contains("3 created"), "{first}");
+    // The third credential's token is replaced by one BigCommerce does not know: its row stays,
+    // and the pass records why it failed.
+    let second = apply(SECRETS[2]);
+    assert!(second.contains("1 failed"), "{second}");
+    store
+}
+
+/// `bccreds serve ARGS…` and the address it serves on.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(store: &str, args: &[&str]) -> Serve {
+    let mut child = common::bccreds()
+        .args(["serve", "--store", store])
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve says where it listens")
+            .expect("line");
+        if let Some(rest) = line.strip_prefix("bccreds serving the credentials page on http://") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining stderr so that the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let port = addr.rsplit(':').next().expect("port");
+    Serve {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn client() -> reqwest::Client {
+    bccreds::tls::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn get(base: &str, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("response");
+    let code = response.status().as_u16();
+    let headers = response.headers().clone();
+    (code, headers, response.text().await.expect("body"))
+}
+
+/// The row ids the list links to.
+fn ids(html: &str) -> Vec<String> {
+    html.split("href=\"/credentials/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(str::to_string))
+        .collect()
+}
+
+/// The labels of the list, in order.
+fn labels(html: &str) -> Vec<String> {
+    html.split("<td class=\"col-label\"><a href=\"/credentials/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")
+                .and_then(|(_, rest)| rest.split("</a>").next())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_shows_what_is_stored_and_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let server = serve(&store, &["--listen", "127.0.0.1:0"]);
+    let base = &server.base;
+
+    let (code, headers, list) = get(base, "/").await;
+    assert_eq!(code, 200);
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        list.contains("<p id=\"count\">3 of 3 credentials</p>"),
+        "{list}"
+    );
+    // The markup label is text, escaped by the template engine.
+    assert!(
+        list.contains("&lt;script&gt;alert(1)&lt;/script&gt; Shop"),
+        "{list}"
+    );
+    assert!(!list.contains("<script>alert"), "{list}");
+    assert_eq!(
+        labels(&list),
+        [
+            "&lt;script&gt;alert(1)&lt;/script&gt; Shop",
+            "Mapped Shop",
+            "Revoked Shop"
+        ]
+    );
+
+    // Every page, fragment and asset, free of secrets.
+    let mut pages = vec![
+        "/".to_string(),
+        "/?partial=results".into(),
+        "/?sort=reason&dir=desc".into(),
+        "/assets/app.js".into(),
+        "/assets/style.css".into(),
+    ];
+    pages.extend(ids(&list).iter().map(|id| format!("/credentials/{id}")));
+    assert_eq!(pages.len(), 8);
+    for path in &pages {
+        let (code, _, body) = get(base, path).await;
+        assert_eq!(code, 200, "{path}");
+        for secret in SECRETS {
+            assert!(!body.contains(secret), "{path} shows a secret");
+        }
+        assert!(!body.contains("<script>alert"), "{path}: {body}");
+    }
+
+    // Search, filters and sort are query parameters.
+    let (_, _, found) = get(base, "/?q=mapped").await;
+    assert_eq!(labels(&found), ["Mapped Shop"]);
+    assert!(found.contains("1 of 3 credentials"), "{found}");
+    let (_, _, failing) = get(base, "/?ready=false").await;
+    assert_eq!(labels(&failing), ["Revoked Shop"]);
+    assert!(
+        failing.contains("<td class=\"col-reason\">InvalidToken</td>"),
+        "{failing}"
+    );
+    let (_, _, desc) = get(base, "/?sort=label&dir=desc").await;
+    assert_eq!(labels(&desc)[0], "Revoked Shop");
+    assert!(desc.contains("aria-sort=\"descending\""), "{desc}");
+    let (_, _, none) = get(base, "/?q=nothing-like-this").await;
+    assert!(
+        none.contains("No credentials match these filters (3 stored)"),
+        "{none}"
+    );
+    let (_, _, fragment) = get(base, "/?partial=results&q=revoked").await;
+    assert!(fragment.starts_with("<div id=\"results\""), "{fragment}");
+
+    // The detail page: fields, mappings, whether secrets are set, and why it failed.
+    let mapped = &ids(&found)[0];
+    let (_, _, detail) = get(base, &format!("/credentials/{mapped}")).await;
+    for part in [
+        "<h1 id=\"title\">Mapped Shop</h1>",
+        "<tr><td>en_US</td><td>en</td></tr>",
+        "<tr><td>fr_FR</td><td>fr</td></tr>",
+        "<tr><td>USD</td><td>USD</td></tr>",
+        "<dt>Client secret</dt><dd><span class=\"badge set\">set</span></dd>",
+        "<dt>Client ID</dt><dd>client-1</dd>",
+        "<tr data-type=\"Ready\">",
+        "Production Store",
+    ] {
+        assert!(detail.contains(part), "{part} missing: {detail}");
+    }
+    let revoked = &ids(&failing)[0];
+    let (_, _, detail) = get(base, &format!("/credentials/{revoked}")).await;
+    assert!(
+        detail.contains("<td class=\"cond-reason\">InvalidToken</td>"),
+        "{detail}"
+    );
+
+    for path in ["/credentials/99999", "/credentials/x%3Cb%3E", "/nothing"] {
+        let (code, _, body) = get(base, path).await;
+        assert_eq!(code, 404, "{path}");
+        assert!(!body.contains("<b>"), "{path}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_loopback_the_page_needs_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    // An empty store still serves (nothing stored yet), and creates nothing.
+    let open = serve(&store, &["--listen", "0.0.0.0:0"]);
+    let (code, _, body) = get(&open.base, "/").await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("--status-token"), "{body}");
+    drop(open);
+    assert!(!dir.path().join("s.db").exists());
+
+    let guarded = serve(
+        &store,
+        &["--listen", "0.0.0.0:0", "--status-token", "page-TOKEN-77"],
+    );
+    let base = &guarded.base;
+    let (code, _, _) = get(base, "/?q=a").await;
+    assert_eq!(code, 401);
+    let (code, headers, _) = get(base, "/?q=a&token=page-TOKEN-77").await;
+    assert_eq!(code, 303);
+    assert_eq!(headers["location"], "/?q=a");
+    let cookie = headers["set-cookie"].to_str().expect("cookie").to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let response = client()
+        .get(format!("{base}/?q=a"))
+        .header("cookie", cookie.split(';').next().expect("pair"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("No credentials stored yet"), "{body}");
+    let (code, _, _) = get(base, "/?token=wrong").await;
+    assert_eq!(code, 401);
+}
