@@ -403,3 +403,44 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
     let _ = &d.sim;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_told_of_each_pass_and_shows_its_result() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    fs::create_dir(&dir).expect("mkdir");
+    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    let d = start(&dir, tmp).await;
+    d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
+    let (code, page) = d.get("/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("<body data-live=\"true\">"), "{page}");
+    assert!(page.contains("<p id=\"last-pass\""), "{page}");
+    assert!(page.contains(">Alpha</a>"), "{page}");
+
+    // An open page hears of the next pass at once, and then shows what it did.
+    bccreds::tls::install_crypto_provider();
+    let mut events = reqwest::get(format!("{}/events", d.base))
+        .await
+        .expect("events");
+    assert_eq!(
+        events.headers()["content-type"].to_str().expect("type"),
+        "text/event-stream"
+    );
+    let edited = std::time::Instant::now();
+    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
+    let mut seen = String::new();
+    while !seen.contains("event: pass") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+            .await
+            .expect("a pass event within 5 s")
+            .expect("stream")
+            .expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(edited.elapsed() < Duration::from_secs(5));
+    let (_, page) = d.get("/").await;
+    assert!(page.contains(">Alpha Two</a>"), "{page}");
+    assert!(page.contains("1 updated"), "{page}");
+    d.stop().await;
+}
