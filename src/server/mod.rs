@@ -1,4 +1,5 @@
-//! The HTTP endpoints of the long-running modes: `/healthz`, `/readyz`, `/metrics` and `/status`.
+//! The HTTP endpoints of the long-running modes: `/healthz`, `/readyz`, `/metrics`, `/status`
+//! and, with a store, the credentials page (`crate::web`).
 //!
 //! The server knows nothing about manifests; it serves whatever the daemon's or the controller's
 //! state reports through [`Probe`], and renders the reconciler's counters for both.
@@ -104,6 +105,7 @@ impl Server {
         let protected = options.status_token.is_some();
         let access = Arc::new(StatusAccess::new(options.status_token, loopback));
         let mut app = router(probe.clone(), access.clone());
+        let page = options.page_store.is_some();
         if let Some(store) = options.page_store {
             app = app.merge(crate::web::router(store, probe, access));
         }
@@ -111,19 +113,25 @@ impl Server {
         // A dropped sender also stops the server, which is what makes Drop work.
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(conn::serve(listener, app, limits, stopped));
-        tracing::info!("serving /healthz, /readyz, /metrics and /status on http://{addr}");
+        let what = if page {
+            "the credentials page at /, "
+        } else {
+            ""
+        };
+        tracing::info!("serving {what}/healthz, /readyz, /metrics and /status on http://{addr}");
         if !loopback {
             if protected {
                 tracing::warn!(
                     "the endpoints on http://{addr} are reachable from the network (not a \
-                     loopback address); /status requires the --status-token bearer token, \
+                     loopback address); /status and the page require the --status-token, \
                      /healthz, /readyz and /metrics are open"
                 );
             } else {
                 tracing::warn!(
                     "the endpoints on http://{addr} are reachable from the network (not a \
-                     loopback address); /status is not protected by a token, so it is refused \
-                     (403) until --status-token is set; /healthz, /readyz and /metrics are open"
+                     loopback address); /status and the page are not protected by a token, so \
+                     they are refused (403) until --status-token is set; /healthz, /readyz and \
+                     /metrics are open"
                 );
             }
         }
