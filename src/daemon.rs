@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -44,6 +44,8 @@ struct State {
     client: Arc<BigCommerceClient>,
     first_pass_done: AtomicBool,
     last: Mutex<LastPass>,
+    /// Manifest files read and parsed so far (an unchanged file is not read again).
+    files_parsed: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -82,6 +84,16 @@ impl Probe for State {
     fn metrics(&self) -> String {
         let mut out = MetricsText::new();
         reconciler_metrics(&mut out, &self.rec, &self.client);
+        out.family(
+            "bccreds_files_parsed_total",
+            "counter",
+            "Manifest files read and parsed; a file unchanged since the last pass is not.",
+        );
+        out.sample(
+            "bccreds_files_parsed_total",
+            &[],
+            self.files_parsed.load(Ordering::Relaxed) as f64,
+        );
         out.finish()
     }
 
@@ -139,11 +151,15 @@ impl Daemon {
         rec: Arc<Reconciler<BigCommerceClient>>,
         client: Arc<BigCommerceClient>,
     ) -> Result<Daemon, DaemonError> {
+        let source = FileSource::new(vec![config.dir.clone()], config.validate.clone())
+            .with_secrets_dir(config.secrets_dir.clone())
+            .cached();
         let state = Arc::new(State {
             rec,
             client,
             first_pass_done: AtomicBool::new(false),
             last: Mutex::new(LastPass::default()),
+            files_parsed: source.parse_counter().unwrap_or_default(),
         });
         let options = ServerOptions {
             status_token: config.status_token.clone(),
@@ -156,9 +172,6 @@ impl Daemon {
                 addr: config.listen,
                 source,
             })?;
-        let source = FileSource::new(vec![config.dir.clone()], config.validate.clone())
-            .with_secrets_dir(config.secrets_dir.clone())
-            .cached();
         Ok(Daemon {
             state,
             server,

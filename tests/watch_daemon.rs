@@ -444,3 +444,29 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
     assert!(page.contains("1 updated"), "{page}");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_parses_only_the_file_that_changed() {
+    // Few enough to stay inside the simulated store's request quota.
+    const FILES: usize = 12;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    fs::create_dir(&dir).expect("mkdir");
+    for i in 0..FILES {
+        fs::write(
+            dir.join(format!("m{i:03}.yaml")),
+            manifest(&format!("m{i}"), &format!("M{i:03}"), "good"),
+        )
+        .expect("w");
+    }
+    let d = start(&dir, tmp).await;
+    d.wait_labels("the first pass", |l| l.len() == FILES).await;
+    let parsed = "bccreds_files_parsed_total ";
+    assert_eq!(d.metric(parsed).await, FILES as f64);
+
+    fs::write(dir.join("m007.yaml"), manifest("m7", "Edited", "good")).expect("w");
+    d.wait_labels("the edit", |l| l.iter().any(|x| x == "Edited"))
+        .await;
+    assert_eq!(d.metric(parsed).await, FILES as f64 + 1.0);
+    d.stop().await;
+}

@@ -61,6 +61,12 @@ impl FileSource {
         self
     }
 
+    /// How many files the cache has read and validated so far (unchanged files are not);
+    /// None without a cache.
+    pub fn parse_counter(&self) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        self.cache.as_ref().map(FileCache::parsed)
+    }
+
     /// The paths this source reads.
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths

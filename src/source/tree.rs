@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::discover::{discover, read_text, MissingPath};
@@ -34,6 +36,15 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 #[derive(Debug, Default)]
 pub struct FileCache {
     files: HashMap<PathBuf, (FileStamp, Report)>,
+    /// Files read and validated (cache misses), for `bccreds_files_parsed_total`.
+    parsed: Arc<AtomicU64>,
+}
+
+impl FileCache {
+    /// The count of files this cache read and validated, shared with whoever reports it.
+    pub fn parsed(&self) -> Arc<AtomicU64> {
+        self.parsed.clone()
+    }
 }
 
 fn read_file(file: &Path, opts: &ValidateOptions) -> Report {
@@ -75,6 +86,7 @@ pub fn read_tree(
                 match cache.files.get(file) {
                     Some((was, cached)) if Some(*was) == now => cached.clone(),
                     _ => {
+                        cache.parsed.fetch_add(1, Ordering::Relaxed);
                         let fresh = read_file(file, opts);
                         if let Some(now) = now {
                             cache.files.insert(file.clone(), (now, fresh.clone()));
