@@ -203,14 +203,16 @@ async fn no_currencies_is_204_and_an_empty_list() {
         panic!("{outcome:?}");
     };
     assert!(store.currencies.is_empty());
-    assert!(sim
-        .requests()
-        .iter()
-        .any(|r| r.path == "v2/currencies" && r.status == 204));
+    // Without a currency mapping, the currencies are not asked for at all.
+    assert_eq!(count(&sim, "v2/currencies"), 0);
     let mut req = request("empty1", "empty-token");
     req.currency_mapping.insert("USD".into(), "USD".into());
     let msg = client(&sim).verify(&req).await.message("x/y", "empty1");
     assert!(msg.ends_with("the store's currencies: none"), "{msg}");
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path == "v2/currencies" && r.status == 204));
 }
 
 #[tokio::test]
@@ -311,7 +313,11 @@ async fn fifty_concurrent_verifications_of_one_store_never_trip_its_quota() {
     for _ in 0..50 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            client.verify(&request("busy1", "busy-token")).await
+            let mut req = request("busy1", "busy-token");
+            // Both mappings: every call of the sequence is made.
+            req.currency_mapping.insert("USD".into(), "USD".into());
+            req.locale_mapping.insert("en_US".into(), "en".into());
+            client.verify(&req).await
         }));
     }
     for task in tasks {
@@ -337,4 +343,29 @@ fn unsafe_base_urls_are_refused() {
         };
         assert!(BigCommerceClient::new(&opts).is_err(), "{url}");
     }
+}
+
+#[tokio::test]
+async fn a_manifest_without_mappings_costs_two_requests() {
+    let sim = start(fixture("", "")).await;
+    let outcome = client(&sim).verify(&request("abc123", TOKEN)).await;
+    assert!(outcome.is_verified(), "{outcome:?}");
+    let mut paths: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();
+    paths.sort();
+    assert_eq!(paths, ["v2/store", "v3/catalog/summary"]);
+
+    // A locale mapping adds the locale calls, a currency mapping the currencies.
+    sim.clear_requests();
+    let mut req = request("abc123", TOKEN);
+    req.locale_mapping.insert("en_US".into(), "en".into());
+    assert!(client(&sim).verify(&req).await.is_verified());
+    assert_eq!(count(&sim, "v2/currencies"), 0);
+    assert_eq!(count(&sim, "v3/settings/store/locale"), 1);
+    assert_eq!(count(&sim, "graphql"), 1);
+    sim.clear_requests();
+    let mut req = request("abc123", TOKEN);
+    req.currency_mapping.insert("USD".into(), "USD".into());
+    assert!(client(&sim).verify(&req).await.is_verified());
+    assert_eq!(count(&sim, "v2/currencies"), 1);
+    assert_eq!(count(&sim, "graphql"), 0);
 }

@@ -1,5 +1,7 @@
-//! The verification sequence: the store first, then currencies, locales, channel locales and the
-//! catalog summary together, then the mappings against what the store offers.
+//! The verification sequence: the store first, then together the catalog summary and, where the
+//! manifest maps them, currencies (a currency mapping) and locales and channel locales (a locale
+//! mapping); then the mappings against what the store offers. A manifest without mappings costs
+//! two requests of the store's shared API quota.
 
 use std::collections::BTreeMap;
 
@@ -119,18 +121,42 @@ pub async fn verify(client: &BigCommerceClient, req: &VerifyRequest) -> Outcome 
         return Outcome::StoreNotFound;
     }
     let channel = store.default_channel_id.unwrap_or(1);
+    // Only the calls this manifest needs: currencies for a currency mapping, the locale calls
+    // for a locale mapping. The store and the catalog summary (the Products scope) always.
+    let wants_currencies = !req.currency_mapping.is_empty();
+    let wants_locales = !req.locale_mapping.is_empty();
     let (currencies, locale, channel_locales, summary) = tokio::join!(
-        currencies(client, hash, token),
-        client.get(hash, "v3/settings/store/locale", token),
-        channel_locales(client, hash, token, channel),
+        async {
+            if wants_currencies {
+                currencies(client, hash, token).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if wants_locales {
+                Some(client.get(hash, "v3/settings/store/locale", token).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if wants_locales {
+                channel_locales(client, hash, token, channel).await
+            } else {
+                Vec::new()
+            }
+        },
         client.get(hash, "v3/catalog/summary", token),
     );
-    let shopper_language =
-        judge("v3/settings/store/locale", &locale).and_then(|()| match &locale {
+    let shopper_language = match &locale {
+        None => Ok(None),
+        Some(locale) => judge("v3/settings/store/locale", locale).and_then(|()| match locale {
             Ok(r) => parse::<LocaleBody>("v3/settings/store/locale", &r.body)
                 .map(|b| b.data.default_shopper_language),
             Err(_) => Ok(None),
-        });
+        }),
+    };
     let summary = judge("v3/catalog/summary", &summary);
     let outcomes = [
         currencies.as_ref().err(),
