@@ -308,3 +308,49 @@ async fn off_loopback_the_page_needs_the_token() {
     let (code, _, _) = get(base, "/?token=wrong").await;
     assert_eq!(code, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_pages_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let server = serve(&store, &["--listen", "127.0.0.1:0"]);
+    let base = &server.base;
+    let client = client();
+    let mut open = Vec::new();
+    for _ in 0..bccreds::web::MAX_EVENT_STREAMS {
+        let response = client
+            .get(format!("{base}/events"))
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(response.status().as_u16(), 200);
+        open.push(response);
+    }
+    let (code, _, body) = get(base, "/events").await;
+    assert_eq!(code, 503, "{body}");
+    // The probes and the page itself still answer.
+    assert_eq!(get(base, "/healthz").await.0, 200);
+    assert_eq!(get(base, "/").await.0, 200);
+    // A page that goes away gives its place back.
+    drop(open.pop());
+    let mut again = 0;
+    for _ in 0..50 {
+        again = get_status(&client, &format!("{base}/events")).await;
+        if again == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(again, 200);
+}
+
+/// The status of a request whose body is never read (an event stream does not end).
+async fn get_status(client: &reqwest::Client, url: &str) -> u16 {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("response")
+        .status()
+        .as_u16()
+}

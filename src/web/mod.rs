@@ -38,12 +38,17 @@ const SCRIPT: &str = include_str!("assets/app.js");
 /// How often `/events` looks for a finished pass.
 const EVENT_POLL: Duration = Duration::from_millis(500);
 
+/// Open `/events` streams at most: each holds a connection, and the listener's cap
+/// (`server::MAX_CONNECTIONS`) must leave room for the kubelet's and Prometheus' requests.
+pub const MAX_EVENT_STREAMS: usize = 64;
+
 /// What the page handlers share.
 #[derive(Clone)]
 struct PageState {
     store: Arc<Store>,
     probe: Arc<dyn Probe>,
     access: Arc<StatusAccess>,
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The page routes over `store` (opened without a key), with `probe` for live status.
@@ -68,6 +73,7 @@ pub(crate) fn router(
             store,
             probe,
             access,
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
         })
 }
 
@@ -232,6 +238,13 @@ async fn events(
     if let Some(refused) = guard(&state, &headers, &uri, &extra) {
         return refused;
     }
+    // Past the cap a page still works; it only stops following passes (and says why).
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many pages follow the passes already; reload this one later.".into(),
+        );
+    };
     let probe = state.probe.clone();
     let passes = |p: Arc<dyn Probe>| async move {
         tokio::task::spawn_blocking(move || p.passes())
@@ -240,18 +253,25 @@ async fn events(
             .flatten()
     };
     let first = passes(probe.clone()).await;
-    let stream = futures_util::stream::unfold((probe, first), move |(probe, seen)| async move {
-        loop {
-            tokio::time::sleep(EVENT_POLL).await;
-            let now = passes(probe.clone()).await;
-            if now != seen {
-                let event = Event::default()
-                    .event("pass")
-                    .data(now.unwrap_or_default().to_string());
-                return Some((Ok::<_, std::convert::Infallible>(event), (probe, now)));
+    // The permit travels with the stream's state and is given back when the page goes away.
+    let stream = futures_util::stream::unfold(
+        (probe, first, permit),
+        move |(probe, seen, permit)| async move {
+            loop {
+                tokio::time::sleep(EVENT_POLL).await;
+                let now = passes(probe.clone()).await;
+                if now != seen {
+                    let event = Event::default()
+                        .event("pass")
+                        .data(now.unwrap_or_default().to_string());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (probe, now, permit),
+                    ));
+                }
             }
-        }
-    });
+        },
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
