@@ -110,7 +110,7 @@ async fn plan_then_apply_then_a_failure() {
     let stdout = String::from_utf8_lossy(&apply.stdout).into_owned();
     assert_eq!(apply.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("\nFailed    default/beta (beta): create: BigCommerce rejected the access token for store abc123 (401); "),
+        stdout.starts_with("Failed    default/beta (beta): create: BigCommerce rejected the access token for store abc123 (401); "),
         "{stdout}"
     );
     assert!(!stdout.contains("default/beta: "), "{stdout}");
@@ -633,8 +633,9 @@ async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
     fs::remove_file(manifests.join("a.yaml")).expect("rm");
     fs::remove_file(manifests.join("b.yaml")).expect("rm");
 
-    // The plan says what would happen; its summary is the last line.
-    let plan = bccreds(&sim, &db, &["plan", &m]).await;
+    // The plan says what would happen; its summary is the last line. Unchanged credentials
+    // are counted, and listed only with -v.
+    let plan = bccreds(&sim, &db, &["plan", "-v", &m]).await;
     assert_eq!(plan.status.code(), Some(0), "{}", common::all_output(&plan));
     assert_eq!(
         String::from_utf8_lossy(&plan.stdout),
@@ -644,6 +645,10 @@ async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
          Unchanged default/gamma (gamma): unchanged since the last verification\n\
          Plan: 0 to create, 0 to update, 1 to delete, 1 to orphan, 1 unchanged, 0 failing\n"
     );
+    let quiet = bccreds(&sim, &db, &["plan", &m]).await;
+    let quiet = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!quiet.contains("Unchanged"), "{quiet}");
+    assert!(quiet.ends_with("1 unchanged, 0 failing\n"), "{quiet}");
     let plan = bccreds(&sim, &db, &["plan", "--output", "json", &m]).await;
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("json");
     assert_eq!(

@@ -21,6 +21,9 @@ pub struct PassArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text, env = "BCCREDS_OUTPUT")]
     pub output: Output,
+    /// Also list unchanged credentials (text output; the summary always counts them).
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub manifests: ManifestArgs,
     #[command(flatten)]
@@ -108,7 +111,7 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
                 );
             }
             // A closed stdout (`| head`) is no reason to fail a pass that ran.
-            let _ = super::report::print(&report, &scan.problems, args.output);
+            let _ = super::report::print(&report, &scan.problems, args.output, args.verbose);
             let failing = scan
                 .problems
                 .iter()

@@ -104,6 +104,14 @@ impl ItemReport {
     pub fn failed(&self) -> bool {
         self.result == Some(ItemResult::Failed)
     }
+
+    /// Whether nothing was (or, in a plan, would be) written for this credential.
+    pub fn is_unchanged(&self) -> bool {
+        match self.result {
+            Some(result) => result == ItemResult::Unchanged,
+            None => self.action == Action::Unchanged,
+        }
+    }
 }
 
 impl fmt::Display for ItemReport {

@@ -280,7 +280,7 @@ impl Demo {
         let scan = self.scan();
         let plan = plan_report(&self.reconciler.plan(&scan).await?);
         write_problems(out, &scan.problems)?;
-        write_text(out, &plan)?;
+        write_text(out, &plan, true)?;
         Ok(plan)
     }
 
@@ -292,7 +292,7 @@ impl Demo {
         let scan = self.scan();
         let report = self.reconciler.apply(&scan).await?;
         write_problems(out, &scan.problems)?;
-        write_text(out, &report)?;
+        write_text(out, &report, true)?;
         let rows = self.store.list(&ListQuery::default()).await?;
         Ok((report, rows))
     }
