@@ -1,4 +1,5 @@
-//! The simulator's fixture: stores, tokens with scopes, and injected faults, read from YAML.
+//! The simulator's fixture: stores, tokens with scopes, and injected faults, read from YAML or
+//! JSON, with `generate` sections for many stores.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub struct Fixture {
     /// The tokens; each belongs to one store.
     #[serde(default)]
     pub tokens: Vec<TokenFixture>,
+    /// Stores made from patterns (N stores, each with its own token), expanded at load.
+    #[serde(default)]
+    pub generate: Vec<super::generate::Generate>,
 }
 
 fn default_unknown_store_status() -> u16 {
@@ -42,6 +46,7 @@ impl Default for Fixture {
             unknown_store_status: default_unknown_store_status(),
             stores: Vec::new(),
             tokens: Vec::new(),
+            generate: Vec::new(),
         }
     }
 }
@@ -239,6 +244,10 @@ pub enum FixtureError {
     },
 }
 
+/// The YAML loader's node budget for fixtures: far above the manifests' (fixtures are the
+/// tester's own files), but still bounded. Beyond it, a JSON fixture or `generate`.
+pub const FIXTURE_MAX_NODES: usize = 5_000_000;
+
 impl Fixture {
     /// Reads a fixture from YAML text; `path` is only used in messages.
     pub fn from_yaml(text: &str, path: &str) -> Result<Fixture, FixtureError> {
@@ -246,9 +255,19 @@ impl Fixture {
             path: path.to_string(),
             message,
         };
-        let docs = yaml::load(text, Limits::default()).map_err(|e| {
+        let limits = Limits {
+            max_nodes: FIXTURE_MAX_NODES,
+            ..Limits::default()
+        };
+        let docs = yaml::load(text, limits).map_err(|e| {
             let pos = e.pos();
-            invalid(format!("{}:{}: {e}", pos.line, pos.column))
+            let hint = match e {
+                yaml::YamlError::TooManyNodes { .. } => {
+                    "; for larger fixtures use a JSON file (*.json) or a `generate` section"
+                }
+                _ => "",
+            };
+            invalid(format!("{}:{}: {e}{hint}", pos.line, pos.column))
         })?;
         let root = docs
             .into_iter()
@@ -256,17 +275,40 @@ impl Fixture {
             .ok_or_else(|| invalid("the fixture is empty".into()))?;
         let fixture: Fixture =
             serde_json::from_value(root.to_json()).map_err(|e| invalid(e.to_string()))?;
-        fixture.check().map_err(invalid)?;
+        fixture.finish().map_err(invalid)
+    }
+
+    /// Reads a fixture from JSON text, which has no node budget: for fixtures of 100,000 stores.
+    pub fn from_json(text: &str, path: &str) -> Result<Fixture, FixtureError> {
+        let invalid = |message: String| FixtureError::Invalid {
+            path: path.to_string(),
+            message,
+        };
+        let fixture: Fixture = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        fixture.finish().map_err(invalid)
+    }
+
+    /// Expands `generate` and checks the result.
+    fn finish(self) -> Result<Fixture, String> {
+        let fixture = super::generate::expand(self)?;
+        fixture.check()?;
         Ok(fixture)
     }
 
-    /// Reads a fixture file.
+    /// Reads a fixture file: JSON for `*.json`, YAML otherwise.
     pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Io {
             path: shown.clone(),
             source,
         })?;
-        Self::from_yaml(&text, &shown)
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Self::from_json(&text, &shown)
+        } else {
+            Self::from_yaml(&text, &shown)
+        }
     }
 }

@@ -8,6 +8,7 @@ mod bodies;
 mod check;
 mod endpoints;
 pub mod fixture;
+pub mod generate;
 mod graphql;
 mod responses;
 mod routes;
@@ -22,7 +23,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use check::{FIXTURE_API_VERSION, FIXTURE_KIND};
-pub use fixture::{Fixture, FixtureError};
+pub use fixture::{Fixture, FixtureError, FIXTURE_MAX_NODES};
+pub use generate::{Generate, MAX_GENERATED_STORES};
 
 use state::Shared;
 

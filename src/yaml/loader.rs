@@ -46,8 +46,9 @@ pub enum YamlError {
         /// The limit.
         limit: usize,
     },
-    /// Aliases would expand to more nodes than allowed (a "billion laughs" bomb).
-    #[error("the file expands to more than {limit} nodes through aliases; refusing a possible YAML bomb")]
+    /// More nodes than allowed, counting what aliases expand to (a "billion laughs" bomb, or
+    /// simply a very large file).
+    #[error("the file has more than {limit} YAML nodes (counting what aliases expand to); refusing it as a possible YAML bomb")]
     TooManyNodes {
         /// The node or alias that crossed the limit.
         pos: Pos,
