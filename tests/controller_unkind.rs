@@ -244,6 +244,28 @@ async fn editing_one_credential_leaves_the_others_status_byte_for_byte() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(names, ["c1", "c2", "c3", "c4", "c5", "c6"]);
+    // The credentials page serves the same book: every row, the last reconcile, and each
+    // object's conditions on its detail page.
+    let (code, page) = http_get(listen, "/").await;
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("<p id=\"count\">6 of 6 credentials</p>"),
+        "{page}"
+    );
+    assert!(page.contains("<p id=\"last-pass\""), "{page}");
+    let id = page
+        .split("href=\"/credentials/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a row link")
+        .to_string();
+    let (code, detail) = http_get(listen, &format!("/credentials/{id}")).await;
+    assert_eq!(code, 200, "{detail}");
+    assert!(detail.contains("<tr data-type=\"Verified\">"), "{detail}");
+    assert!(
+        detail.contains("<dt>Source</dt><dd>shop/c"),
+        "the source is the object: {detail}"
+    );
     let (code, metrics) = http_get(listen, "/metrics").await;
     assert_eq!(code, 200);
     assert!(

@@ -53,8 +53,18 @@ impl Probe for ControllerProbe {
     }
 
     fn live(&self) -> Option<crate::web::Live> {
+        // A pass here reconciles one object: the page shows the latest one.
+        let last_pass = self
+            .rec
+            .metrics()
+            .last_pass
+            .map(|(at, summary)| crate::web::LastPass {
+                at,
+                summary: summary.to_string(),
+                error: None,
+            });
         Some(crate::web::Live {
-            last_pass: None,
+            last_pass,
             statuses: self.rec.statuses(),
         })
     }

@@ -73,6 +73,8 @@ pub struct Metrics {
     /// Per-credential results (`created`, `updated`, `deleted`, `orphaned`, `unchanged`,
     /// `failed`).
     pub results: std::collections::BTreeMap<&'static str, u64>,
+    /// When the last pass ended, and what it did (for the credentials page).
+    pub last_pass: Option<(chrono::DateTime<Utc>, Summary)>,
 }
 
 /// A reconciler over one store, with a verifier and the status of every credential it saw.
@@ -197,6 +199,7 @@ impl<V: Verifier> Reconciler<V> {
         let secs = started.elapsed().as_secs_f64();
         m.pass_seconds_sum += secs;
         m.last_pass_seconds = secs;
+        m.last_pass = Some((Utc::now(), report.summary));
         for result in ItemResult::ALL {
             *m.results.entry(result.as_str()).or_default() += report.summary.count(result) as u64;
         }
