@@ -89,26 +89,34 @@ fn filters(q: &ListQuery) -> Markup {
     let ready = q.ready.map(|s| s.as_str().to_lowercase());
     html! {
         form id="filters" method="get" action="/" role="search" {
-            label for="search" { "Search label" }
-            input type="search" name="q" id="search" value=(q.search) placeholder="Search by label" autocomplete="off";
-            label for="filter-status" { "Status" }
-            select name="status" id="filter-status" {
-                (option("", "Any", q.status.is_none()))
-                (option("active", "Active", q.status == Some(true)))
-                (option("inactive", "Inactive", q.status == Some(false)))
+            div.field.grow {
+                label for="search" { "Search label" }
+                input type="search" name="q" id="search" value=(q.search) placeholder="Search by label" autocomplete="off";
             }
-            label for="filter-ready" { "Ready" }
-            select name="ready" id="filter-ready" {
-                (option("", "Any", ready.is_none()))
-                (option("true", "True", ready.as_deref() == Some("true")))
-                (option("false", "False", ready.as_deref() == Some("false")))
-                (option("unknown", "Unknown", ready.as_deref() == Some("unknown")))
+            div.field {
+                label for="filter-status" { "Status" }
+                select name="status" id="filter-status" {
+                    (option("", "Any", q.status.is_none()))
+                    (option("active", "Active", q.status == Some(true)))
+                    (option("inactive", "Inactive", q.status == Some(false)))
+                }
             }
-            label for="filter-managed" { "Managed" }
-            select name="managed" id="filter-managed" {
-                (option("", "Any", q.managed.is_none()))
-                (option("yes", "Managed", q.managed == Some(true)))
-                (option("no", "Not managed", q.managed == Some(false)))
+            div.field {
+                label for="filter-ready" { "Ready" }
+                select name="ready" id="filter-ready" {
+                    (option("", "Any", ready.is_none()))
+                    (option("true", "True", ready.as_deref() == Some("true")))
+                    (option("false", "False", ready.as_deref() == Some("false")))
+                    (option("unknown", "Unknown", ready.as_deref() == Some("unknown")))
+                }
+            }
+            div.field {
+                label for="filter-managed" { "Managed" }
+                select name="managed" id="filter-managed" {
+                    (option("", "Any", q.managed.is_none()))
+                    (option("yes", "Managed", q.managed == Some(true)))
+                    (option("no", "Not managed", q.managed == Some(false)))
+                }
             }
             input type="hidden" name="sort" value=(q.sort.key());
             input type="hidden" name="dir" value=(if q.descending { "desc" } else { "asc" });
