@@ -31,6 +31,8 @@ use bccreds::watch::{TreeWatcher, Trigger, WatchOptions};
 use clap::Parser;
 use futures_util::stream::{self, StreamExt};
 
+mod peer;
+
 /// The benchmark harness for DESIGN.md's performance targets.
 #[derive(Debug, Parser)]
 struct Args {
@@ -53,6 +55,9 @@ struct Args {
     /// verification (first and last thousand), and the reads of an unchanged pass.
     #[arg(long)]
     breakdown: bool,
+    /// Skip the Python peer (examples/peer/peer.py) and its ratios.
+    #[arg(long)]
+    no_peer: bool,
 }
 
 const OWNER: &str = "bench";
@@ -429,6 +434,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         breakdown(&args, &bench, &sim, dir.path(), &mut rows).await?;
     }
 
+    let (hwm_bccreds, _) = memory_kib();
+    if args.no_peer {
+        eprintln!("peer skipped (--no-peer)");
+    } else if let Some(why) = peer::unavailable() {
+        eprintln!("peer skipped: {why}");
+    } else {
+        let times = Times {
+            cold: cold_total,
+            unchanged: same_total,
+            edit: from_write
+                .get(from_write.len() / 2)
+                .map(|w| w.saturating_sub(debounce)),
+            hwm_kib: hwm_bccreds,
+        };
+        peer_rows(&args, &bench, &sim, dir.path(), &times, &mut rows)?;
+    }
+
     let (hwm_end, rss_end) = memory_kib();
     rows.push(row(
         "peak RSS (VmHWM, whole process)",
@@ -475,6 +497,111 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The parts of a pass on their own, to see where the time goes.
+/// bccreds' figures that the peer's are divided by.
+struct Times {
+    cold: Duration,
+    unchanged: Duration,
+    /// One edit, after the debounce window closed.
+    edit: Option<Duration>,
+    hwm_kib: u64,
+}
+
+/// Runs the peer cold, unchanged and after one edit, against the same simulator and tree, and
+/// adds its figures and the ratios (peer ÷ bccreds; more than 1 means bccreds is faster).
+fn peer_rows(
+    args: &Args,
+    bench: &Bench,
+    sim: &Simulator,
+    dir: &Path,
+    ours: &Times,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let schema = dir.join("peer-schema.json");
+    std::fs::write(&schema, bccreds::schema::manifest_schema_json())?;
+    let secrets = dir.join("secrets");
+    let db = dir.join("peer.db");
+    let base_url = sim.base_url();
+    let peer = peer::Peer {
+        manifests: &bench.manifests,
+        secrets: &secrets,
+        base_url: &base_url,
+        db: &db,
+        schema: &schema,
+        threads: args.concurrency.max(1),
+    };
+    let ratio = |theirs: Duration, ours: Duration| {
+        format!(
+            "{:.1}×",
+            theirs.as_secs_f64() / ours.as_secs_f64().max(1e-9)
+        )
+    };
+    let cold = peer.run()?;
+    ensure!(
+        cold.created as usize == args.n,
+        "the peer created {} of {}",
+        cold.created,
+        args.n
+    );
+    rows.push(row(
+        "peer: cold apply (process wall time)",
+        ms(cold.wall),
+        "",
+    ));
+    rows.push(row(
+        "  ratio peer ÷ bccreds",
+        ratio(cold.wall, ours.cold),
+        "≥ 10×",
+    ));
+    let same = peer.run()?;
+    ensure!(
+        same.unchanged as usize == args.n,
+        "the peer left {} unchanged",
+        same.unchanged
+    );
+    rows.push(row("peer: unchanged apply", ms(same.wall), ""));
+    rows.push(row(
+        "  its BigCommerce requests",
+        same.requests.to_string(),
+        "",
+    ));
+    rows.push(row(
+        "  ratio peer ÷ bccreds",
+        ratio(same.wall, ours.unchanged),
+        "≥ 10×",
+    ));
+    let i = args.n / 2;
+    std::fs::write(
+        manifest_path(&bench.manifests, i),
+        manifest(i, &format!("{} by the peer", label(i))),
+    )?;
+    let edit = peer.run()?;
+    ensure!(
+        edit.updated == 1,
+        "the peer updated {} after one edit",
+        edit.updated
+    );
+    rows.push(row(
+        "peer: one edited file (a whole run)",
+        ms(edit.wall),
+        "",
+    ));
+    if let Some(ours) = ours.edit {
+        rows.push(row(
+            "  ratio peer ÷ bccreds (after the debounce)",
+            ratio(edit.wall, ours),
+            "≥ 10×",
+        ));
+    }
+    let peak = cold.max_rss_kib.max(same.max_rss_kib).max(edit.max_rss_kib);
+    rows.push(row("peer: peak RSS (its process alone)", mib(peak), ""));
+    rows.push(row(
+        "  bccreds' VmHWM before the peer (simulator included)",
+        mib(ours.hwm_kib),
+        "",
+    ));
+    Ok(())
+}
+
 async fn breakdown(
     args: &Args,
     bench: &Bench,
