@@ -136,6 +136,16 @@ def verify(base, spec, token):
     return info, None
 
 
+def peak_rss_kib():
+    """VmHWM of this process. Not getrusage's ru_maxrss, which on Linux keeps the parent's peak
+    across fork and exec (the harness that starts the peer is far larger)."""
+    with open("/proc/self/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
@@ -195,7 +205,7 @@ def main():
         "seconds": time.monotonic() - started,
         "created": created, "updated": updated, "unchanged": len(wanted) - len(todo),
         "deleted": len(gone), "failed": failed, "requests": _requests,
-        "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "max_rss_kib": peak_rss_kib(),
     }))
     return 1 if failed else 0
 
