@@ -15,7 +15,7 @@ use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::out::{errln, out, outln};
 use crate::export::{self, SecretRefs, ACCESS_TOKEN_KEY, CLIENT_SECRET_KEY};
 use crate::redact::escape_controls;
-use crate::store::{ListQuery, ListedCredential, StoredCredential, UnoPimCodes};
+use crate::store::{fold, ListQuery, ListedCredential, StoredCredential, UnoPimCodes};
 use crate::validate::ValidateOptions;
 
 /// The schema file written beside exported manifests, which their modeline names.
@@ -110,8 +110,14 @@ impl ExportArgs {
         Ok(())
     }
 
+    /// Whether `row` is chosen by the selection flags; the search folds case as `list` does.
     fn selects(&self, row: &ListedCredential) -> bool {
+        let search = self.search.as_deref().map(fold).unwrap_or_default();
         (self.labels.is_empty() || self.labels.iter().any(|l| same_label(l, &row.label)))
+            && (search.is_empty() || fold(&row.label).contains(&search))
+            && self
+                .status
+                .is_none_or(|s| row.active == (s == StatusFilter::Active))
             && (!self.unmanaged || row.owner_id.is_none())
     }
 
@@ -124,7 +130,7 @@ impl ExportArgs {
 }
 
 fn same_label(a: &str, b: &str) -> bool {
-    crate::store::fold(a) == crate::store::fold(b)
+    fold(a) == fold(b)
 }
 
 /// The manifest (and secret files) of one row, or why it cannot be exported.
@@ -223,17 +229,7 @@ async fn collect(args: &ExportArgs) -> anyhow::Result<(Vec<Exported>, Vec<Skippe
         // Names come from every row, so that a filter never changes a credential's name.
         let all = store.list(&ListQuery::default()).await?;
         let names = export::names(all.iter().map(|r| (r.id, r.label.as_str())));
-        let query = ListQuery {
-            search: args.search.clone(),
-            active: args.status.map(|s| s == StatusFilter::Active),
-            ..ListQuery::default()
-        };
-        let selected: Vec<ListedCredential> = store
-            .list(&query)
-            .await?
-            .into_iter()
-            .filter(|r| args.selects(r))
-            .collect();
+        let selected: Vec<&ListedCredential> = all.iter().filter(|r| args.selects(r)).collect();
         let missing: Vec<String> = args
             .labels
             .iter()
