@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::model::Reason;
-use crate::reconcile::{Action, PassReport, Reconciler};
+use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler};
 use crate::secret::SecretValue;
 use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
 use crate::source::FileSource;
@@ -142,6 +142,8 @@ pub struct Daemon {
     state: Arc<State>,
     server: Server,
     source: Mutex<FileSource>,
+    /// What the last pass saw, so that a change passes over the credentials it touched only.
+    index: tokio::sync::Mutex<DesiredIndex>,
 }
 
 impl Daemon {
@@ -176,6 +178,7 @@ impl Daemon {
             state,
             server,
             source: Mutex::new(source),
+            index: tokio::sync::Mutex::new(DesiredIndex::default()),
         })
     }
 
@@ -184,10 +187,30 @@ impl Daemon {
         self.server.addr()
     }
 
-    /// One pass; `false` when it could not run (the store failed).
-    async fn pass(&self, trigger: &'static str) -> bool {
-        let scan = self.source.lock().unwrap_or_else(|p| p.into_inner()).scan();
-        let result = self.state.rec.apply(&scan).await;
+    /// One pass; `false` when it could not run (the store failed). A full pass plans every
+    /// credential (drift, old verifications, deletions); otherwise only what changed since the
+    /// last pass is planned.
+    async fn pass(
+        &self,
+        trigger: &'static str,
+        full: bool,
+        changed_files: Option<Vec<PathBuf>>,
+    ) -> bool {
+        // The files the watcher named, read alone when that is enough; else the whole tree.
+        let (scan, few) = {
+            let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
+            match changed_files.and_then(|paths| source.scan_changed(&paths)) {
+                Some(scan) => (scan, true),
+                None => (source.scan(), false),
+            }
+        };
+        let mut index = self.index.lock().await;
+        let result = if few {
+            self.state.rec.apply_changed_files(&scan, &mut index).await
+        } else {
+            self.state.rec.apply_changes(&scan, &mut index, full).await
+        };
+        drop(index);
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
         last.at = Some(Utc::now());
         last.trigger = Some(trigger);
@@ -252,18 +275,25 @@ impl Daemon {
             None => None,
         };
         let mut retry = Retry::default();
-        retry.after(self.pass("start").await);
+        retry.after(self.pass("start", true, None).await);
         tokio::pin!(stop);
         loop {
             let due = retry.due;
             tokio::select! {
                 // Passes run here, outside the select, so a stop request waits for them.
-                trigger = watcher.next() => retry.after(self.pass(trigger.as_str()).await),
+                trigger = watcher.next() => {
+                    // Lost events, a resync or a recovered directory: anything may have
+                    // changed, in the tree or in the store.
+                    let full = trigger != crate::watch::Trigger::Changed;
+                    let paths = watcher.changed_paths();
+                    retry.after(self.pass(trigger.as_str(), full, paths).await);
+                }
                 trigger = next_secret(&mut secrets) => {
                     tracing::debug!(%trigger, "secrets changed");
-                    retry.after(self.pass("secrets").await);
+                    let full = trigger != crate::watch::Trigger::Changed;
+                    retry.after(self.pass("secrets", full, None).await);
                 }
-                () = sleep_until(due) => retry.after(self.pass("retry").await),
+                () = sleep_until(due) => retry.after(self.pass("retry", true, None).await),
                 () = &mut stop => break,
             }
         }

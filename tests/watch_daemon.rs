@@ -464,9 +464,28 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let parsed = "bccreds_files_parsed_total ";
     assert_eq!(d.metric(parsed).await, FILES as f64);
 
+    let unchanged = "bccreds_results_total{result=\"unchanged\"} ";
+    let unchanged_before = d.metric(unchanged).await;
+    assert_eq!(unchanged_before, 0.0);
     fs::write(dir.join("m007.yaml"), manifest("m7", "Edited", "good")).expect("w");
     d.wait_labels("the edit", |l| l.iter().any(|x| x == "Edited"))
         .await;
     assert_eq!(d.metric(parsed).await, FILES as f64 + 1.0);
+    // The pass after the edit planned the edited credential alone: the other eleven were
+    // neither planned (nothing counted unchanged) nor forgotten by the status.
+    let status = d.status().await;
+    let summary = &status["lastPass"]["summary"];
+    assert_eq!(summary["updated"], 1, "{status}");
+    let planned: u64 = ["created", "updated", "deleted", "orphaned", "unchanged", "failed"]
+        .iter()
+        .map(|k| summary[k].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(planned, 1, "{status}");
+    assert_eq!(d.metric(unchanged).await, unchanged_before);
+    assert_eq!(
+        status["credentials"].as_array().map(Vec::len),
+        Some(FILES),
+        "{status}"
+    );
     d.stop().await;
 }

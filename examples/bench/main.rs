@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use bccreds::model::DeletionPolicy;
-use bccreds::reconcile::{Action, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
+use bccreds::reconcile::{
+    Action, DesiredIndex, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan,
+};
 use bccreds::secret::SecretValue;
 use bccreds::simulator::fixture::{CurrencyFixture, Fault, StoreFixture, TokenFixture};
 use bccreds::simulator::{Fixture, Simulator};
@@ -217,6 +219,8 @@ struct Bench {
     store: Arc<Store>,
     rec: Reconciler<BigCommerceClient>,
     source: std::sync::Mutex<FileSource>,
+    /// What the last pass saw, as `watch` keeps it.
+    index: tokio::sync::Mutex<DesiredIndex>,
 }
 
 impl Bench {
@@ -225,8 +229,10 @@ impl Bench {
         self.source.lock().unwrap_or_else(|p| p.into_inner()).scan()
     }
 
-    /// scan + apply, timed: (report, scan time, total time).
-    async fn pass(&self) -> anyhow::Result<(PassReport, Duration, Duration)> {
+    /// scan + apply, timed: (report, scan time, total time). A full pass plans every
+    /// credential, as `watch` does at start and resync; otherwise only what changed since the
+    /// last pass, as `watch` does on a change.
+    async fn pass(&self, full: bool) -> anyhow::Result<(PassReport, Duration, Duration)> {
         let started = Instant::now();
         let scan = self.scan();
         let scanned = started.elapsed();
@@ -235,8 +241,27 @@ impl Bench {
             "scan problems: {:?}",
             scan.problems
         );
-        let report = self.rec.apply(&scan).await?;
+        let mut index = self.index.lock().await;
+        let report = self.rec.apply_changes(&scan, &mut index, full).await?;
         Ok((report, scanned, started.elapsed()))
+    }
+}
+
+impl Bench {
+    /// A pass after a change, as `watch` runs it: the files the watcher named, read alone when
+    /// that is enough, else a scan of the tree and a pass of what changed.
+    async fn pass_changed(&self, paths: Option<Vec<PathBuf>>) -> anyhow::Result<PassReport> {
+        let few = {
+            let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
+            paths.and_then(|p| source.scan_changed(&p))
+        };
+        match few {
+            Some(scan) => {
+                let mut index = self.index.lock().await;
+                Ok(self.rec.apply_changed_files(&scan, &mut index).await?)
+            }
+            None => Ok(self.pass(false).await?.0),
+        }
     }
 }
 
@@ -297,6 +322,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         store,
         rec,
         source: std::sync::Mutex::new(source),
+        index: tokio::sync::Mutex::new(DesiredIndex::default()),
     };
 
     // The watcher starts before the first pass, as `watch` does; its triggers go to a channel
@@ -310,11 +336,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let debounce = watch_opts.debounce;
     let mut watcher = TreeWatcher::start(&bench.manifests, watch_opts)?;
-    let (tx, mut triggers) = tokio::sync::mpsc::unbounded_channel::<(Trigger, Instant)>();
+    let (tx, mut triggers) =
+        tokio::sync::mpsc::unbounded_channel::<(Trigger, Option<Vec<PathBuf>>, Instant)>();
     let watch_task = tokio::spawn(async move {
         loop {
             let trigger = watcher.next().await;
-            if tx.send((trigger, Instant::now())).is_err() {
+            let paths = watcher.changed_paths();
+            if tx.send((trigger, paths, Instant::now())).is_err() {
                 break;
             }
         }
@@ -324,7 +352,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // Cold.
     let before = sim.requests().len();
-    let (cold, cold_scan, cold_total) = bench.pass().await?;
+    let (cold, cold_scan, cold_total) = bench.pass(true).await?;
     check(&cold, "cold apply");
     let cold_requests = sim.requests().len() - before;
     ensure!(
@@ -343,7 +371,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // Unchanged.
     let before = sim.requests().len();
-    let (same, same_scan, same_total) = bench.pass().await?;
+    let (same, same_scan, same_total) = bench.pass(true).await?;
     check(&same, "unchanged apply");
     let same_requests = sim.requests().len() - before;
     ensure!(
@@ -352,7 +380,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         same.summary.unchanged
     );
     rows.push(row(
-        "unchanged apply (scan + pass)",
+        "unchanged full pass (scan + pass of every credential)",
         ms(same_total),
         "300 ms",
     ));
@@ -360,6 +388,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
     rows.push(row(
         "  BigCommerce requests",
         format!("{same_requests}"),
+        "0",
+    ));
+    let before = sim.requests().len();
+    let (quiet, quiet_scan, quiet_total) = bench.pass(false).await?;
+    check(&quiet, "unchanged pass of changes");
+    ensure!(
+        quiet.items.is_empty(),
+        "a pass of changes with nothing changed planned {} credentials",
+        quiet.items.len()
+    );
+    rows.push(row(
+        "unchanged pass of changes (scan + pass of what changed)",
+        ms(quiet_total),
+        "300 ms",
+    ));
+    rows.push(row("  of which scan", ms(quiet_scan), ""));
+    rows.push(row(
+        "  BigCommerce requests",
+        format!("{}", sim.requests().len() - before),
         "0",
     ));
 
@@ -373,13 +420,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let path = manifest_path(&bench.manifests, i);
         let written = Instant::now();
         std::fs::write(&path, manifest(i, &new_label))?;
-        let (trigger, fired) =
+        let (trigger, paths, fired) =
             tokio::time::timeout(debounce + Duration::from_secs(10), triggers.recv())
                 .await
                 .context("no watch trigger within 10 s of the debounce window")?
                 .context("the watcher stopped")?;
-        let (report, _, _) = bench.pass().await?;
+        let report = bench.pass_changed(paths).await?;
         check(&report, "one-file change");
+        ensure!(
+            report.items.len() == 1,
+            "the pass after one edit planned {} credentials",
+            report.items.len()
+        );
         let stored = bench.store.find_by_label(&new_label).await?;
         let visible = Instant::now();
         ensure!(

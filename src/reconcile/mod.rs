@@ -4,6 +4,7 @@
 //! verify-only pass ([`verify_only`]) plans and verifies the same way and writes nothing.
 
 mod conditions;
+mod delta;
 mod desired;
 mod diff;
 mod execute;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
+pub use delta::DesiredIndex;
 pub use desired::{
     secret_digest, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
 };
@@ -123,10 +125,17 @@ impl<V: Verifier> Reconciler<V> {
 
     /// Plans a pass against the current store, without verifying or writing anything.
     pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
+        // A pass of some entries plans, and so reads, only their rows.
+        let rows = if scan.coverage == Coverage::Entries {
+            let keys: Vec<String> = scan.entries.iter().map(|e| e.key().to_string()).collect();
+            self.store.owned_rows_for(&self.config.owner, &keys).await?
+        } else {
+            self.store.owned_rows(&self.config.owner).await?
+        };
         let crate::store::OwnedRows {
             rows: owned,
             unreadable,
-        } = self.store.owned_rows(&self.config.owner).await?;
+        } = rows;
         // Every stored row is only needed to find label collisions for new credentials.
         let present: std::collections::HashSet<&str> = owned
             .iter()
@@ -204,6 +213,45 @@ impl<V: Verifier> Reconciler<V> {
             *m.results.entry(result.as_str()).or_default() += report.summary.count(result) as u64;
         }
         Ok(report)
+    }
+
+    /// Runs a pass over the credentials of `scan` that changed since the pass `index` recorded
+    /// (all of them when `full`, or when only a full pass will do), then records this one.
+    pub async fn apply_changes(
+        &self,
+        scan: &Scan,
+        index: &mut DesiredIndex,
+        full: bool,
+    ) -> Result<PassReport, StoreError> {
+        let delta = if full { None } else { index.changes(scan) };
+        let result = self.apply(delta.as_ref().unwrap_or(scan)).await;
+        match &result {
+            Ok(report) => {
+                index.record(scan, report);
+                if delta.is_some() {
+                    // A pass of some entries leaves problems alone; these are the whole tree's.
+                    *lock(&self.problems) = scan.problems.clone();
+                }
+            }
+            // What the failed pass left done is unknown: the next pass is a full one.
+            Err(_) => index.clear(),
+        }
+        result
+    }
+
+    /// Runs a pass over `changed`, the entries of the few files a watcher reported (see
+    /// `FileSource::scan_changed`), and records it in `index`.
+    pub async fn apply_changed_files(
+        &self,
+        changed: &Scan,
+        index: &mut DesiredIndex,
+    ) -> Result<PassReport, StoreError> {
+        let result = self.apply(changed).await;
+        match &result {
+            Ok(report) => index.record_entries(changed, report),
+            Err(_) => index.clear(),
+        }
+        result
     }
 
     /// Brings the ownership rows of steps that wrote nothing up to date: where each manifest

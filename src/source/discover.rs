@@ -80,7 +80,7 @@ fn is_skipped(name: &str) -> bool {
     name == ".git" || name.starts_with("..")
 }
 
-fn is_manifest_name(path: &Path) -> bool {
+pub(super) fn is_manifest_name(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml") | Some("yml")

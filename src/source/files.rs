@@ -1,11 +1,12 @@
 //! File mode: a manifest tree becomes a [`Scan`] of desired credentials with resolved secrets.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::discover::MissingPath;
 use super::secrets::FileSecrets;
-use super::tree::{read_tree, FileCache};
+use super::tree::{read_tree, stamp, FileCache, FileStamp};
 use crate::diagnostic::Diagnostic;
 use crate::manifest::DEFAULT_NAMESPACE;
 use crate::model::Reason;
@@ -18,14 +19,26 @@ pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// A manifest tree on disk: where it is, how it is read, and where its secrets come from.
 pub struct FileSource {
-    paths: Vec<PathBuf>,
+    pub(super) paths: Vec<PathBuf>,
     /// The working directory at start: relative paths are resolved against it once, so that
     /// recorded sources stay the same for the life of the process.
-    cwd: PathBuf,
-    options: ValidateOptions,
-    secrets_dir: Option<PathBuf>,
-    env: EnvLookup,
-    cache: Option<FileCache>,
+    pub(super) cwd: PathBuf,
+    pub(super) options: ValidateOptions,
+    pub(super) secrets_dir: Option<PathBuf>,
+    pub(super) env: EnvLookup,
+    pub(super) cache: Option<FileCache>,
+    /// Built entries kept between scans with the cache: a credential whose file, Secret
+    /// documents and secret files did not change is not resolved and hashed again.
+    pub(super) built: HashMap<String, Built>,
+    /// What the last full scan knew of the tree, for scans of a few changed files.
+    pub(super) index: super::incremental::TreeIndex,
+}
+
+/// A credential's entry as the last scan built it, and what it was built from.
+pub(super) struct Built {
+    /// The stamps of its `file:` secrets (None: missing), taken before they were read.
+    pub(super) secret_files: Vec<(PathBuf, Option<FileStamp>)>,
+    pub(super) entry: Entry,
 }
 
 impl FileSource {
@@ -40,6 +53,8 @@ impl FileSource {
             secrets_dir: None,
             env: Arc::new(|name| std::env::var(name).ok()),
             cache: None,
+            built: HashMap::new(),
+            index: Default::default(),
         }
     }
 
@@ -83,7 +98,23 @@ impl FileSource {
     /// incomplete scan, so that nothing is deleted because of it.
     pub fn scan(&mut self) -> Scan {
         match self.read() {
-            Ok(report) => self.scan_report(&report),
+            Ok(report) => {
+                let reuse = self.cache.as_ref().map(|c| {
+                    if c.secrets_changed {
+                        self.built.clear();
+                    }
+                    c.changed.clone()
+                });
+                let scan = self.scan_report(&report, reuse.as_ref());
+                match &self.cache {
+                    Some(cache) => {
+                        self.index =
+                            super::incremental::TreeIndex::of(&report, &scan, cache, &self.cwd)
+                    }
+                    None => self.built.clear(),
+                }
+                scan
+            }
             Err(missing) => Scan {
                 entries: Vec::new(),
                 coverage: Coverage::Incomplete,
@@ -98,7 +129,7 @@ impl FileSource {
     }
 
     /// The given paths as a pruning scope: what is a directory now is a directory scope.
-    fn scope(&self) -> PruneScope {
+    pub(super) fn scope(&self) -> PruneScope {
         let mut scope = PruneScope::default();
         for path in &self.paths {
             let abs = absolute(&self.cwd, path);
@@ -111,12 +142,15 @@ impl FileSource {
         scope
     }
 
-    fn scan_report(&self, report: &Report) -> Scan {
+    /// The scan of `report`; with `changed` (the files read again since the last scan), entries
+    /// built before from unchanged files are reused while their secret files are unchanged.
+    fn scan_report(&mut self, report: &Report, changed: Option<&HashSet<String>>) -> Scan {
         let env = self.env.clone();
         let secrets = FileSecrets::with_env(&report.secrets, self.secrets_dir.as_deref(), {
             move |name: &str| env(name)
         });
         let mut entries = Vec::new();
+        let mut live = HashSet::new();
         let mut complete = report.unreadable_files == 0;
         for rejected in &report.rejected {
             match &rejected.name {
@@ -149,16 +183,38 @@ impl FileSource {
                     message: message.clone(),
                 }),
                 None => {
-                    let mut entry =
-                        desired(cred, key, &secrets, &self.options.semantic.allowed_hosts);
-                    if let Entry::Desired(d) = &mut entry {
-                        d.source_path = Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
+                    let key_text = key.to_string();
+                    let unchanged = changed.is_some_and(|c| !c.contains(&cred.doc.file));
+                    match self.built.get(&key_text) {
+                        Some(built) if unchanged && still_same(&built.secret_files) => {
+                            built.entry.clone()
+                        }
+                        _ => {
+                            let secret_files = self.secret_stamps(cred);
+                            let mut entry =
+                                desired(cred, key, &secrets, &self.options.semantic.allowed_hosts);
+                            if let Entry::Desired(d) = &mut entry {
+                                d.source_path =
+                                    Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
+                            }
+                            if changed.is_some() {
+                                if let Some(secret_files) = secret_files {
+                                    let built = Built {
+                                        secret_files,
+                                        entry: entry.clone(),
+                                    };
+                                    self.built.insert(key_text.clone(), built);
+                                }
+                            }
+                            entry
+                        }
                     }
-                    entry
                 }
             };
+            live.insert(entry.key().to_string());
             entries.push(entry);
         }
+        self.built.retain(|k, _| live.contains(k));
         Scan {
             entries,
             scope: Some(self.scope()),
@@ -172,9 +228,38 @@ impl FileSource {
     }
 }
 
+/// Whether every secret file still has the stamp it had when it was read.
+fn still_same(files: &[(PathBuf, Option<FileStamp>)]) -> bool {
+    files.iter().all(|(path, was)| stamp(path) == *was)
+}
+
+impl FileSource {
+    /// The stamps of `cred`'s `file:` secrets, taken before they are read (a change while
+    /// reading gives a new stamp next time); None when its entry must not be kept: it reads
+    /// the environment, which only a new scan can tell changed.
+    pub(super) fn secret_stamps(
+        &self,
+        cred: &ValidCredential,
+    ) -> Option<Vec<(PathBuf, Option<FileStamp>)>> {
+        let mut out = Vec::new();
+        for (_, source) in cred.resource.spec.secret_sources() {
+            match source {
+                crate::model::SecretSource::File(rel) => {
+                    let path = self.secrets_dir.as_ref()?.join(rel);
+                    let now = stamp(&path);
+                    out.push((path, now));
+                }
+                crate::model::SecretSource::Env(_) => return None,
+                crate::model::SecretSource::SecretKeyRef(_) => {}
+            }
+        }
+        Some(out)
+    }
+}
+
 /// `path` made absolute against `cwd`, with `.` and `..` resolved lexically (symbolic links are
 /// kept as written, so that a git-sync `current` link names the same files across swaps).
-fn absolute(cwd: &Path, path: &Path) -> String {
+pub(super) fn absolute(cwd: &Path, path: &Path) -> String {
     use std::path::Component;
     let mut out = PathBuf::new();
     for part in cwd.join(path).components() {
@@ -189,7 +274,7 @@ fn absolute(cwd: &Path, path: &Path) -> String {
     out.to_string_lossy().into_owned()
 }
 
-fn desired(
+pub(super) fn desired(
     cred: &ValidCredential,
     key: SourceKey,
     secrets: &FileSecrets<'_>,
@@ -201,7 +286,7 @@ fn desired(
             .resolve(source, &namespace)
             .map_err(|e| e.to_string())
     };
-    let (pos, _) = cred.doc.root.locate(&[]);
+    let pos = cred.doc.locate(&[]);
     super::build::entry(
         &cred.resource,
         key,

@@ -8,6 +8,7 @@
 pub mod build;
 mod discover;
 pub mod files;
+mod incremental;
 pub mod kubernetes;
 mod secrets;
 mod tree;

@@ -61,6 +61,8 @@ pub struct FileSecrets<'a> {
     secrets_dir: Option<PathBuf>,
     /// Reads an environment variable; injected so that tests need not touch the process env.
     env: EnvLookup<'a>,
+    /// `secrets_dir` canonicalized, once per scan rather than once per file.
+    root: std::sync::OnceLock<Result<PathBuf, std::io::ErrorKind>>,
 }
 
 impl<'a> FileSecrets<'a> {
@@ -82,6 +84,7 @@ impl<'a> FileSecrets<'a> {
                 .collect(),
             secrets_dir: secrets_dir.map(Path::to_path_buf),
             env: Box::new(env),
+            root: std::sync::OnceLock::new(),
         }
     }
 
@@ -139,15 +142,22 @@ impl<'a> FileSecrets<'a> {
                 "only plain relative paths inside --secrets-dir are allowed".into(),
             ));
         }
-        let root = dir
-            .canonicalize()
-            .map_err(|e| fail(format!("--secrets-dir: {}", e.kind())))?;
-        let full = root
-            .join(rel_path)
-            .canonicalize()
-            .map_err(|e| fail(e.kind().to_string()))?;
+        let root = self
+            .root
+            .get_or_init(|| dir.canonicalize().map_err(|e| e.kind()))
+            .as_ref()
+            .map_err(|kind| fail(format!("--secrets-dir: {kind}")))?;
+        // Most secret files are plain files right under the root: one lstat per part of the
+        // path shows no link could lead out, and spares realpath's readlink of every part.
+        let full = match unlinked(root, rel_path) {
+            Some(path) => path,
+            None => root
+                .join(rel_path)
+                .canonicalize()
+                .map_err(|e| fail(e.kind().to_string()))?,
+        };
         // A symlink inside the directory must not lead out of it.
-        if !full.starts_with(&root) {
+        if !full.starts_with(root) {
             return Err(fail("it resolves outside --secrets-dir".into()));
         }
         let file = super::discover::open_regular(&full).map_err(fail)?;
@@ -162,6 +172,25 @@ impl<'a> FileSecrets<'a> {
         // As given: the trailing newline is trimmed by `build::resolve`, as for every source.
         Ok(SecretValue::new(text))
     }
+}
+
+/// `root/rel` when no part of `rel` is a symbolic link (so it cannot lead out of `root`), or
+/// None when one is, or a part cannot be read: then canonicalizing decides.
+fn unlinked(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in rel.components() {
+        if let std::path::Component::Normal(name) = part {
+            path.push(name);
+            if std::fs::symlink_metadata(&path)
+                .ok()?
+                .file_type()
+                .is_symlink()
+            {
+                return None;
+            }
+        }
+    }
+    Some(path)
 }
 
 #[cfg(test)]

@@ -15,13 +15,13 @@ use crate::yaml::Pos;
 /// What identifies a file's content cheaply: a rename-based save changes the inode, an edit in
 /// place the size or the modification time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
+pub(super) struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
 }
 
-fn stamp(path: &Path) -> Option<FileStamp> {
+pub(super) fn stamp(path: &Path) -> Option<FileStamp> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
     Some(FileStamp {
@@ -35,9 +35,13 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 /// neither read nor validated again.
 #[derive(Debug, Default)]
 pub struct FileCache {
-    files: HashMap<PathBuf, (FileStamp, Report)>,
+    pub(super) files: HashMap<PathBuf, (FileStamp, Report)>,
     /// Files read and validated (cache misses), for `bccreds_files_parsed_total`.
-    parsed: Arc<AtomicU64>,
+    pub(super) parsed: Arc<AtomicU64>,
+    /// What the last read found changed: files read again, added or gone (as displayed).
+    pub(super) changed: HashSet<String>,
+    /// Whether a changed file held or holds Secret documents, which any credential may use.
+    pub(super) secrets_changed: bool,
 }
 
 impl FileCache {
@@ -47,7 +51,7 @@ impl FileCache {
     }
 }
 
-fn read_file(file: &Path, opts: &ValidateOptions) -> Report {
+pub(super) fn read_file(file: &Path, opts: &ValidateOptions) -> Report {
     let mut report = Report {
         files: 1,
         ..Report::default()
@@ -77,6 +81,10 @@ pub fn read_tree(
         diagnostics: found.problems,
         ..Report::default()
     };
+    if let Some(cache) = cache.as_deref_mut() {
+        cache.changed.clear();
+        cache.secrets_changed = false;
+    }
     for file in &found.files {
         let one = match cache.as_deref_mut() {
             None => read_file(file, opts),
@@ -85,11 +93,19 @@ pub fn read_tree(
                 let now = stamp(file);
                 match cache.files.get(file) {
                     Some((was, cached)) if Some(*was) == now => cached.clone(),
-                    _ => {
+                    was => {
                         cache.parsed.fetch_add(1, Ordering::Relaxed);
                         let fresh = read_file(file, opts);
-                        if let Some(now) = now {
-                            cache.files.insert(file.clone(), (now, fresh.clone()));
+                        cache.secrets_changed |= !fresh.secrets.is_empty()
+                            || was.is_some_and(|(_, r)| !r.secrets.is_empty());
+                        cache.changed.insert(file.display().to_string());
+                        match now {
+                            Some(now) => {
+                                cache.files.insert(file.clone(), (now, fresh.clone()));
+                            }
+                            None => {
+                                cache.files.remove(file);
+                            }
                         }
                         fresh
                     }
@@ -100,7 +116,20 @@ pub fn read_tree(
     }
     if let Some(cache) = cache {
         let seen: HashSet<&PathBuf> = found.files.iter().collect();
-        cache.files.retain(|path, _| seen.contains(path));
+        let FileCache {
+            files,
+            changed,
+            secrets_changed,
+            ..
+        } = cache;
+        files.retain(|path, (_, r)| {
+            let keep = seen.contains(path);
+            if !keep {
+                changed.insert(path.display().to_string());
+                *secrets_changed |= !r.secrets.is_empty();
+            }
+            keep
+        });
     }
     if found.files.is_empty() && report.diagnostics.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();

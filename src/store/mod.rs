@@ -10,6 +10,7 @@ mod dialect;
 mod list;
 mod migrate;
 mod ops;
+mod owned;
 mod rekey;
 mod types;
 

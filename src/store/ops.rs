@@ -1,7 +1,5 @@
 //! Writes and reads of credential rows, each write atomic with its ownership row.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use sqlx::types::Json;
 // SQL text in this file is built only from validated table names, quoted identifiers and
@@ -9,9 +7,7 @@ use sqlx::types::Json;
 use sqlx::AssertSqlSafe;
 
 use super::decode::{self, ColumnError};
-use super::types::{
-    CredentialData, OwnedRows, Ownership, SecretUpdate, StoredCredential, StoredData,
-};
+use super::types::{CredentialData, Ownership, SecretUpdate, StoredCredential, StoredData};
 use super::{with_pool, Dialect, Store, StoreError};
 use crate::model::DeletionPolicy;
 
@@ -95,6 +91,12 @@ where
     row.try_get::<i64, _>(column).map(|v| v != 0)
 }
 
+impl CredentialRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+}
+
 impl<'r, R> sqlx::FromRow<'r, R> for CredentialRow
 where
     R: sqlx::Row,
@@ -142,7 +144,7 @@ pub(crate) const WRITTEN_COLUMNS: [&str; 13] = [
 
 /// The ownership columns, named rather than `*`: SQLite's cached statements do not notice
 /// columns added by a later migration.
-const OWNERSHIP_COLUMNS: &str = "credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy";
+pub(super) const OWNERSHIP_COLUMNS: &str = "credential_id, owner_id, source_key, spec_sha256, secret_sha256, last_verified_at, last_result, last_message, deletion_policy";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct OwnershipRow {
@@ -186,7 +188,7 @@ pub(super) fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
 }
 
 impl Store {
-    fn credential_columns(&self) -> String {
+    pub(super) fn credential_columns(&self) -> String {
         let d = self.dialect;
         let c = |name: &str| format!("c.{}", d.ident(name));
         let text = |name: &str| d.as_text(&c(name));
@@ -209,7 +211,7 @@ impl Store {
         )
     }
 
-    fn decode(&self, row: CredentialRow) -> Result<StoredCredential, StoreError> {
+    pub(super) fn decode(&self, row: CredentialRow) -> Result<StoredCredential, StoreError> {
         let id = row.id;
         let unreadable = |problem: ColumnError| StoreError::Unreadable { id, problem };
         Ok(StoredCredential {
@@ -692,73 +694,8 @@ impl Store {
         Ok(row.map(Ownership::from))
     }
 
-    /// Every ownership record of `owner`, with its credential (`None` when the row was deleted
-    /// behind bccreds' back); fails if any of the rows cannot be read.
-    pub async fn owned(
-        &self,
-        owner: &str,
-    ) -> Result<Vec<(Ownership, Option<StoredCredential>)>, StoreError> {
-        let rows = self.owned_rows(owner).await?;
-        match rows.unreadable.into_iter().next() {
-            Some((id, problem)) => Err(StoreError::Unreadable { id, problem }),
-            None => Ok(rows.rows),
-        }
-    }
-
-    /// Every ownership record of `owner` with its credential; a row that cannot be read is
-    /// `None` there and named in `unreadable`, so that it fails alone.
-    pub async fn owned_rows(&self, owner: &str) -> Result<OwnedRows, StoreError> {
-        if !self.has_credentials() || !self.has_ownership() {
-            return Ok(OwnedRows::default());
-        }
-        let d = self.dialect;
-        let own_sql = format!(
-            "SELECT {OWNERSHIP_COLUMNS}, {} FROM {} WHERE owner_id = {} ORDER BY credential_id",
-            self.source_path_column(),
-            d.ident(&self.tables.ownership),
-            d.param(1)
-        );
-        let creds_sql = format!(
-            "SELECT {} FROM {} c WHERE c.{} IN (SELECT credential_id FROM {} WHERE owner_id = {})",
-            self.credential_columns(),
-            d.ident(&self.tables.credentials),
-            d.ident("id"),
-            d.ident(&self.tables.ownership),
-            d.param(1)
-        );
-        let (owns, rows): (Vec<OwnershipRow>, Vec<CredentialRow>) = with_pool!(self, pool => {
-            let owns = sqlx::query_as(AssertSqlSafe(own_sql.as_str())).bind(owner).fetch_all(pool).await?;
-            let rows = sqlx::query_as(AssertSqlSafe(creds_sql.as_str())).bind(owner).fetch_all(pool).await?;
-            (owns, rows)
-        });
-        let mut creds: BTreeMap<i64, StoredCredential> = BTreeMap::new();
-        let mut unreadable = BTreeMap::new();
-        for row in rows {
-            let id = row.id;
-            match self.decode(row) {
-                Ok(cred) => {
-                    creds.insert(id, cred);
-                }
-                Err(e) => match e.unreadable_column() {
-                    Some(problem) => {
-                        unreadable.insert(id, problem);
-                    }
-                    None => return Err(e),
-                },
-            }
-        }
-        let rows = owns
-            .into_iter()
-            .map(|o| {
-                let cred = creds.remove(&o.credential_id);
-                (Ownership::from(o), cred)
-            })
-            .collect();
-        Ok(OwnedRows { rows, unreadable })
-    }
-
     /// `source_path`, or a NULL in its place in a store read before migration 5 ran.
-    fn source_path_column(&self) -> &'static str {
+    pub(super) fn source_path_column(&self) -> &'static str {
         if self.has_source_path() {
             "source_path"
         } else {

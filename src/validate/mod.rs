@@ -38,11 +38,66 @@ impl Default for ValidateOptions {
     }
 }
 
+/// Where the parts of a valid credential's document are: what the checks across the tree and
+/// the sources point at, kept instead of the document's YAML tree, which is dropped once checked.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    /// The file, as displayed.
+    pub file: String,
+    /// The document's start, then the located parts (see [`Placed::PARTS`]).
+    places: Vec<(&'static [&'static str], Pos)>,
+}
+
+impl Placed {
+    /// The parts later checks point at: name and label, and each secretKeyRef's name and key.
+    const PARTS: [&'static [&'static str]; 8] = [
+        &["metadata", "name"],
+        &["spec", "label"],
+        &["spec", "accessToken", "secretKeyRef", "name"],
+        &["spec", "accessToken", "secretKeyRef", "key"],
+        &["spec", "clientSecret", "secretKeyRef", "name"],
+        &["spec", "clientSecret", "secretKeyRef", "key"],
+        &["spec", "clientId", "secretKeyRef", "name"],
+        &["spec", "clientId", "secretKeyRef", "key"],
+    ];
+
+    fn of(doc: &CredentialDoc) -> Placed {
+        let mut places = vec![(&[][..], doc.root.pos)];
+        for part in Self::PARTS {
+            let path: Vec<Segment> = part.iter().map(|k| Segment::Key(k.to_string())).collect();
+            let (pos, _) = doc.root.locate(&path);
+            if pos != doc.root.pos {
+                places.push((part, pos));
+            }
+        }
+        Placed {
+            file: doc.file.clone(),
+            places,
+        }
+    }
+
+    /// Where the node at `path` is: the nearest located part on the way to it.
+    pub fn locate(&self, path: &[Segment]) -> Pos {
+        let keys: Vec<&str> = path
+            .iter()
+            .map_while(|s| match s {
+                Segment::Key(k) => Some(k.as_str()),
+                Segment::Index(_) => None,
+            })
+            .collect();
+        self.places
+            .iter()
+            .filter(|(part, _)| keys.starts_with(part))
+            .max_by_key(|(part, _)| part.len())
+            .map_or(Pos::START, |(_, pos)| *pos)
+    }
+}
+
 /// A credential that passed the schema and the semantic checks of its own document.
 #[derive(Clone, Debug)]
 pub struct ValidCredential {
-    /// Its document, for locations.
-    pub doc: CredentialDoc,
+    /// Where its document is, for locations.
+    pub doc: Placed,
     /// The typed resource.
     pub resource: BigCommerceCredential,
     /// Set by the tree checks when another credential shares its name or label: the
@@ -64,10 +119,8 @@ impl ValidCredential {
     }
 
     /// A diagnostic about the node at `path` of this credential's document.
-    pub fn diagnostic(&self, path: &[Segment], at_key: bool, message: String) -> Diagnostic {
-        let (pos, key) = self.doc.root.locate(path);
-        let pos = if at_key { key.unwrap_or(pos) } else { pos };
-        Diagnostic::new(&self.doc.file, pos, path, message)
+    pub fn diagnostic(&self, path: &[Segment], message: String) -> Diagnostic {
+        Diagnostic::new(&self.doc.file, self.doc.locate(path), path, message)
     }
 }
 
@@ -250,24 +303,25 @@ fn check_credential(doc: CredentialDoc, opts: &ValidateOptions, report: &mut Rep
             return;
         }
     };
-    let valid = ValidCredential {
-        doc,
-        resource,
-        conflict: None,
-    };
-    let findings = semantic::check(&valid.resource, &opts.semantic);
+    let findings = semantic::check(&resource, &opts.semantic);
     if findings.is_empty() {
-        report.credentials.push(valid);
+        report.credentials.push(ValidCredential {
+            doc: Placed::of(&doc),
+            resource,
+            conflict: None,
+        });
     } else {
         let diags: Vec<Diagnostic> = findings
             .into_iter()
-            .map(|f| valid.diagnostic(&f.path, f.at_key, f.message))
+            .map(|f| {
+                let (pos, key) = doc.root.locate(&f.path);
+                let pos = if f.at_key { key.unwrap_or(pos) } else { pos };
+                Diagnostic::new(&doc.file, pos, &f.path, f.message)
+            })
             .collect();
-        report.rejected.push(Rejected::from_root(
-            &valid.doc.file,
-            &valid.doc.root,
-            &diags,
-        ));
+        report
+            .rejected
+            .push(Rejected::from_root(&doc.file, &doc.root, &diags));
         report.diagnostics.extend(diags);
     }
 }

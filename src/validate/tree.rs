@@ -85,7 +85,6 @@ fn check_refs(
         match secrets.get(&(namespace.as_str(), r.name.as_str())) {
             None => out.push(cred.diagnostic(
                 &at("name"),
-                false,
                 format!(
                     "Secret `{}` not found in namespace `{namespace}` among the validated files; add its manifest, or pass --kubernetes if it lives in the cluster",
                     r.name
@@ -97,7 +96,6 @@ fn check_refs(
                 let keys: Vec<&str> = secret.entries.keys().map(String::as_str).collect();
                 out.push(cred.diagnostic(
                     &at("key"),
-                    false,
                     format!(
                         "Secret `{namespace}/{}` has no key `{}` (its keys: {})",
                         r.name,
@@ -136,7 +134,7 @@ impl Identity {
         let (ns, name) = cred.key();
         let at = |field: &[&str]| {
             let path: Vec<Segment> = field.iter().map(|k| Segment::Key(k.to_string())).collect();
-            cred.doc.root.locate(&path).0
+            cred.doc.locate(&path)
         };
         Identity {
             valid: Some(index),

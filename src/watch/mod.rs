@@ -10,6 +10,7 @@ mod debounce;
 mod filter;
 mod tree;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -142,6 +143,11 @@ pub struct TreeWatcher {
     next_probe: Option<Instant>,
     polling: bool,
     files: filter::Files,
+    /// Files named by the events of the burst being debounced; None once anything broader
+    /// happened (a directory changed, events were lost).
+    pending_paths: Option<BTreeSet<PathBuf>>,
+    /// The files of the last trigger, when it was a change of known files only.
+    fired_paths: Option<Vec<PathBuf>>,
     #[cfg(test)]
     inject: mpsc::UnboundedSender<Raw>,
 }
@@ -249,9 +255,17 @@ impl TreeWatcher {
             next_probe: None,
             polling: opts.poll.is_some(),
             files,
+            pending_paths: Some(BTreeSet::new()),
+            fired_paths: None,
             #[cfg(test)]
             inject,
         })
+    }
+
+    /// The files that the last [`Trigger::Changed`] was about, when they are known: only files
+    /// changed (no directory, no lost events). None means anything may have changed.
+    pub fn changed_paths(&mut self) -> Option<Vec<PathBuf>> {
+        self.fired_paths.take()
     }
 
     /// The watched directory, made absolute.
@@ -308,9 +322,14 @@ impl TreeWatcher {
             }
             Class::Changed { structural } => {
                 tracing::debug!(kind = ?event.kind, paths = ?event.paths, structural, "watch: event");
+                match (&mut self.pending_paths, structural) {
+                    (Some(paths), false) => paths.extend(event.paths.iter().cloned()),
+                    _ => self.pending_paths = None,
+                }
                 self.debouncer.event(now, BurstKind::Changed, structural);
             }
             Class::Overflow => {
+                self.pending_paths = None;
                 tracing::warn!("file events were lost (queue overflow); rescanning everything");
                 self.debouncer.event(now, BurstKind::Overflow, true);
             }
@@ -318,6 +337,8 @@ impl TreeWatcher {
     }
 
     fn on_error(&mut self, err: notify::Error, now: Instant) {
+        // Whatever the error, which files it hid is unknown.
+        self.pending_paths = None;
         match &err.kind {
             _ if is_watch_limit(&err) => {
                 let path = err
@@ -357,6 +378,7 @@ impl TreeWatcher {
         if self.next_probe.is_some_and(|at| now >= at) {
             self.next_probe = None;
             if self.root.is_dir() {
+                self.pending_paths = None;
                 self.debouncer.event(now, BurstKind::Changed, true);
             }
         }
@@ -378,6 +400,11 @@ impl TreeWatcher {
         }
         let recovered = lock(&self.tree).take_recovered();
         self.debouncer.fired(Instant::now());
+        let paths = self.pending_paths.replace(BTreeSet::new());
+        self.fired_paths = match (structural, recovered, kind) {
+            (false, false, Some(BurstKind::Changed)) => paths.map(|p| p.into_iter().collect()),
+            _ => None,
+        };
         let trigger = match (recovered, kind) {
             (true, _) => Trigger::Recovered,
             (false, Some(BurstKind::Overflow)) => Trigger::Overflow,

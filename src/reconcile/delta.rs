@@ -1,0 +1,224 @@
+//! What changed between two scans of the same source, so that `watch` passes over those
+//! credentials only. Full passes still run at start, on resync and after lost events: they are
+//! what checks drift, repeats old verifications and deletes.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+
+use super::desired::{Coverage, Entry, Scan};
+use super::report::PassReport;
+
+/// The fingerprint of every entry of the last pass that did not fail, by key.
+#[derive(Debug, Default)]
+pub struct DesiredIndex {
+    seen: HashMap<String, [u8; 32]>,
+    /// Whether a complete pass was recorded: before one, only a full pass will do.
+    ready: bool,
+}
+
+/// Everything about an entry that a pass acts on; two entries with the same fingerprint plan
+/// alike against the same row.
+fn fingerprint(entry: &Entry) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        // Length-prefixed, so that no two different sequences hash alike.
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    match entry {
+        Entry::Desired(d) => {
+            part(b"desired");
+            part(d.spec_sha256.as_bytes());
+            part(d.secret_digest.as_bytes());
+            part(d.source_path.as_deref().unwrap_or("").as_bytes());
+            part(d.origin.as_bytes());
+            part(&[u8::from(d.adopt)]);
+            part(&d.generation.unwrap_or(-1).to_be_bytes());
+        }
+        Entry::Invalid(i) => {
+            part(b"invalid");
+            part(i.reason.as_str().as_bytes());
+            part(i.message.as_bytes());
+            part(i.label.as_deref().unwrap_or("").as_bytes());
+            part(&i.generation.unwrap_or(-1).to_be_bytes());
+        }
+        Entry::Gone(g) => {
+            part(b"gone");
+            part(g.policy.as_str().as_bytes());
+        }
+    }
+    h.finalize().into()
+}
+
+impl DesiredIndex {
+    /// The entries of `scan` that differ from the recorded ones, as a scan of those entries;
+    /// None when only a full pass will do: nothing recorded yet, a scan that is not complete,
+    /// or a credential gone (deletions are decided by full passes, with their guards).
+    pub fn changes(&self, scan: &Scan) -> Option<Scan> {
+        if !self.ready || scan.coverage != Coverage::Complete {
+            return None;
+        }
+        let mut keys: HashSet<String> = HashSet::with_capacity(scan.entries.len());
+        let mut changed = Vec::new();
+        for entry in &scan.entries {
+            let key = entry.key().to_string();
+            if self.seen.get(&key) != Some(&fingerprint(entry)) {
+                changed.push(entry.clone());
+            }
+            keys.insert(key);
+        }
+        if self.seen.keys().any(|k| !keys.contains(k)) {
+            return None;
+        }
+        Some(Scan {
+            entries: changed,
+            coverage: Coverage::Entries,
+            scope: scan.scope.clone(),
+            problems: scan.problems.clone(),
+        })
+    }
+
+    /// Records `scan` after a pass (full, or of its changes) that reported `report`. Entries
+    /// that failed are left out, so that the next change tries them again as a full pass would.
+    pub fn record(&mut self, scan: &Scan, report: &PassReport) {
+        if scan.coverage != Coverage::Complete {
+            self.ready = false;
+            self.seen.clear();
+            return;
+        }
+        let failed: HashSet<String> = report
+            .items
+            .iter()
+            .filter(|i| i.failed())
+            .map(|i| format!("{}/{}", i.namespace, i.name))
+            .collect();
+        self.seen = scan
+            .entries
+            .iter()
+            .map(|e| (e.key().to_string(), e))
+            .filter(|(k, _)| !failed.contains(k))
+            .map(|(k, e)| (k, fingerprint(e)))
+            .collect();
+        self.ready = true;
+    }
+
+    /// Records a pass of some entries (the scan of a few changed files): only their
+    /// fingerprints change.
+    pub fn record_entries(&mut self, scan: &Scan, report: &PassReport) {
+        let failed: HashSet<String> = report
+            .items
+            .iter()
+            .filter(|i| i.failed())
+            .map(|i| format!("{}/{}", i.namespace, i.name))
+            .collect();
+        for entry in &scan.entries {
+            let key = entry.key().to_string();
+            if failed.contains(&key) {
+                self.seen.remove(&key);
+            } else {
+                self.seen.insert(key, fingerprint(entry));
+            }
+        }
+    }
+
+    /// Forgets everything, so that the next pass is a full one.
+    pub fn clear(&mut self) {
+        self.seen.clear();
+        self.ready = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Reason;
+    use crate::reconcile::{Invalid, SourceKey};
+
+    fn invalid(name: &str, message: &str) -> Entry {
+        Entry::Invalid(Invalid {
+            key: SourceKey {
+                namespace: "default".into(),
+                name: name.into(),
+            },
+            label: Some(name.into()),
+            generation: None,
+            reason: Reason::InvalidSpec,
+            message: message.into(),
+        })
+    }
+
+    fn scan(entries: Vec<Entry>, coverage: Coverage) -> Scan {
+        Scan {
+            entries,
+            coverage,
+            scope: None,
+            problems: Vec::new(),
+        }
+    }
+
+    fn names(scan: &Scan) -> Vec<String> {
+        scan.entries.iter().map(|e| e.key().name.clone()).collect()
+    }
+
+    #[test]
+    fn only_changed_and_new_entries_are_passed_and_a_removal_needs_a_full_pass() {
+        let mut index = DesiredIndex::default();
+        let first = scan(
+            vec![invalid("a", "x"), invalid("b", "x")],
+            Coverage::Complete,
+        );
+        assert!(index.changes(&first).is_none(), "nothing recorded yet");
+        index.record(&first, &PassReport::default());
+
+        let same = index.changes(&first).expect("a delta");
+        assert!(same.entries.is_empty());
+        assert_eq!(same.coverage, Coverage::Entries);
+
+        let edited = scan(
+            vec![invalid("a", "x"), invalid("b", "y"), invalid("c", "x")],
+            Coverage::Complete,
+        );
+        assert_eq!(names(&index.changes(&edited).expect("a delta")), ["b", "c"]);
+
+        let removed = scan(vec![invalid("a", "x")], Coverage::Complete);
+        assert!(index.changes(&removed).is_none());
+        let incomplete = scan(
+            vec![invalid("a", "x"), invalid("b", "x")],
+            Coverage::Incomplete,
+        );
+        assert!(index.changes(&incomplete).is_none());
+        index.record(&incomplete, &PassReport::default());
+        assert!(
+            index.changes(&first).is_none(),
+            "an incomplete pass resets it"
+        );
+    }
+
+    #[test]
+    fn failed_entries_are_passed_again_with_the_next_change() {
+        let mut index = DesiredIndex::default();
+        let first = scan(
+            vec![invalid("a", "x"), invalid("b", "x")],
+            Coverage::Complete,
+        );
+        let report = PassReport {
+            items: vec![crate::reconcile::ItemReport {
+                namespace: "default".into(),
+                name: "b".into(),
+                label: "b".into(),
+                action: crate::reconcile::Action::Skip,
+                result: Some(crate::reconcile::ItemResult::Failed),
+                reason: Reason::InvalidSpec,
+                message: "x".into(),
+                diff: Vec::new(),
+                verification: None,
+            }],
+            ..PassReport::default()
+        };
+        index.record(&first, &report);
+        assert_eq!(names(&index.changes(&first).expect("a delta")), ["b"]);
+        index.clear();
+        assert!(index.changes(&first).is_none());
+    }
+}
