@@ -476,10 +476,17 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let status = d.status().await;
     let summary = &status["lastPass"]["summary"];
     assert_eq!(summary["updated"], 1, "{status}");
-    let planned: u64 = ["created", "updated", "deleted", "orphaned", "unchanged", "failed"]
-        .iter()
-        .map(|k| summary[k].as_u64().expect("a count"))
-        .sum();
+    let planned: u64 = [
+        "created",
+        "updated",
+        "deleted",
+        "orphaned",
+        "unchanged",
+        "failed",
+    ]
+    .iter()
+    .map(|k| summary[k].as_u64().expect("a count"))
+    .sum();
     assert_eq!(planned, 1, "{status}");
     assert_eq!(d.metric(unchanged).await, unchanged_before);
     assert_eq!(

@@ -89,9 +89,11 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
             plan_report(&rec.plan(&scan).await?)
         };
         store.close().await;
+        // The process exits next: freeing every credential's status one by one only delays it.
+        std::mem::forget(rec);
         anyhow::Ok(report)
     });
-    match result {
+    let code = match result {
         Ok(report) => {
             let deletes = report
                 .items
@@ -127,14 +129,19 @@ pub fn run(args: &PassArgs, execute: bool) -> u8 {
                         | Action::Orphan
                 )
             });
-            if report.summary.failed > 0 || failing > 0 {
+            let code = if report.summary.failed > 0 || failing > 0 {
                 EXIT_FAILED
             } else if !execute && args.exit_code && changes {
                 EXIT_CHANGES
             } else {
                 EXIT_OK
-            }
+            };
+            std::mem::forget(report);
+            code
         }
         Err(e) => super::errors::report(&e),
-    }
+    };
+    // As above: the scan's entries are left for the exit to reclaim.
+    std::mem::forget(scan);
+    code
 }

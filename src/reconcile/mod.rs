@@ -145,11 +145,16 @@ impl<V: Verifier> Reconciler<V> {
         let creates = scan.entries.iter().any(|e| {
             matches!(e, Entry::Desired(_)) && !present.contains(e.key().to_string().as_str())
         });
-        let all_rows = if creates {
+        let mut all_rows = if creates {
             self.store.list(&Default::default()).await?
         } else {
             Vec::new()
         };
+        if scan.coverage == Coverage::Entries {
+            // The planner leaves this owner's rows out of label collisions by their ids, and
+            // only some of them were read: leave them out here, as a full read would.
+            all_rows.retain(|r| r.owner_id.as_deref() != Some(self.config.owner.as_str()));
+        }
         let codes = self.store.unopim_codes().await?;
         // Only when UnoPim's tables exist beside the credential table is there anything to check.
         let checked;
