@@ -533,6 +533,73 @@ async fn a_failure_between_the_two_writes_leaves_the_previous_state() {
     .await;
 }
 
+/// Many creates at once (on SQLite they are written together, a few transactions in all):
+/// a taken label and a failure between the two writes each fail alone and leave nothing
+/// behind, and every other row arrives with its ownership record.
+#[tokio::test]
+async fn concurrent_creates_fail_alone_and_the_rest_are_written() {
+    each_engine(|db| async move {
+        let store = db.store("").await;
+        insert_by_hand(&db, &store, "Taken").await;
+        // The first create is refused before it writes, so the injected failure falls on a
+        // create written together with others.
+        store.fail_next_write_between_tables();
+        let labels: Vec<String> = (0..200)
+            .map(|i| match i {
+                0 => "taken".to_string(),
+                57 => "TAKEN".to_string(),
+                _ => format!("Shop {i:03}"),
+            })
+            .collect();
+        let results = futures_util::future::join_all(labels.iter().enumerate().map(|(i, l)| {
+            let store = &store;
+            async move {
+                store
+                    .create(
+                        &data(l, &format!("t{i}")),
+                        &owned_by("o", &format!("a/{i}")),
+                    )
+                    .await
+            }
+        }))
+        .await;
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::LabelConflict { owner: None, .. })))
+            .count();
+        let injected = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Injected)))
+            .count();
+        let created: Vec<i64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        assert_eq!(
+            (conflicts, injected, created.len()),
+            (2, 1, 197),
+            "{results:?}"
+        );
+        let owned = store.owned("o").await.expect("owned");
+        assert_eq!(owned.len(), 197);
+        for (own, cred) in &owned {
+            let cred = cred.as_ref().expect("each record has its row");
+            assert_eq!(own.credential_id, cred.id);
+            let i: usize = own.source_key["a/".len()..].parse().expect("key");
+            assert_eq!(cred.data.label, labels[i]);
+            assert_eq!(cred.data.access_token.expose(), format!("t{i}"));
+        }
+        // The hand-made row and the 197 created; nothing of the three that failed.
+        assert_eq!(
+            store.list(&ListQuery::default()).await.expect("list").len(),
+            198
+        );
+        store.close().await;
+        db
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn secrets_are_encrypted_at_rest_in_laravel_format() {
     each_engine(|db| async move {

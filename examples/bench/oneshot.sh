@@ -9,7 +9,8 @@ n=${1:-10000}
 bin=${BCCREDS:-$(dirname "$0")/../../target/release/bccreds}
 bin=$(realpath "$bin")
 work=$(mktemp -d)
-trap 'kill "${sim:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# KEEP=1 keeps the directory (manifests, store, fixture) for profiling.
+trap 'kill "${sim:-}" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 cd "$work"
 mkdir -p m s/tokens
 for ((i = 1; i <= n; i++)); do

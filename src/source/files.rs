@@ -190,21 +190,19 @@ impl FileSource {
                             built.entry.clone()
                         }
                         _ => {
-                            let secret_files = self.secret_stamps(cred);
+                            let secret_files = changed.and_then(|_| self.secret_stamps(cred));
                             let mut entry =
                                 desired(cred, key, &secrets, &self.options.semantic.allowed_hosts);
                             if let Entry::Desired(d) = &mut entry {
                                 d.source_path =
                                     Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
                             }
-                            if changed.is_some() {
-                                if let Some(secret_files) = secret_files {
-                                    let built = Built {
-                                        secret_files,
-                                        entry: entry.clone(),
-                                    };
-                                    self.built.insert(key_text.clone(), built);
-                                }
+                            if let Some(secret_files) = secret_files {
+                                let built = Built {
+                                    secret_files,
+                                    entry: entry.clone(),
+                                };
+                                self.built.insert(key_text.clone(), built);
                             }
                             entry
                         }

@@ -184,3 +184,138 @@ impl FileSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::ValidateOptions;
+
+    fn manifest(name: &str, label: &str) -> String {
+        format!(
+            "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: tok\n"
+        )
+    }
+
+    struct Tree {
+        dir: tempfile::TempDir,
+        source: FileSource,
+    }
+
+    impl Tree {
+        /// Three clean manifests a, b, c, fully scanned once.
+        fn new() -> Tree {
+            let dir = tempfile::tempdir().expect("tmp");
+            std::fs::create_dir(dir.path().join("m")).expect("mkdir");
+            std::fs::write(dir.path().join("tok"), "t").expect("tok");
+            for n in ["a", "b", "c"] {
+                std::fs::write(dir.path().join(format!("m/{n}.yaml")), manifest(n, n)).expect("w");
+            }
+            let mut source =
+                FileSource::new(vec![dir.path().join("m")], ValidateOptions::default())
+                    .with_secrets_dir(Some(dir.path().to_path_buf()))
+                    .cached();
+            let scan = source.scan();
+            assert_eq!(scan.entries.len(), 3);
+            Tree { dir, source }
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join("m").join(name)
+        }
+
+        /// Writes a file with a new inode, as editors save, so that its stamp surely changes.
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let tmp = self.dir.path().join("m").join(".tmp");
+            std::fs::write(&tmp, text).expect("w");
+            std::fs::rename(&tmp, self.path(name)).expect("rename");
+            self.path(name)
+        }
+    }
+
+    fn labels(scan: &Scan) -> Vec<String> {
+        scan.entries
+            .iter()
+            .map(|e| match e {
+                Entry::Desired(d) => d.data.label.clone(),
+                other => panic!("not desired: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_edited_file_is_scanned_alone_and_a_full_scan_agrees_afterwards() {
+        let mut t = Tree::new();
+        let b = t.write("b.yaml", &manifest("b", "B edited"));
+        let few = t.source.scan_changed(&[b]).expect("a scan of the edit");
+        assert_eq!(few.coverage, Coverage::Entries);
+        assert_eq!(labels(&few), ["B edited"]);
+        // Labels are unique again by the edit: taking b's old label is now fine.
+        let c = t.write("c.yaml", &manifest("c", "b"));
+        assert_eq!(labels(&t.source.scan_changed(&[c]).expect("a scan")), ["b"]);
+        let full = t.source.scan();
+        assert_eq!(labels(&full), ["a", "B edited", "b"]);
+        assert!(full.problems.is_empty());
+    }
+
+    #[test]
+    fn anything_beyond_a_clean_edit_asks_for_a_full_scan() {
+        // A label another credential has (case aside).
+        let mut t = Tree::new();
+        let b = t.write("b.yaml", &manifest("b", "A"));
+        assert!(t.source.scan_changed(&[b]).is_none());
+        assert_eq!(t.source.scan().problems.len(), 2, "the clash, both ends");
+
+        // A renamed credential, a file gone, a new file, a Secret document.
+        for change in ["rename", "gone", "new", "secret"] {
+            let mut t = Tree::new();
+            let path = match change {
+                "rename" => t.write("b.yaml", &manifest("b2", "b")),
+                "gone" => {
+                    std::fs::remove_file(t.path("b.yaml")).expect("rm");
+                    t.path("b.yaml")
+                }
+                "new" => t.write("d.yaml", &manifest("d", "d")),
+                _ => t.write(
+                    "b.yaml",
+                    &format!(
+                        "{}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: v\n",
+                        manifest("b", "b")
+                    ),
+                ),
+            };
+            assert!(t.source.scan_changed(&[path]).is_none(), "{change}");
+        }
+
+        // Once the tree has a problem, until a full scan finds it clean again.
+        let mut t = Tree::new();
+        t.write(
+            "bad.yaml",
+            "kind: BigCommerceCredential\nmetadata: {name: x}\n",
+        );
+        assert!(!t.source.scan().problems.is_empty());
+        let a = t.write("a.yaml", &manifest("a", "A2"));
+        assert!(t.source.scan_changed(&[a]).is_none());
+        std::fs::remove_file(t.path("bad.yaml")).expect("rm");
+        assert!(t.source.scan().problems.is_empty());
+        let a = t.write("a.yaml", &manifest("a", "A3"));
+        assert_eq!(
+            labels(&t.source.scan_changed(&[a]).expect("clean again")),
+            ["A3"]
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_file_is_read_again_by_the_next_scan() {
+        let mut t = Tree::new();
+        let before = t.source.scan();
+        let tmp = t.dir.path().join(".tok");
+        std::fs::write(&tmp, "t2").expect("w");
+        std::fs::rename(&tmp, t.dir.path().join("tok")).expect("rename");
+        let after = t.source.scan();
+        let digest = |s: &Scan| match &s.entries[0] {
+            Entry::Desired(d) => d.secret_digest.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_ne!(digest(&before), digest(&after));
+    }
+}

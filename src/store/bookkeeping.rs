@@ -6,7 +6,7 @@
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
-use super::ops::{insert_ownership, naive};
+use super::ops::insert_ownership;
 use super::types::Ownership;
 use super::{with_pool, Store, StoreError};
 

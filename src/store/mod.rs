@@ -4,6 +4,7 @@
 //! One implementation serves the three engines: SQL text comes from [`Dialect`], and every query
 //! is compiled once per engine by the `with_pool!` macro, so each runs on its native driver.
 
+mod batch;
 mod bookkeeping;
 mod decode;
 mod dialect;
@@ -255,6 +256,8 @@ pub struct Store {
     /// Derived from the encrypter's keys once, at open.
     fingerprints: SecretFingerprints,
     fail_between_writes: AtomicBool,
+    /// SQLite's creates waiting to be written together.
+    creates: batch::CreateQueue,
     /// Set when opened only to read: which tables exist.
     read_only: Option<Present>,
 }
@@ -469,6 +472,7 @@ impl Store {
             fingerprints: fingerprints_of(encrypter.as_ref()),
             encrypter,
             fail_between_writes: AtomicBool::new(false),
+            creates: Default::default(),
             read_only: None,
         };
         store.migrate().await?;
@@ -496,6 +500,7 @@ impl Store {
             fingerprints: fingerprints_of(encrypter.as_ref()),
             encrypter,
             fail_between_writes: AtomicBool::new(false),
+            creates: Default::default(),
             read_only: Some(Present::default()),
         };
         let ownership = store.table_exists(&store.tables.ownership).await?;

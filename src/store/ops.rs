@@ -22,7 +22,7 @@ macro_rules! insert_ownership {
             .bind(&$own.source_key)
             .bind(&$own.spec_sha256)
             .bind(&$own.secret_sha256)
-            .bind(naive($own.last_verified_at))
+            .bind($crate::store::ops::naive($own.last_verified_at))
             .bind(&$own.last_result)
             .bind(&$own.last_message)
             .bind($own.deletion_policy.as_str())
@@ -32,6 +32,80 @@ macro_rules! insert_ownership {
     }};
 }
 pub(super) use insert_ownership;
+
+/// The statements of a create, made once per transaction.
+pub(super) struct CreateSql {
+    pub(super) conflict: String,
+    pub(super) insert: String,
+    pub(super) id: String,
+    pub(super) stale: String,
+    pub(super) stale_delete: String,
+}
+
+/// A create's secrets as stored, and its timestamp.
+pub(super) struct Sealed {
+    pub(super) client_secret: Option<String>,
+    pub(super) token: String,
+    pub(super) stamp: NaiveDateTime,
+}
+
+/// Inserts one credential and its ownership row inside transaction `$tx`, after the label
+/// check; evaluates to the new id. A macro because the transaction's type differs per engine.
+macro_rules! create_row {
+    ($store:expr, $tx:expr, $sql:expr, $data:expr, $own:expr, $sealed:expr) => {
+        async {
+            let (store, sql, data, own, sealed) = (&$store, &$sql, $data, $own, &$sealed);
+            let existing: Option<(i64, Option<String>)> =
+                sqlx::query_as(AssertSqlSafe(sql.conflict.as_str()))
+                    .bind(&data.label)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            if let Some((_, owner)) = existing {
+                return Err(StoreError::LabelConflict {
+                    label: data.label.clone(),
+                    owner,
+                });
+            }
+            sqlx::query(AssertSqlSafe(sql.insert.as_str()))
+                .bind(&data.label)
+                .bind(&data.api_url)
+                .bind(&data.client_id)
+                .bind(&sealed.client_secret)
+                .bind(&sealed.token)
+                .bind(data.active)
+                .bind(&data.default_locale)
+                .bind(&data.default_currency)
+                .bind(Json(&data.locale_mapping))
+                .bind(Json(&data.currency_mapping))
+                .bind(data.store_info.as_ref().map(Json))
+                .bind(sealed.stamp)
+                .bind(sealed.stamp)
+                .execute(&mut *$tx)
+                .await?;
+            let id: i64 = sqlx::query_scalar(AssertSqlSafe(sql.id.as_str()))
+                .bind(&data.label)
+                .fetch_one(&mut *$tx)
+                .await?;
+            store.injected_failure()?;
+            let stale: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql.stale.as_str()))
+                .bind(&own.owner_id)
+                .bind(&own.source_key)
+                .bind(id)
+                .fetch_all(&mut *$tx)
+                .await?;
+            for credential_id in stale {
+                sqlx::query(AssertSqlSafe(sql.stale_delete.as_str()))
+                    .bind(credential_id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            insert_ownership!(store, $tx, id, own);
+            Ok::<i64, StoreError>(id)
+        }
+        .await
+    };
+}
+pub(super) use create_row;
 
 /// What a rewrite of an existing row is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -262,12 +336,41 @@ impl Store {
         text
     }
 
-    /// Creates a credential and its ownership row.
+    /// Creates a credential and its ownership row. On SQLite, creates that arrive while
+    /// another commits are written together in the next transaction (`batch.rs`).
     pub async fn create(&self, data: &CredentialData, own: &Ownership) -> Result<i64, StoreError> {
         self.writable()?;
-        let SecretUpdate::Set(token) = &data.access_token else {
+        if matches!(data.access_token, SecretUpdate::Keep) {
             return Err(StoreError::MissingAccessToken);
-        };
+        }
+        if let super::Pool::Sqlite(pool) = &self.pool {
+            return self.create_batched(pool, data, own).await;
+        }
+        self.create_one(data, own).await
+    }
+
+    /// Creates one credential and its ownership row, in a transaction of its own.
+    pub(super) async fn create_one(
+        &self,
+        data: &CredentialData,
+        own: &Ownership,
+    ) -> Result<i64, StoreError> {
+        let sql = self.create_sql();
+        let sealed = self.sealed(data)?;
+        let result = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
+                let id = create_row!(self, tx, sql, data, own, sealed)?;
+                tx.commit().await?;
+                Ok(id)
+            }
+            .await
+        });
+        self.label_taken(result, &data.label).await
+    }
+
+    /// The statements of a create.
+    pub(super) fn create_sql(&self) -> CreateSql {
         let d = self.dialect;
         let q = |c: &str| d.ident(c);
         let creds = q(&self.tables.credentials);
@@ -282,83 +385,54 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let id_sql = format!(
+        let id = format!(
             "SELECT {} FROM {creds} WHERE {} = {}",
             d.as_bigint(&q("id")),
             q("label"),
             d.param(1)
         );
-        let conflict = self.conflict_sql(false);
         let own_table = q(&self.tables.ownership);
         // Ownership records whose row is gone (deleted in UnoPim's page) are stale: the one of
         // this manifest, and any that names the id the new row gets. They are found with a
         // plain read and deleted by key, so that concurrent creates take no gap locks on MySQL.
-        let stale_sql = format!(
+        let stale = format!(
             "SELECT o.credential_id FROM {own_table} o LEFT JOIN {creds} c ON c.{id} = o.credential_id WHERE (o.owner_id = {} AND o.source_key = {} AND c.{id} IS NULL) OR o.credential_id = {}",
             d.param(1),
             d.param(2),
             d.param(3),
             id = q("id"),
         );
-        let stale_delete_sql = format!(
+        let stale_delete = format!(
             "DELETE FROM {own_table} WHERE credential_id = {}",
             d.param(1)
         );
-        let client_secret = match &data.client_secret {
-            SecretUpdate::Set(v) => Some(self.seal(v)),
-            SecretUpdate::Keep => None,
+        CreateSql {
+            conflict: self.conflict_sql(false),
+            insert,
+            id,
+            stale,
+            stale_delete,
+        }
+    }
+
+    /// The secrets of `data` sealed for the store, and the time to stamp the row with.
+    pub(super) fn sealed(&self, data: &CredentialData) -> Result<Sealed, StoreError> {
+        let SecretUpdate::Set(token) = &data.access_token else {
+            return Err(StoreError::MissingAccessToken);
         };
-        let token = self.seal(token);
-        let stamp = now();
-        let result = with_pool!(self, pool => {
-            async {
-                let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
-                let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
-                    .bind(&data.label)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some((_, owner)) = existing {
-                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner });
-                }
-                sqlx::query(AssertSqlSafe(insert.as_str()))
-                    .bind(&data.label)
-                    .bind(&data.api_url)
-                    .bind(&data.client_id)
-                    .bind(&client_secret)
-                    .bind(&token)
-                    .bind(data.active)
-                    .bind(&data.default_locale)
-                    .bind(&data.default_currency)
-                    .bind(Json(&data.locale_mapping))
-                    .bind(Json(&data.currency_mapping))
-                    .bind(data.store_info.as_ref().map(Json))
-                    .bind(stamp)
-                    .bind(stamp)
-                    .execute(&mut *tx)
-                    .await?;
-                let id: i64 = sqlx::query_scalar(AssertSqlSafe(id_sql.as_str())).bind(&data.label).fetch_one(&mut *tx).await?;
-                self.injected_failure()?;
-                let stale: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(stale_sql.as_str()))
-                    .bind(&own.owner_id)
-                    .bind(&own.source_key)
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for credential_id in stale {
-                    sqlx::query(AssertSqlSafe(stale_delete_sql.as_str())).bind(credential_id).execute(&mut *tx).await?;
-                }
-                insert_ownership!(self, tx, id, own);
-                tx.commit().await?;
-                Ok(id)
-            }
-            .await
-        });
-        self.label_taken(result, &data.label).await
+        Ok(Sealed {
+            client_secret: match &data.client_secret {
+                SecretUpdate::Set(v) => Some(self.seal(v)),
+                SecretUpdate::Keep => None,
+            },
+            token: self.seal(token),
+            stamp: now(),
+        })
     }
 
     /// Turns the database's refusal of a second row with the same label (two writers at once)
     /// into the conflict a pre-check would have reported.
-    async fn label_taken<T>(
+    pub(super) async fn label_taken<T>(
         &self,
         result: Result<T, StoreError>,
         label: &str,
