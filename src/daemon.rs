@@ -196,7 +196,10 @@ impl Daemon {
         full: bool,
         changed_files: Option<Vec<PathBuf>>,
     ) -> bool {
-        // The files the watcher named, read alone when that is enough; else the whole tree.
+        let mut index = self.index.lock().await;
+        // The files the watcher named, read alone when that is enough (and the last full pass
+        // went through, so that nothing else is left to do); else the whole tree.
+        let changed_files = changed_files.filter(|_| index.is_ready());
         let (scan, few) = {
             let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
             match changed_files.and_then(|paths| source.scan_changed(&paths)) {
@@ -204,7 +207,6 @@ impl Daemon {
                 None => (source.scan(), false),
             }
         };
-        let mut index = self.index.lock().await;
         let result = if few {
             self.state.rec.apply_changed_files(&scan, &mut index).await
         } else {
@@ -285,7 +287,9 @@ impl Daemon {
                     // Lost events, a resync or a recovered directory: anything may have
                     // changed, in the tree or in the store.
                     let full = trigger != crate::watch::Trigger::Changed;
-                    let paths = watcher.changed_paths();
+                    // With a retry due, the pass must cover what failed, not only the files
+                    // that changed.
+                    let paths = watcher.changed_paths().filter(|_| retry.due.is_none());
                     retry.after(self.pass(trigger.as_str(), full, paths).await);
                 }
                 trigger = next_secret(&mut secrets) => {

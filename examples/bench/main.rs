@@ -251,9 +251,12 @@ impl Bench {
     /// A pass after a change, as `watch` runs it: the files the watcher named, read alone when
     /// that is enough, else a scan of the tree and a pass of what changed.
     async fn pass_changed(&self, paths: Option<Vec<PathBuf>>) -> anyhow::Result<PassReport> {
+        let ready = self.index.lock().await.is_ready();
         let few = {
             let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
-            paths.and_then(|p| source.scan_changed(&p))
+            paths
+                .filter(|_| ready)
+                .and_then(|p| source.scan_changed(&p))
         };
         match few {
             Some(scan) => {

@@ -122,6 +122,12 @@ impl DesiredIndex {
         }
     }
 
+    /// Whether a complete pass was recorded and nothing failed since: only then may a pass
+    /// cover less than everything.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
     /// Forgets everything, so that the next pass is a full one.
     pub fn clear(&mut self) {
         self.seen.clear();
@@ -169,7 +175,9 @@ mod tests {
             Coverage::Complete,
         );
         assert!(index.changes(&first).is_none(), "nothing recorded yet");
+        assert!(!index.is_ready());
         index.record(&first, &PassReport::default());
+        assert!(index.is_ready());
 
         let same = index.changes(&first).expect("a delta");
         assert!(same.entries.is_empty());
