@@ -1,6 +1,6 @@
 //! Group commit of creates on SQLite, where one writer at a time holds the database: creates
-//! that arrive while one transaction commits are written together in the next, each inside a
-//! savepoint of its own, so that one refused row fails alone and leaves nothing behind.
+//! that arrive while one transaction commits are written together in the next. One refused
+//! row fails alone and leaves nothing behind; the others are written all the same.
 
 use std::sync::Mutex;
 
@@ -77,8 +77,11 @@ impl Store {
         Err(StoreError::Database(sqlx::Error::WorkerCrashed))
     }
 
-    /// Writes `batch` in one transaction and answers each create. A batch that cannot commit
-    /// is written again one create per transaction, so that each gets its own answer.
+    /// Writes `batch` in one transaction and answers each create. A create refused by the
+    /// label check has written nothing and fails alone. Any other failure rolls the whole
+    /// transaction back: that create gets its error, and the others are written again one per
+    /// transaction, so that each gets its own answer (savepoints would cost two more round
+    /// trips per row).
     async fn write_batch(&self, pool: &SqlitePool, batch: Vec<Pending>) {
         if batch.len() == 1 {
             for p in batch {
@@ -87,26 +90,25 @@ impl Store {
             return;
         }
         let sql = self.create_sql();
-        let attempt: Result<Vec<Result<i64, StoreError>>, StoreError> = async {
-            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
+        // Err((Some(i), e)): create i failed after it began writing; (None, e): the batch did.
+        let attempt: Result<Vec<Result<i64, StoreError>>, (Option<usize>, StoreError)> = async {
+            let mut tx = pool
+                .begin_with(self.dialect.begin_sql())
+                .await
+                .map_err(|e| (None, e.into()))?;
             let mut results = Vec::with_capacity(batch.len());
-            for p in &batch {
-                let sealed = self.sealed(&p.data)?;
-                sqlx::query("SAVEPOINT bccreds_create")
-                    .execute(&mut *tx)
-                    .await?;
-                let row = create_row!(self, tx, sql, &p.data, &p.own, sealed);
-                if row.is_err() {
-                    sqlx::query("ROLLBACK TO bccreds_create")
-                        .execute(&mut *tx)
-                        .await?;
+            for (i, p) in batch.iter().enumerate() {
+                let row = match self.sealed(&p.data) {
+                    Ok(sealed) => create_row!(self, tx, sql, &p.data, &p.own, sealed),
+                    Err(e) => Err(e),
+                };
+                match row {
+                    Err(e @ StoreError::LabelConflict { .. }) => results.push(Err(e)),
+                    Err(e) => return Err((Some(i), e)),
+                    Ok(id) => results.push(Ok(id)),
                 }
-                sqlx::query("RELEASE bccreds_create")
-                    .execute(&mut *tx)
-                    .await?;
-                results.push(row);
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(|e| (None, e.into()))?;
             Ok(results)
         }
         .await;
@@ -117,10 +119,18 @@ impl Store {
                     let _ = p.reply.send(result);
                 }
             }
-            Err(e) => {
-                tracing::debug!("a batch of creates failed ({e}); writing them one by one");
-                for p in batch {
-                    let _ = p.reply.send(self.create_one(&p.data, &p.own).await);
+            Err((failed, e)) => {
+                tracing::debug!("a batch of creates was rolled back ({e}); writing them one by one");
+                let mut error = Some(e);
+                for (i, p) in batch.into_iter().enumerate() {
+                    let result = match (failed == Some(i), error.take()) {
+                        (true, Some(e)) => self.label_taken(Err(e), &p.data.label).await,
+                        (_, taken) => {
+                            error = taken;
+                            self.create_one(&p.data, &p.own).await
+                        }
+                    };
+                    let _ = p.reply.send(result);
                 }
             }
         }
