@@ -18,6 +18,10 @@ use super::{Store, StoreError};
 /// Rows written in one transaction at most.
 const MAX_BATCH: usize = 512;
 
+/// Each create's answer; or Err((Some(i), e)) when create i failed after it began writing,
+/// and Err((None, e)) when the batch itself did.
+type Attempt = Result<Vec<Result<i64, StoreError>>, (Option<usize>, StoreError)>;
+
 /// A create waiting for its turn.
 struct Pending {
     data: CredentialData,
@@ -90,8 +94,7 @@ impl Store {
             return;
         }
         let sql = self.create_sql();
-        // Err((Some(i), e)): create i failed after it began writing; (None, e): the batch did.
-        let attempt: Result<Vec<Result<i64, StoreError>>, (Option<usize>, StoreError)> = async {
+        let attempt: Attempt = async {
             let mut tx = pool
                 .begin_with(self.dialect.begin_sql())
                 .await
@@ -120,7 +123,9 @@ impl Store {
                 }
             }
             Err((failed, e)) => {
-                tracing::debug!("a batch of creates was rolled back ({e}); writing them one by one");
+                tracing::debug!(
+                    "a batch of creates was rolled back ({e}); writing them one by one"
+                );
                 let mut error = Some(e);
                 for (i, p) in batch.into_iter().enumerate() {
                     let result = match (failed == Some(i), error.take()) {
