@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::model::Reason;
-use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler};
+use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler, Scan};
 use crate::secret::SecretValue;
 use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
 use crate::source::FileSource;
+use crate::store::StoreError;
 use crate::validate::ValidateOptions;
-use crate::verify::BigCommerceClient;
+use crate::verify::{BigCommerceClient, Verifier};
 use crate::watch::{TreeWatcher, WatchError, WatchOptions};
 
 /// Where and how the daemon watches.
@@ -197,21 +198,14 @@ impl Daemon {
         changed_files: Option<Vec<PathBuf>>,
     ) -> bool {
         let mut index = self.index.lock().await;
-        // The files the watcher named, read alone when that is enough (and the last full pass
-        // went through, so that nothing else is left to do); else the whole tree.
-        let changed_files = changed_files.filter(|_| index.is_ready());
-        let (scan, few) = {
-            let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
-            match changed_files.and_then(|paths| source.scan_changed(&paths)) {
-                Some(scan) => (scan, true),
-                None => (source.scan(), false),
-            }
-        };
-        let result = if few {
-            self.state.rec.apply_changed_files(&scan, &mut index).await
-        } else {
-            self.state.rec.apply_changes(&scan, &mut index, full).await
-        };
+        let (scan, result) = watch_pass(
+            &self.source,
+            &self.state.rec,
+            &mut index,
+            full,
+            changed_files,
+        )
+        .await;
         drop(index);
         let mut last = self.state.last.lock().unwrap_or_else(|p| p.into_inner());
         last.at = Some(Utc::now());
@@ -306,6 +300,33 @@ impl Daemon {
         self.state.rec.store().close().await;
         Ok(())
     }
+}
+
+/// One pass as `watch` runs it, and the scan it planned: over the files the watcher named,
+/// read alone when that is enough (and the last full pass went through, so that nothing else
+/// is left to do); else over a scan of the whole tree, planning everything when `full` and
+/// only what changed since the last pass otherwise.
+pub async fn watch_pass<V: Verifier>(
+    source: &Mutex<FileSource>,
+    rec: &Reconciler<V>,
+    index: &mut DesiredIndex,
+    full: bool,
+    changed_files: Option<Vec<PathBuf>>,
+) -> (Scan, Result<PassReport, StoreError>) {
+    let changed_files = changed_files.filter(|_| index.is_ready() && !full);
+    let (scan, few) = {
+        let mut source = source.lock().unwrap_or_else(|p| p.into_inner());
+        match changed_files.and_then(|paths| source.scan_changed(&paths)) {
+            Some(scan) => (scan, true),
+            None => (source.scan(), false),
+        }
+    };
+    let result = if few {
+        rec.apply_changed_files(&scan, index).await
+    } else {
+        rec.apply_changes(&scan, index, full).await
+    };
+    (scan, result)
 }
 
 /// The next trigger of the secrets watcher, or never without one.

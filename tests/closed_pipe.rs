@@ -74,26 +74,22 @@ fn every_command_survives_a_closed_stdout() {
 /// reader is gone before the first line.
 #[test]
 fn export_survives_a_closed_stdout() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tmp");
-    let mut sim = common::bccreds()
-        .args([
-            "simulate-bigcommerce",
-            "--listen",
-            "127.0.0.1:0",
-            "--fixture",
-            "examples/simulator/fixture.yaml",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("simulator");
-    let mut url = String::new();
-    std::io::BufReader::new(sim.stdout.take().expect("stdout"))
-        .read_line(&mut url)
-        .expect("the simulator's address");
-    let url = url.trim().to_string();
+    let mut sim = common::Reaper(
+        common::bccreds()
+            .args([
+                "simulate-bigcommerce",
+                "--listen",
+                "127.0.0.1:0",
+                "--fixture",
+                "examples/simulator/fixture.yaml",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("simulator"),
+    );
+    let url = common::first_line(&mut sim.0).trim().to_string();
     let apply = with_closed_stdout_at(&["apply", "examples/"], dir.path(), &url);
     for (args, code) in [
         (&["export", "--secrets", "none"][..], 0),
@@ -116,8 +112,6 @@ fn export_survives_a_closed_stdout() {
         )
         .output()
         .expect("export");
-    let _ = sim.kill();
-    let _ = sim.wait();
     assert_eq!(apply.0, Some(1), "{}", apply.1);
     let printed = String::from_utf8_lossy(&printed.stdout);
     assert_eq!(

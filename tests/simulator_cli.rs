@@ -3,37 +3,15 @@
 mod common;
 mod simulator_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::io::BufReader;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use common::{first_line, Reaper};
 use simulator_support::{client, json_of};
-
-/// Kills the child if a test fails before it is reaped.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn first_line(child: &mut Child) -> String {
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the first line within 30 s")
-}
 
 #[tokio::test]
 async fn the_command_prints_its_url_serves_and_stops_on_sigterm() {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use bccreds::daemon::watch_pass;
 use bccreds::model::DeletionPolicy;
 use bccreds::reconcile::{
     Action, DesiredIndex, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan,
@@ -245,26 +246,12 @@ impl Bench {
         let report = self.rec.apply_changes(&scan, &mut index, full).await?;
         Ok((report, scanned, started.elapsed()))
     }
-}
 
-impl Bench {
-    /// A pass after a change, as `watch` runs it: the files the watcher named, read alone when
-    /// that is enough, else a scan of the tree and a pass of what changed.
+    /// A pass after a change, as `watch` runs it.
     async fn pass_changed(&self, paths: Option<Vec<PathBuf>>) -> anyhow::Result<PassReport> {
-        let ready = self.index.lock().await.is_ready();
-        let few = {
-            let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
-            paths
-                .filter(|_| ready)
-                .and_then(|p| source.scan_changed(&p))
-        };
-        match few {
-            Some(scan) => {
-                let mut index = self.index.lock().await;
-                Ok(self.rec.apply_changed_files(&scan, &mut index).await?)
-            }
-            None => Ok(self.pass(false).await?.0),
-        }
+        let mut index = self.index.lock().await;
+        let (_, result) = watch_pass(&self.source, &self.rec, &mut index, false, paths).await;
+        Ok(result?)
     }
 }
 

@@ -82,25 +82,11 @@ impl DesiredIndex {
     /// Records `scan` after a pass (full, or of its changes) that reported `report`. Entries
     /// that failed are left out, so that the next change tries them again as a full pass would.
     pub fn record(&mut self, scan: &Scan, report: &PassReport) {
-        if scan.coverage != Coverage::Complete {
-            self.ready = false;
-            self.seen.clear();
-            return;
+        self.clear();
+        if scan.coverage == Coverage::Complete {
+            self.record_entries(scan, report);
+            self.ready = true;
         }
-        let failed: HashSet<String> = report
-            .items
-            .iter()
-            .filter(|i| i.failed())
-            .map(|i| format!("{}/{}", i.namespace, i.name))
-            .collect();
-        self.seen = scan
-            .entries
-            .iter()
-            .map(|e| (e.key().to_string(), e))
-            .filter(|(k, _)| !failed.contains(k))
-            .map(|(k, e)| (k, fingerprint(e)))
-            .collect();
-        self.ready = true;
     }
 
     /// Records a pass of some entries (the scan of a few changed files): only their

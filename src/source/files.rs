@@ -29,16 +29,16 @@ pub struct FileSource {
     pub(super) cache: Option<FileCache>,
     /// Built entries kept between scans with the cache: a credential whose file, Secret
     /// documents and secret files did not change is not resolved and hashed again.
-    pub(super) built: HashMap<String, Built>,
+    built: HashMap<String, Built>,
     /// What the last full scan knew of the tree, for scans of a few changed files.
     pub(super) index: super::incremental::TreeIndex,
 }
 
 /// A credential's entry as the last scan built it, and what it was built from.
-pub(super) struct Built {
+struct Built {
     /// The stamps of its `file:` secrets (None: missing), taken before they were read.
-    pub(super) secret_files: Vec<(PathBuf, Option<FileStamp>)>,
-    pub(super) entry: Entry,
+    secret_files: Vec<(PathBuf, Option<FileStamp>)>,
+    entry: Entry,
 }
 
 impl FileSource {
@@ -99,11 +99,12 @@ impl FileSource {
     pub fn scan(&mut self) -> Scan {
         match self.read() {
             Ok(report) => {
-                let reuse = self.cache.as_ref().map(|c| {
+                // The next read clears the set again; this scan is its only reader.
+                let reuse = self.cache.as_mut().map(|c| {
                     if c.secrets_changed {
                         self.built.clear();
                     }
-                    c.changed.clone()
+                    std::mem::take(&mut c.changed)
                 });
                 let scan = self.scan_report(&report, reuse.as_ref());
                 match &self.cache {
@@ -189,23 +190,7 @@ impl FileSource {
                         Some(built) if unchanged && still_same(&built.secret_files) => {
                             built.entry.clone()
                         }
-                        _ => {
-                            let secret_files = changed.and_then(|_| self.secret_stamps(cred));
-                            let mut entry =
-                                desired(cred, key, &secrets, &self.options.semantic.allowed_hosts);
-                            if let Entry::Desired(d) = &mut entry {
-                                d.source_path =
-                                    Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
-                            }
-                            if let Some(secret_files) = secret_files {
-                                let built = Built {
-                                    secret_files,
-                                    entry: entry.clone(),
-                                };
-                                self.built.insert(key_text.clone(), built);
-                            }
-                            entry
-                        }
+                        _ => self.build_entry(cred, key, &secrets),
                     }
                 }
             };
@@ -232,6 +217,35 @@ fn still_same(files: &[(PathBuf, Option<FileStamp>)]) -> bool {
 }
 
 impl FileSource {
+    /// Builds `cred`'s entry from its sources; with the cache, records it with the stamps of
+    /// its secret files, so that the next scan can reuse it.
+    pub(super) fn build_entry(
+        &mut self,
+        cred: &ValidCredential,
+        key: SourceKey,
+        secrets: &FileSecrets<'_>,
+    ) -> Entry {
+        let key_text = key.to_string();
+        let secret_files = self.cache.as_ref().and_then(|_| self.secret_stamps(cred));
+        let mut entry = desired(cred, key, secrets, &self.options.semantic.allowed_hosts);
+        if let Entry::Desired(d) = &mut entry {
+            d.source_path = Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
+        }
+        match secret_files {
+            Some(secret_files) => {
+                let built = Built {
+                    secret_files,
+                    entry: entry.clone(),
+                };
+                self.built.insert(key_text, built);
+            }
+            None => {
+                self.built.remove(&key_text);
+            }
+        }
+        entry
+    }
+
     /// The stamps of `cred`'s `file:` secrets, taken before they are read (a change while
     /// reading gives a new stamp next time); None when its entry must not be kept: it reads
     /// the environment, which only a new scan can tell changed.
@@ -272,7 +286,7 @@ pub(super) fn absolute(cwd: &Path, path: &Path) -> String {
     out.to_string_lossy().into_owned()
 }
 
-pub(super) fn desired(
+fn desired(
     cred: &ValidCredential,
     key: SourceKey,
     secrets: &FileSecrets<'_>,

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::discover::is_manifest_name;
-use super::files::{absolute, desired, Built, FileSource};
+use super::files::{absolute, FileSource};
 use super::secrets::FileSecrets;
 use super::tree::{read_file, stamp, FileCache};
 use crate::manifest::SecretDoc;
 use crate::model::SecretSource;
-use crate::reconcile::{Coverage, Entry, Scan, SourceKey};
+use crate::reconcile::{Coverage, Scan, SourceKey};
 use crate::validate::{Report, ValidCredential};
 
 /// What the last full scan knew of a clean tree; not `ready` when the tree was not clean.
@@ -146,31 +146,9 @@ impl FileSource {
                 if let Some(old) = self.index.label_of.insert(key.clone(), label.clone()) {
                     self.index.key_of_label.remove(&old);
                 }
-                self.index.key_of_label.insert(label, key.clone());
-                let secret_files = self.secret_stamps(cred);
+                self.index.key_of_label.insert(label, key);
                 let (namespace, name) = cred.key();
-                let mut entry = desired(
-                    cred,
-                    SourceKey { namespace, name },
-                    &lookup,
-                    &self.options.semantic.allowed_hosts,
-                );
-                if let Entry::Desired(d) = &mut entry {
-                    d.source_path = Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
-                }
-                match secret_files {
-                    Some(secret_files) => {
-                        let built = Built {
-                            secret_files,
-                            entry: entry.clone(),
-                        };
-                        self.built.insert(key, built);
-                    }
-                    None => {
-                        self.built.remove(&key);
-                    }
-                }
-                entries.push(entry);
+                entries.push(self.build_entry(cred, SourceKey { namespace, name }, &lookup));
             }
             if let Some(cache) = self.cache.as_mut() {
                 cache.files.insert(file, (now, report));
@@ -188,6 +166,7 @@ impl FileSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::Entry;
     use crate::validate::ValidateOptions;
 
     fn manifest(name: &str, label: &str) -> String {

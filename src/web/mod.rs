@@ -188,12 +188,7 @@ async fn list(
         return page(StatusCode::OK, render::results(&rows, &q).into_string());
     }
     let live = live(&state.probe).await;
-    let body = render::list_page(
-        &rows,
-        &q,
-        live.as_ref().and_then(|l| l.last_pass.as_ref()),
-        live.is_some(),
-    );
+    let body = render::list_page(&rows, &q, live.as_ref());
     page(StatusCode::OK, body)
 }
 
@@ -219,11 +214,7 @@ async fn detail(
     };
     let live = live(&state.probe).await;
     let detail = Detail::new(row, own, live.as_ref());
-    let body = render::detail_page(
-        &detail,
-        live.as_ref().and_then(|l| l.last_pass.as_ref()),
-        live.is_some(),
-    );
+    let body = render::detail_page(&detail, live.as_ref());
     page(StatusCode::OK, body)
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::query::{failure, select, Column, ListQuery};
-use super::view::{ConditionView, Detail, LastPass};
+use super::view::{ConditionView, Detail, LastPass, Live};
 use crate::model::ConditionStatus;
 use crate::store::ListedCredential;
 
@@ -174,15 +174,11 @@ pub fn results(rows: &[ListedCredential], q: &ListQuery) -> Markup {
 }
 
 /// The list page.
-pub fn list_page(
-    rows: &[ListedCredential],
-    q: &ListQuery,
-    pass: Option<&LastPass>,
-    live: bool,
-) -> String {
+pub fn list_page(rows: &[ListedCredential], q: &ListQuery, live: Option<&Live>) -> String {
+    let pass = live.and_then(|l| l.last_pass.as_ref());
     layout(
         "Credentials",
-        live,
+        live.is_some(),
         html! {
             div.title-row {
                 h1 { "Credentials" }
@@ -244,7 +240,8 @@ fn text_or_dash(v: Option<&str>) -> Markup {
 }
 
 /// The detail page of one credential.
-pub fn detail_page(d: &Detail, pass: Option<&LastPass>, live: bool) -> String {
+pub fn detail_page(d: &Detail, live: Option<&Live>) -> String {
+    let pass = live.and_then(|l| l.last_pass.as_ref());
     let data = &d.data;
     let set = |yes: bool| html! { @if yes { span.badge.set { "set" } } @else { span.muted { "not set" } } };
     let body = html! {
@@ -296,7 +293,7 @@ pub fn detail_page(d: &Detail, pass: Option<&LastPass>, live: bool) -> String {
             section.card { (mapping_table("currency-mapping", "Currency mapping", "UnoPim currency", "BigCommerce currency", &data.currency_mapping)) }
         }
     };
-    layout(&data.label, live, body).into_string()
+    layout(&data.label, live.is_some(), body).into_string()
 }
 
 /// The page for an id that is not stored.
