@@ -39,3 +39,6 @@ ALTER TABLE `bccreds_ownership` ADD COLUMN deletion_policy VARCHAR(16) NOT NULL 
 
 -- migration 5
 ALTER TABLE `bccreds_ownership` ADD COLUMN source_path TEXT NULL;
+
+-- migration 6
+CREATE TABLE IF NOT EXISTS `bccreds_settings` (name VARCHAR(64) NOT NULL PRIMARY KEY, value VARCHAR(255) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

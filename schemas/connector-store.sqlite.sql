@@ -42,3 +42,6 @@ DROP INDEX IF EXISTS "wk_bigcommerce_credentials_label_lower";
 
 -- migration 5
 ALTER TABLE "bccreds_ownership" ADD COLUMN source_path TEXT NULL;
+
+-- migration 6
+CREATE TABLE IF NOT EXISTS "bccreds_settings" (name VARCHAR(64) NOT NULL PRIMARY KEY, value VARCHAR(255) NOT NULL);

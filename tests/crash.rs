@@ -229,7 +229,7 @@ async fn eight_processes_applying_at_once_on_a_fresh_database_all_succeed() {
             db.strings("SELECT applied_at FROM bccreds_migrations")
                 .await
                 .len(),
-            5,
+            6,
             "one schema, each migration recorded once"
         );
         db

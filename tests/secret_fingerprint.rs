@@ -152,3 +152,96 @@ async fn the_stored_fingerprint_is_keyed_and_old_forms_are_rewritten_without_req
     })
     .await;
 }
+
+/// After `rekey` the old key can be dropped: the stored secret fingerprints were re-keyed with
+/// the rows (whichever secrets a manifest kept), so nothing looks changed and nothing is asked
+/// of BigCommerce; without the old key and without a rekey, nothing is written at all.
+#[tokio::test]
+async fn after_rekey_the_old_key_can_go_without_any_credential_looking_changed() {
+    const KEEPING: &str = "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: kept\nspec:\n  label: Kept\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  clientId: cid\n  clientSecret:\n    file: secret\n  accessToken:\n    file: kept\n";
+    each_engine(|db| async move {
+        let sim = Simulator::start(
+            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tmp");
+        fs::create_dir_all(dir.path().join("m")).expect("mkdir");
+        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+        fs::write(dir.path().join("m/prod.yaml"), MANIFEST).expect("w");
+        fs::write(dir.path().join("m/kept.yaml"), KEEPING).expect("w");
+        fs::write(dir.path().join("secrets/prod"), "tok-prod-1").expect("w");
+        fs::write(dir.path().join("secrets/kept"), "tok-prod-2").expect("w");
+        fs::write(dir.path().join("secrets/secret"), "client-secret").expect("w");
+        let keyed = |key: &str, previous: &[&str]| Encryption::Key {
+            key: AppKey::parse(key).expect("key"),
+            previous: previous
+                .iter()
+                .map(|k| AppKey::parse(k).expect("key"))
+                .collect(),
+        };
+        let open = |encryption| {
+            Store::connect(StoreOptions {
+                url: db.url.clone(),
+                table_prefix: String::new(),
+                encryption,
+            })
+        };
+
+        let store = Arc::new(db.store("").await);
+        let rec = reconciler(store.clone(), &sim);
+        assert_eq!(
+            counts(&rec.apply(&scan(dir.path())).await.expect("pass")),
+            [2, 0, 0]
+        );
+        // The second manifest now keeps its stored token and client secret.
+        let kept = KEEPING.replace(
+            "  clientSecret:\n    file: secret\n  accessToken:\n    file: kept\n",
+            "",
+        );
+        fs::write(dir.path().join("m/kept.yaml"), kept).expect("w");
+        assert_eq!(
+            counts(&rec.apply(&scan(dir.path())).await.expect("pass")),
+            [0, 1, 1]
+        );
+        store.close().await;
+
+        // The new key alone is refused before the rekey: the secrets are sealed with the old one.
+        let refused = open(keyed(NEW_KEY, &[]))
+            .await
+            .expect_err("the old key is still needed");
+        assert!(
+            matches!(refused, bccreds::store::StoreError::KeyMismatch { .. }),
+            "{refused}"
+        );
+
+        let rotated = open(keyed(NEW_KEY, &[TEST_APP_KEY]))
+            .await
+            .expect("rotated");
+        let report = rotated.rekey("test").await.expect("rekey");
+        assert_eq!(
+            (report.changed, report.fingerprints, report.unreadable.len()),
+            (2, 2, 0),
+            "{report:?}"
+        );
+        rotated.close().await;
+
+        let new_only = Arc::new(open(keyed(NEW_KEY, &[])).await.expect("the new key alone"));
+        let rec = reconciler(new_only.clone(), &sim);
+        sim.clear_requests();
+        let pass = rec.apply(&scan(dir.path())).await.expect("pass");
+        assert_eq!(counts(&pass), [0, 0, 2], "{pass:?}");
+        assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+        new_only.close().await;
+
+        // And the old key alone is now the wrong one.
+        let old_only = open(keyed(TEST_APP_KEY, &[])).await.expect_err("moved on");
+        assert!(
+            old_only.to_string().contains("nothing was written"),
+            "{old_only}"
+        );
+        db
+    })
+    .await;
+}

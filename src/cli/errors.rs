@@ -44,6 +44,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                     | StoreError::Prefix(_)
                     | StoreError::PrefixTooLong { .. }
                     | StoreError::NeedsAppKey(_)
+                    | StoreError::KeyMismatch { .. }
                     | StoreError::Key(KeyError::InvalidAppKey)
             )
         ) || matches!(

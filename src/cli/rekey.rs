@@ -35,10 +35,11 @@ pub fn run(args: &RekeyArgs) -> u8 {
             // A closed stdout (`| head`) is no reason to fail a rekey that ran.
             let _ = writeln!(
                 std::io::stdout(),
-                "{} re-encrypted with the current key, {} already current, {} unreadable",
+                "{} re-encrypted with the current key, {} already current, {} unreadable; {} secret fingerprints re-keyed",
                 report.changed,
                 report.current,
-                report.unreadable.len()
+                report.unreadable.len(),
+                report.fingerprints
             );
             if report.unreadable.is_empty() {
                 EXIT_OK

@@ -43,6 +43,33 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The plain digest of a credential's secrets (client id, client secret, access token; `None`
+/// for a secret kept as stored), which the stored fingerprint is keyed from.
+pub fn secret_digest(
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+    access_token: Option<&str>,
+) -> String {
+    use sha2::Digest;
+    let mut hasher = Sha256::new();
+    let mut part = |name: &str, value: Option<&str>| {
+        hasher.update(name.as_bytes());
+        match value {
+            // Length-prefixed, so that no two different triples hash alike.
+            Some(v) => {
+                hasher.update(b"=");
+                hasher.update((v.len() as u64).to_be_bytes());
+                hasher.update(v.as_bytes());
+            }
+            None => hasher.update(b"~keep"),
+        }
+    };
+    part("clientId", client_id);
+    part("clientSecret", client_secret);
+    part("accessToken", access_token);
+    hex(&hasher.finalize())
+}
+
 /// How a stored fingerprint relates to a credential's current secrets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FingerprintMatch {

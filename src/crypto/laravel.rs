@@ -18,6 +18,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::key::{fill_random, AppKey, KeyError};
+use super::key_fingerprint::SealedWith;
 use crate::secret::{SecretValue, MASK};
 
 type Aes256CbcEnc = cbc::Encryptor<Aes256>;
@@ -140,44 +141,42 @@ impl Encrypter {
 
     /// Whether `payload` is sealed with the current key, rather than a previous one (or none).
     pub fn is_current(&self, payload: &str) -> bool {
-        Encrypter::new(self.key.clone(), Vec::new())
-            .decrypt(payload)
-            .is_ok()
+        self.sealed_with(payload) == SealedWith::Current
+    }
+
+    /// Whether `text` has the shape of a Laravel payload, whatever key made it.
+    pub fn is_payload(text: &str) -> bool {
+        Parts::parse(text).is_ok()
+    }
+
+    /// Which of this encrypter's keys made `payload`'s MAC; only the MAC is checked.
+    pub fn sealed_with(&self, payload: &str) -> SealedWith {
+        let Ok(parts) = Parts::parse(payload) else {
+            return SealedWith::NotAPayload;
+        };
+        if parts.sealed_by(&self.key) {
+            return SealedWith::Current;
+        }
+        self.previous
+            .iter()
+            .position(|key| parts.sealed_by(key))
+            .map_or(SealedWith::UnknownKey, SealedWith::Previous)
     }
 
     /// Verifies and decrypts a stored payload with the current key or, failing that, a previous one.
     pub fn decrypt(&self, payload: &str) -> Result<SecretValue, DecryptError> {
-        let json = STANDARD
-            .decode(payload.trim_ascii())
-            .map_err(|_| DecryptError::NotAPayload("it is not base64"))?;
-        let object: Value = serde_json::from_slice(&json)
-            .map_err(|_| DecryptError::NotAPayload("it does not decode to JSON"))?;
-        let object = object
-            .as_object()
-            .ok_or(DecryptError::NotAPayload("its JSON is not an object"))?;
-        let field = |name: &'static str, missing: &'static str| {
-            object
-                .get(name)
-                .and_then(Value::as_str)
-                .ok_or(DecryptError::NotAPayload(missing))
-        };
-        let iv_b64 = field("iv", "iv is missing or not a string")?;
-        let value = field("value", "value is missing or not a string")?;
-        let mac_hex = field("mac", "mac is missing or not a string")?;
-        // Laravel accepts an absent or null tag, and rejects any other non-string.
-        let tag = match object.get("tag") {
-            None | Some(Value::Null) => "",
-            Some(Value::String(tag)) => tag.as_str(),
-            Some(_) => return Err(DecryptError::NotAPayload("tag is not a string")),
-        };
+        let Parts {
+            iv_b64,
+            value,
+            mac,
+            tag,
+        } = Parts::parse(payload)?;
+        let (iv_b64, value, tag) = (iv_b64.as_str(), value.as_str(), tag.as_str());
         let iv: [u8; IV_LEN] = STANDARD
             .decode(iv_b64)
             .map_err(|_| DecryptError::NotAPayload("iv is not base64"))?
             .try_into()
             .map_err(|_| DecryptError::NotAPayload("iv is not 16 bytes"))?;
-        let mac = from_lower_hex(mac_hex).ok_or(DecryptError::NotAPayload(
-            "mac is not 64 lowercase hex digits",
-        ))?;
 
         // The MAC is checked before anything touches the ciphertext, as Laravel does, so a
         // forged payload learns nothing from padding or UTF-8 errors.
@@ -204,6 +203,56 @@ impl Encrypter {
             .map_err(|_| DecryptError::BadPadding)?;
         let text = std::str::from_utf8(plaintext).map_err(|_| DecryptError::NotUtf8)?;
         Ok(SecretValue::new(text))
+    }
+}
+
+/// The fields of a payload, before any key is tried.
+struct Parts {
+    iv_b64: String,
+    value: String,
+    mac: [u8; MAC_LEN],
+    tag: String,
+}
+
+impl Parts {
+    fn parse(payload: &str) -> Result<Parts, DecryptError> {
+        let json = STANDARD
+            .decode(payload.trim_ascii())
+            .map_err(|_| DecryptError::NotAPayload("it is not base64"))?;
+        let object: Value = serde_json::from_slice(&json)
+            .map_err(|_| DecryptError::NotAPayload("it does not decode to JSON"))?;
+        let object = object
+            .as_object()
+            .ok_or(DecryptError::NotAPayload("its JSON is not an object"))?;
+        let field = |name: &'static str, missing: &'static str| {
+            object
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or(DecryptError::NotAPayload(missing))
+        };
+        let iv_b64 = field("iv", "iv is missing or not a string")?;
+        let value = field("value", "value is missing or not a string")?;
+        let mac_hex = field("mac", "mac is missing or not a string")?;
+        // Laravel accepts an absent or null tag, and rejects any other non-string.
+        let tag = match object.get("tag") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(tag)) => tag.clone(),
+            Some(_) => return Err(DecryptError::NotAPayload("tag is not a string")),
+        };
+        let mac = from_lower_hex(&mac_hex).ok_or(DecryptError::NotAPayload(
+            "mac is not 64 lowercase hex digits",
+        ))?;
+        Ok(Parts {
+            iv_b64,
+            value,
+            mac,
+            tag,
+        })
+    }
+
+    fn sealed_by(&self, key: &AppKey) -> bool {
+        mac_matches(key, &self.iv_b64, &self.value, &self.mac)
     }
 }
 

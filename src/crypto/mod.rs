@@ -5,9 +5,11 @@
 
 mod fingerprint;
 mod key;
+mod key_fingerprint;
 mod laravel;
 
-pub use fingerprint::{FingerprintMatch, SecretFingerprints};
+pub use fingerprint::{secret_digest, FingerprintMatch, SecretFingerprints};
+pub use key_fingerprint::{key_fingerprint, short, KeyRing, SealedWith, PLAINTEXT};
 
 pub use key::{load_key_file, load_or_create_key_file, AppKey, KeyError, KEY_LEN};
 pub use laravel::{DecryptError, Encrypter};

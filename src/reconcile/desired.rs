@@ -232,31 +232,17 @@ pub fn spec_hash(data: &CredentialData, policy: DeletionPolicy) -> String {
 
 /// The secret hash: the resolved client ID, client secret and token ("keep" where absent).
 pub fn secret_digest(data: &CredentialData) -> String {
-    let mut hasher = Sha256::new();
-    let mut part = |name: &str, value: Option<&str>| {
-        hasher.update(name.as_bytes());
-        match value {
-            // Length-prefixed, so that no two different triples hash alike.
-            Some(v) => {
-                hasher.update(b"=");
-                hasher.update((v.len() as u64).to_be_bytes());
-                hasher.update(v.as_bytes());
-            }
-            None => hasher.update(b"~keep"),
+    fn exposed(u: &SecretUpdate) -> Option<&str> {
+        match u {
+            SecretUpdate::Set(v) => Some(v.expose()),
+            SecretUpdate::Keep => None,
         }
-    };
-    part("clientId", data.client_id.as_deref());
-    let exposed = |u: &SecretUpdate| match u {
-        SecretUpdate::Set(v) => Some(v.expose().to_string()),
-        SecretUpdate::Keep => None,
-    };
-    part("clientSecret", exposed(&data.client_secret).as_deref());
-    part("accessToken", exposed(&data.access_token).as_deref());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    }
+    crate::crypto::secret_digest(
+        data.client_id.as_deref(),
+        exposed(&data.client_secret),
+        exposed(&data.access_token),
+    )
 }
 
 #[cfg(test)]

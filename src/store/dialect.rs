@@ -76,6 +76,17 @@ impl Dialect {
         }
     }
 
+    /// Text `expr` compared by its bytes, as SQLite compares by default, rather than by the
+    /// column's or database's collation (case- and accent-blind on MySQL, the locale's on
+    /// PostgreSQL), so that every engine orders alike.
+    pub fn binary(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => expr.to_string(),
+            Dialect::MySql => format!("({expr}) COLLATE utf8mb4_bin"),
+            Dialect::Postgres => format!("({expr}) COLLATE \"C\""),
+        }
+    }
+
     /// `expr` as a signed 64-bit integer: Laravel's `$table->id()` is BIGINT UNSIGNED on MySQL.
     pub fn as_bigint(self, expr: &str) -> String {
         match self {
@@ -154,6 +165,36 @@ impl Dialect {
         match self {
             Dialect::MySql => format!("{column} = {param}"),
             Dialect::Sqlite | Dialect::Postgres => format!("LOWER({column}) = LOWER({param})"),
+        }
+    }
+
+    /// Inserts `(name, value)` into a two-column settings table; an existing `name` is
+    /// overwritten when `replace`, else left as it is.
+    pub fn put_setting_sql(self, table: &str, replace: bool) -> String {
+        let table = self.ident(table);
+        let values = self.params(1, 2);
+        match (self, replace) {
+            (Dialect::MySql, true) => format!(
+                "INSERT INTO {table} (name, value) VALUES ({values}) ON DUPLICATE KEY UPDATE value = VALUES(value)"
+            ),
+            (Dialect::MySql, false) => {
+                format!("INSERT IGNORE INTO {table} (name, value) VALUES ({values})")
+            }
+            (Dialect::Sqlite | Dialect::Postgres, true) => format!(
+                "INSERT INTO {table} (name, value) VALUES ({values}) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+            ),
+            (Dialect::Sqlite | Dialect::Postgres, false) => format!(
+                "INSERT INTO {table} (name, value) VALUES ({values}) ON CONFLICT (name) DO NOTHING"
+            ),
+        }
+    }
+
+    /// The suffix of a SELECT that locks the rows it reads until the transaction ends. SQLite
+    /// needs none: a write transaction (`begin_sql`) already holds the whole database.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::MySql | Dialect::Postgres => " FOR UPDATE",
         }
     }
 

@@ -131,12 +131,19 @@ fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
             "ALTER TABLE {} ADD COLUMN source_path TEXT NULL",
             q(&t.ownership)
         )],
+        // What bccreds knows about the store as a whole: the fingerprint of the key its secrets
+        // are sealed with, so that a pass with another key refuses to write.
+        6 => vec![format!(
+            "CREATE TABLE IF NOT EXISTS {} (name VARCHAR(64) NOT NULL PRIMARY KEY, value VARCHAR(255) NOT NULL){}",
+            q(&t.settings),
+            d.table_options()
+        )],
         _ => Vec::new(),
     }
 }
 
 /// The newest migration version.
-const LATEST: i64 = 5;
+const LATEST: i64 = 6;
 
 /// Every migration's SQL for `dialect`, as checked in under `schemas/` for reference.
 pub fn schema_sql(dialect: Dialect, prefix: &str) -> Result<String, StoreError> {

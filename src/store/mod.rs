@@ -8,10 +8,12 @@ mod batch;
 mod bookkeeping;
 mod decode;
 mod dialect;
+mod keyring;
 mod list;
 mod migrate;
 mod ops;
 mod owned;
+mod page;
 mod rekey;
 mod types;
 
@@ -25,14 +27,16 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use thiserror::Error;
 
-use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError, SecretFingerprints};
+use crate::crypto::{AppKey, DecryptError, Encrypter, KeyError, KeyRing, SecretFingerprints};
 use crate::secret::SecretValue;
 
 pub use bookkeeping::OwnershipRefresh;
 pub use decode::ColumnError;
 pub use dialect::Dialect;
-pub use list::fold;
+pub use keyring::KeySource;
+pub use list::{fold, Listing};
 pub use migrate::schema_sql;
+pub use page::{Page, PageQuery};
 pub use rekey::RekeyReport;
 pub use types::{
     CredentialData, ListQuery, ListedCredential, OwnedRows, Ownership, SecretUpdate, SortColumn,
@@ -128,6 +132,17 @@ pub enum StoreError {
         /// What is wrong, naming the column.
         problem: String,
     },
+    /// The store's secrets were sealed with a key this process was not given: writing would
+    /// re-encrypt rows with a key UnoPim does not have, so nothing is written.
+    #[error("{}", keyring::mismatch_message(.recorded.as_deref(), .given, .key_source))]
+    KeyMismatch {
+        /// The fingerprint the store records (None: none recorded, and no row decrypts).
+        recorded: Option<String>,
+        /// The keys this process was given, as fingerprints.
+        given: KeyRing,
+        /// Where the current key came from.
+        key_source: KeySource,
+    },
     /// Re-encrypting needs a key.
     #[error("rekey needs UnoPim's APP_KEY (and APP_PREVIOUS_KEYS with the old keys), or the SQLite key file")]
     RekeyNeedsKey,
@@ -170,6 +185,7 @@ pub(crate) struct Tables {
     pub credentials: String,
     pub ownership: String,
     pub migrations: String,
+    pub settings: String,
     pub locales: String,
     pub currencies: String,
 }
@@ -187,6 +203,7 @@ impl Tables {
             credentials: format!("{prefix}{CREDENTIALS_TABLE}"),
             ownership: format!("{prefix}bccreds_ownership"),
             migrations: format!("{prefix}bccreds_migrations"),
+            settings: format!("{prefix}bccreds_settings"),
             locales: format!("{prefix}locales"),
             currencies: format!("{prefix}currencies"),
         };
@@ -220,6 +237,7 @@ impl Tables {
             self.credentials.clone(),
             self.ownership.clone(),
             self.migrations.clone(),
+            self.settings.clone(),
             format!("{}_label_unique", self.credentials),
             format!("{}_source_unique", self.ownership),
             self.label_lower_index(),
@@ -255,6 +273,10 @@ pub struct Store {
     encrypter: Option<Encrypter>,
     /// Derived from the encrypter's keys once, at open.
     fingerprints: SecretFingerprints,
+    /// The fingerprints of the encrypter's keys, compared with the one the store records.
+    keys: KeyRing,
+    /// Where the current key came from, for messages.
+    key_source: KeySource,
     fail_between_writes: AtomicBool,
     /// SQLite's creates waiting to be written together.
     creates: batch::CreateQueue,
@@ -329,25 +351,34 @@ fn fingerprints_of(encrypter: Option<&Encrypter>) -> SecretFingerprints {
     encrypter.map_or_else(SecretFingerprints::unkeyed, SecretFingerprints::keyed)
 }
 
-/// The encrypter `encryption` asks for; `create` lets the SQLite key file be made.
+/// The encrypter `encryption` asks for, and where its key came from; `create` lets the SQLite
+/// key file be made.
 fn encrypter(
     encryption: Encryption,
     url: &str,
     create: bool,
-) -> Result<Option<Encrypter>, StoreError> {
-    let key = match encryption {
-        Encryption::None => return Ok(None),
-        Encryption::Key { key, previous } => return Ok(Some(Encrypter::new(key, previous))),
-        Encryption::KeyFile if create => {
-            crate::crypto::load_or_create_key_file(&key_file_of(url)?)?
+) -> Result<(Option<Encrypter>, KeySource), StoreError> {
+    let (key, path) = match encryption {
+        Encryption::None => return Ok((None, KeySource::Plaintext)),
+        Encryption::Key { key, previous } => {
+            return Ok((Some(Encrypter::new(key, previous)), KeySource::AppKey))
         }
-        // Without its key file, nothing stored with it can be read: an unsaved key makes such
-        // rows unreadable rather than plaintext.
         Encryption::KeyFile => {
-            crate::crypto::load_key_file(&key_file_of(url)?)?.unwrap_or_else(AppKey::generate)
+            let path = key_file_of(url)?;
+            let key = if create {
+                crate::crypto::load_or_create_key_file(&path)?
+            } else {
+                // Without its key file, nothing stored with it can be read: an unsaved key makes
+                // such rows unreadable rather than plaintext.
+                crate::crypto::load_key_file(&path)?.unwrap_or_else(AppKey::generate)
+            };
+            (key, path)
         }
     };
-    Ok(Some(Encrypter::new(key, Vec::new())))
+    Ok((
+        Some(Encrypter::new(key, Vec::new())),
+        KeySource::KeyFile(path),
+    ))
 }
 
 /// Switches the database to WAL once; the mode is kept in the file. Switching needs a lock that
@@ -440,6 +471,7 @@ pub(crate) struct Present {
     credentials: bool,
     ownership: bool,
     source_path: bool,
+    settings: bool,
 }
 
 impl StoreError {
@@ -463,19 +495,22 @@ impl Store {
         check_scheme(url)?;
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
         // Decided before connecting, so a missing key is reported without touching the database.
-        let encrypter = encrypter(opts.encryption, url, true)?;
+        let (encrypter, key_source) = encrypter(opts.encryption, url, true)?;
         let (pool, dialect) = open_pool(url, true).await?;
         let store = Store {
             pool,
             dialect,
             tables,
             fingerprints: fingerprints_of(encrypter.as_ref()),
+            keys: KeyRing::of(encrypter.as_ref()),
+            key_source,
             encrypter,
             fail_between_writes: AtomicBool::new(false),
             creates: Default::default(),
             read_only: None,
         };
         store.migrate().await?;
+        store.settle_key().await?;
         Ok(store)
     }
 
@@ -485,7 +520,7 @@ impl Store {
         let url = opts.url.as_str();
         check_scheme(url)?;
         let tables = Tables::new(&opts.table_prefix, Dialect::of_url(url))?;
-        let encrypter = encrypter(opts.encryption, url, false)?;
+        let (encrypter, key_source) = encrypter(opts.encryption, url, false)?;
         let absent = sqlite_path(url).is_some_and(|path| !path.exists());
         let (pool, dialect) = if absent {
             // An empty in-memory database stands in for the one that does not exist.
@@ -498,6 +533,8 @@ impl Store {
             dialect,
             tables,
             fingerprints: fingerprints_of(encrypter.as_ref()),
+            keys: KeyRing::of(encrypter.as_ref()),
+            key_source,
             encrypter,
             fail_between_writes: AtomicBool::new(false),
             creates: Default::default(),
@@ -509,6 +546,7 @@ impl Store {
             credentials: store.table_exists(&store.tables.credentials).await?,
             ownership,
             source_path,
+            settings: store.table_exists(&store.tables.settings).await?,
         };
         store.read_only = Some(present);
         Ok(store)
@@ -530,6 +568,11 @@ impl Store {
     /// Whether the ownership table exists; always true for a migrated store.
     pub(crate) fn has_ownership(&self) -> bool {
         self.read_only.is_none_or(|p| p.ownership)
+    }
+
+    /// Whether the settings table exists; always true for a migrated store.
+    pub(crate) fn has_settings(&self) -> bool {
+        self.read_only.is_none_or(|p| p.settings)
     }
 
     /// Whether the ownership table has `source_path`; always true for a migrated store.

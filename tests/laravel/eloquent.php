@@ -7,7 +7,7 @@
 //
 // Usage: php tests/laravel/eloquent.php < REQUEST.json
 // The request is one JSON object:
-//   {"action": "migrate" | "child" | "insert" | "read" | "delete",
+//   {"action": "migrate" | "child" | "insert" | "read" | "raw" | "delete",
 //    "url": "sqlite:///path/store.db" | "mysql://user:pass@host:port/db" | "postgres://…",
 //    "prefix": "",                      // UnoPim's DB_PREFIX, applied by Laravel itself
 //    "app_key": "base64:…",            // UnoPim's APP_KEY
@@ -201,6 +201,15 @@ switch ($request['action']) {
 
     case 'read':
         $out = ['rows' => BigCommerceCredential::orderBy('id')->get()->map('row_out')->all()];
+        break;
+
+    case 'raw':
+        // The columns as stored, through the query builder without the model's casts: what a
+        // byte-for-byte comparison needs, and readable whatever key sealed the secrets.
+        $rows = Capsule::table(CREDENTIALS)->orderBy('id')->get()
+            ->map(fn ($r) => array_map(fn ($v) => $v === null ? null : (string) $v, (array) $r))
+            ->all();
+        $out = ['rows' => $rows];
         break;
 
     case 'delete':
