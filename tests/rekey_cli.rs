@@ -131,3 +131,65 @@ async fn rekey_moves_only_this_owners_rows_to_the_new_key() {
     })
     .await;
 }
+
+/// `rekey` reads each row under a lock: an update that rotates the token while rekey runs is
+/// never written over with the old token. The update is held in a slow trigger, so that rekey
+/// reads the row while the update has not committed yet (the window of a lost update).
+/// SQLite has no such window: a write transaction holds the whole database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rekey_never_undoes_an_update_that_commits_while_it_runs() {
+    use store_support::Engine;
+    each_engine(|db| async move {
+        if db.engine == Engine::Sqlite {
+            return db;
+        }
+        let old = store_with(&db.url, TEST_APP_KEY, &[]).await;
+        let own = owned_by("bccreds", "shop/one");
+        let id = old.create(&data("Mine"), &own).await.expect("create");
+        old.close().await;
+        // Updates that set clientId 'slow' sleep 2 s after taking the row's lock.
+        match db.engine {
+            Engine::MySql => {
+                db.exec("CREATE TRIGGER slow_update BEFORE UPDATE ON wk_bigcommerce_credentials FOR EACH ROW BEGIN IF NEW.clientId = 'slow' THEN SET @slept = SLEEP(2); END IF; END")
+                    .await
+            }
+            _ => {
+                db.exec("CREATE FUNCTION slow_update() RETURNS trigger AS $$ BEGIN IF NEW.\"clientId\" = 'slow' THEN PERFORM pg_sleep(2); END IF; RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER slow_update BEFORE UPDATE ON wk_bigcommerce_credentials FOR EACH ROW EXECUTE FUNCTION slow_update()")
+                    .await
+            }
+        }
+        let sleeping = match db.engine {
+            Engine::MySql => "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' AND DB = DATABASE()",
+            _ => "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()",
+        };
+
+        // An apply under the rotated key rotates the token; rekey runs while it sleeps.
+        let applier = store_with(&db.url, NEW_KEY, &[TEST_APP_KEY]).await;
+        let rekeyer = store_with(&db.url, NEW_KEY, &[TEST_APP_KEY]).await;
+        let mut rotated = data("Mine");
+        rotated.client_id = Some("slow".into());
+        rotated.access_token = SecretUpdate::Set(SecretValue::new("token-REKEY-rotated"));
+        let update = tokio::spawn(async move {
+            let done = applier.update(id, &rotated, &own).await;
+            applier.close().await;
+            done
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while db.strings(sleeping).await != ["1"] {
+            assert!(std::time::Instant::now() < deadline, "the update never reached its trigger");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let report = rekeyer.rekey("bccreds").await.expect("rekey");
+        update.await.expect("join").expect("the update commits");
+        assert!(report.unreadable.is_empty(), "{report:?}");
+
+        let check = store_with(&db.url, NEW_KEY, &[]).await;
+        let rows = check.owned("bccreds").await.expect("readable with the new key");
+        let token = rows[0].1.as_ref().expect("row").data.access_token.expose().to_string();
+        assert_eq!(token, "token-REKEY-rotated", "[{:?}] rekey undid the update", db.engine);
+        check.close().await;
+        rekeyer.close().await;
+        db
+    })
+    .await;
+}
