@@ -37,6 +37,8 @@ pub struct DaemonConfig {
     /// The bearer token `/status` requires (`--status-token`); without one, `/status` is served
     /// only on a loopback `listen` address.
     pub status_token: Option<SecretValue>,
+    /// Names besides localhost that a token-less loopback listener answers (`--status-host`).
+    pub status_hosts: Vec<String>,
 }
 
 /// What the HTTP endpoints read.
@@ -167,6 +169,7 @@ impl Daemon {
         let options = ServerOptions {
             status_token: config.status_token.clone(),
             page_store: Some(state.rec.store().clone()),
+            status_hosts: config.status_hosts.clone(),
             ..ServerOptions::default()
         };
         let server = Server::start_with(config.listen, state.clone(), options)

@@ -63,7 +63,7 @@ async fn start_on(listen: &str, limits: ServerLimits, token: Option<&str>) -> Se
         ServerOptions {
             limits,
             status_token: token.map(SecretValue::new),
-            page_store: None,
+            ..ServerOptions::default()
         },
     )
     .await
@@ -77,9 +77,19 @@ fn local(server: &Server) -> SocketAddr {
 
 /// One request on a fresh connection: status code, headers (lowercase names) and body.
 async fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String, String) {
+    get_as(addr, "localhost", path, auth).await
+}
+
+/// [`get`] with `Host: host`.
+async fn get_as(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    auth: Option<&str>,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
@@ -410,8 +420,18 @@ async fn status_off_loopback_needs_a_token_and_the_other_endpoints_stay_open() {
     guarded.shutdown().await;
 
     // On loopback, /status is served without a token as before, and needs it when one is set.
+    // Only for loopback names: a page that rebinds its own name to 127.0.0.1 gets 421.
     let local_open = start_on("127.0.0.1:0", ServerLimits::default(), None).await;
     assert_eq!(get(local(&local_open), "/status", None).await.0, 200);
+    let addr = local(&local_open);
+    let (code, _, body) = get_as(addr, "rebind.attacker.example", "/status", None).await;
+    assert_eq!((code, body.as_str()), (421, bccreds::server::MISDIRECTED));
+    assert_eq!(
+        get_as(addr, "rebind.attacker.example", "/healthz", None)
+            .await
+            .0,
+        200
+    );
     local_open.shutdown().await;
     let local_guarded = start_on("127.0.0.1:0", ServerLimits::default(), Some(TOKEN)).await;
     assert_eq!(get(local(&local_guarded), "/status", None).await.0, 401);

@@ -83,6 +83,7 @@ async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
         },
         listen: "127.0.0.1:0".parse().expect("a"),
         status_token: None,
+        status_hosts: Vec::new(),
     };
     let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
     let base = format!("http://{}", daemon.addr());

@@ -84,6 +84,7 @@ async fn watch(
         },
         listen: "127.0.0.1:0".parse().expect("a"),
         status_token: None,
+        status_hosts: Vec::new(),
     };
     let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

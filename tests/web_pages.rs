@@ -281,32 +281,93 @@ async fn off_loopback_the_page_needs_the_token() {
     drop(open);
     assert!(!dir.path().join("s.db").exists());
 
-    let guarded = serve(
-        &store,
-        &["--listen", "0.0.0.0:0", "--status-token", "page-TOKEN-77"],
-    );
+    // A base64 token holds `+`, `/` and `=`, and `;` ends a cookie's value: none may break the
+    // `?token=` flow, given raw or percent-encoded.
+    let token = "page+TOK/EN;77=";
+    let guarded = serve(&store, &["--listen", "0.0.0.0:0", "--status-token", token]);
     let base = &guarded.base;
     let (code, _, _) = get(base, "/?q=a").await;
     assert_eq!(code, 401);
-    let (code, headers, _) = get(base, "/?q=a&token=page-TOKEN-77").await;
-    assert_eq!(code, 303);
-    assert_eq!(headers["location"], "/?q=a");
-    let cookie = headers["set-cookie"].to_str().expect("cookie").to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
+    for given in [token.to_string(), "page%2BTOK%2FEN%3B77%3D".to_string()] {
+        let (code, headers, _) = get(base, &format!("/?q=a&token={given}")).await;
+        assert_eq!(code, 303, "?token={given}");
+        assert_eq!(headers["location"], "/?q=a");
+        let cookie = headers["set-cookie"].to_str().expect("cookie").to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert!(cookie.contains("; Path=/;"), "{cookie}");
+        assert!(
+            !cookie.contains("TOK"),
+            "the cookie carries the token: {cookie}"
+        );
+        let response = client()
+            .get(format!("{base}/?q=a"))
+            .header("cookie", cookie.split(';').next().expect("pair"))
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status().as_u16(), 200);
+        let body = response.text().await.expect("body");
+        assert!(body.contains("No credentials stored yet"), "{body}");
+    }
+    for wrong in ["wrong", "page%20TOK/EN;77=", "page+TOK/EN"] {
+        let (code, _, _) = get(base, &format!("/?token={wrong}")).await;
+        assert_eq!(code, 401, "?token={wrong}");
+    }
+}
+
+/// DNS rebinding: a page elsewhere that points its own name at 127.0.0.1 reaches the listener
+/// with its name in `Host`. Without a token, only loopback names (and `--status-host` ones) are
+/// answered, on `/status` and every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_less_loopback_listener_refuses_other_host_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let server = serve(
+        &store,
+        &["--listen", "127.0.0.1:0", "--status-host", "pim.internal"],
     );
-    let response = client()
-        .get(format!("{base}/?q=a"))
-        .header("cookie", cookie.split(';').next().expect("pair"))
-        .send()
-        .await
-        .expect("response");
-    assert_eq!(response.status().as_u16(), 200);
-    let body = response.text().await.expect("body");
-    assert!(body.contains("No credentials stored yet"), "{body}");
-    let (code, _, _) = get(base, "/?token=wrong").await;
-    assert_eq!(code, 401);
+    let port = server.base.rsplit(':').next().expect("port").to_string();
+    let with_host = |path: &'static str, host: String| {
+        let base = server.base.clone();
+        async move {
+            let response = client()
+                .get(format!("{base}{path}"))
+                .header("host", host)
+                .send()
+                .await
+                .expect("response");
+            let code = response.status().as_u16();
+            (code, response.text().await.expect("body"))
+        }
+    };
+    for path in ["/status", "/", "/credentials/1", "/events"] {
+        for host in [
+            "rebind.attacker.example",
+            "localhost.attacker.example",
+            "10.1.2.3",
+        ] {
+            let (code, body) = with_host(path, format!("{host}:{port}")).await;
+            assert_eq!(code, 421, "{path} for {host}: {body}");
+            assert!(body.contains("--status-host"), "{body}");
+            assert!(
+                !body.contains("Mapped Shop") && !body.contains("abc123"),
+                "{body}"
+            );
+        }
+        if path == "/events" {
+            continue;
+        }
+        for host in ["localhost", "127.0.0.1", "pim.internal"] {
+            let (code, body) = with_host(path, format!("{host}:{port}")).await;
+            assert_eq!(code, 200, "{path} for {host}: {body}");
+        }
+    }
+    // /healthz carries nothing to steal and stays open to any name.
+    let (code, _) = with_host("/healthz", "rebind.attacker.example".into()).await;
+    assert_eq!(code, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,6 +41,14 @@ pub struct ControllerArgs {
     /// Bearer token /status requires; without one, /status is served on loopback only.
     #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
     status_token: Option<SecretValue>,
+    /// Another name the loopback listener answers to without a token (localhost always).
+    #[arg(
+        long = "status-host",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "BCCREDS_STATUS_HOSTS"
+    )]
+    status_hosts: Vec<String>,
     /// Read Secrets by list/watch (rotations seen at once) or by get only (no list RBAC).
     #[arg(long, value_enum, default_value_t = SecretAccess::Watch, env = "BCCREDS_SECRET_ACCESS")]
     secret_access: SecretAccess,
@@ -117,6 +125,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
             lease,
             listen: args.listen,
             status_token,
+            status_hosts: args.status_hosts.clone(),
         };
         controller
             .serve(super::process::stop_signal())

@@ -21,6 +21,14 @@ pub struct ServeArgs {
     /// Token the page requires (open it once with ?token=…); needed off loopback.
     #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
     status_token: Option<SecretValue>,
+    /// Another name the loopback listener answers to without a token (localhost always).
+    #[arg(
+        long = "status-host",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "BCCREDS_STATUS_HOSTS"
+    )]
+    status_hosts: Vec<String>,
     #[command(flatten)]
     store: StoreReadArgs,
 }
@@ -58,6 +66,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         let options = ServerOptions {
             status_token,
             page_store: Some(store.clone()),
+            status_hosts: args.status_hosts.clone(),
             ..ServerOptions::default()
         };
         let server = Server::start_with(args.listen, Arc::new(StoreOnly), options)

@@ -30,6 +30,15 @@ pub struct WatchArgs {
     /// Bearer token /status requires; without one, /status is served on loopback only.
     #[arg(long, help_heading = "Daemon", env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
     pub status_token: Option<SecretValue>,
+    /// Another name the loopback listener answers to without a token (localhost always).
+    #[arg(
+        long = "status-host",
+        value_name = "NAME",
+        help_heading = "Daemon",
+        value_delimiter = ',',
+        env = "BCCREDS_STATUS_HOSTS"
+    )]
+    pub status_hosts: Vec<String>,
     /// Quiet time after the last file event before a pass.
     #[arg(long, help_heading = "Daemon", default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
     pub debounce: Duration,
@@ -77,6 +86,7 @@ pub fn run(args: &WatchArgs) -> u8 {
         },
         listen: args.listen,
         status_token,
+        status_hosts: args.status_hosts.clone(),
     };
     let result = runtime.block_on(async {
         let store = Arc::new(args.store.connect().await?);

@@ -108,6 +108,8 @@ pub struct Controller {
     /// The bearer token `/status` requires (`--status-token`); without one, `/status` is served
     /// only on a loopback `listen` address.
     pub status_token: Option<SecretValue>,
+    /// Names besides localhost that a token-less loopback listener answers (`--status-host`).
+    pub status_hosts: Vec<String>,
 }
 
 /// A future that resolves once `rx` says stop, as often as it is asked for.
@@ -140,6 +142,7 @@ impl Controller {
         let options = ServerOptions {
             status_token: self.status_token.clone(),
             page_store: Some(self.rec.store().clone()),
+            status_hosts: self.status_hosts.clone(),
             ..ServerOptions::default()
         };
         let server = Server::start_with(self.listen, probe.clone(), options)

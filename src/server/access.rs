@@ -18,23 +18,50 @@ token: start bccreds with --status-token (or BCCREDS_STATUS_TOKEN) and send it a
 pub const STATUS_UNAUTHORIZED: &str =
     "/status needs `Authorization: Bearer <token>` with the --status-token of this process\n";
 
+/// What a token-less loopback listener answers to a request addressed to another name.
+pub const MISDIRECTED: &str = "This listener answers only requests addressed to localhost or a \
+loopback address (a page elsewhere may have pointed its own name at this machine: DNS \
+rebinding). Open it as http://127.0.0.1:PORT/, or start bccreds with --status-host NAME for a \
+name of your own, or with --status-token.\n";
+
 /// How `/status` is guarded on one listener.
 #[derive(Clone, Debug)]
 pub(crate) enum StatusAccess {
-    /// No token, loopback listener: served to anyone who can reach it, as before tokens.
-    Open,
-    /// Served with `Authorization: Bearer <token>` only, on any listener.
-    Token(SecretValue),
+    /// No token, loopback listener: served to requests addressed to a loopback name (localhost,
+    /// a loopback address, or one of `hosts`), so that no other site's page can read it.
+    Open {
+        /// Names given with `--status-host`, lowercase.
+        hosts: Vec<String>,
+    },
+    /// Served with `Authorization: Bearer <token>` only, on any listener; the page also takes
+    /// `cookie`, a cookie named for the listener's port whose value is derived from the token.
+    Token {
+        /// The token.
+        token: SecretValue,
+        /// The page's cookie name.
+        cookie: String,
+    },
     /// No token, and the listener is reachable from the network: always 403.
     Refused,
 }
 
 impl StatusAccess {
-    /// The guard for a listener bound to a loopback address or not.
-    pub(super) fn new(token: Option<SecretValue>, loopback: bool) -> StatusAccess {
+    /// The guard for a listener on `port`, bound to a loopback address or not; `hosts` are extra
+    /// names a token-less loopback listener answers to.
+    pub(super) fn new(
+        token: Option<SecretValue>,
+        loopback: bool,
+        port: u16,
+        hosts: &[String],
+    ) -> StatusAccess {
         match token {
-            Some(token) => StatusAccess::Token(token),
-            None if loopback => StatusAccess::Open,
+            Some(token) => StatusAccess::Token {
+                token,
+                cookie: format!("{PAGE_COOKIE}_{port}"),
+            },
+            None if loopback => StatusAccess::Open {
+                hosts: hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            },
             None => StatusAccess::Refused,
         }
     }
@@ -42,12 +69,16 @@ impl StatusAccess {
     /// The response to send instead of `/status`, or `None` when the request may read it.
     pub(super) fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
         match self {
-            StatusAccess::Open => None,
+            StatusAccess::Open { hosts } if addressed_locally(headers, hosts) => None,
+            StatusAccess::Open { .. } => Some(super::text(
+                StatusCode::MISDIRECTED_REQUEST,
+                MISDIRECTED.to_string(),
+            )),
             StatusAccess::Refused => Some(super::text(
                 StatusCode::FORBIDDEN,
                 STATUS_REFUSED.to_string(),
             )),
-            StatusAccess::Token(token) => {
+            StatusAccess::Token { token, .. } => {
                 if headers
                     .get_all(header::AUTHORIZATION)
                     .iter()
@@ -67,16 +98,50 @@ impl StatusAccess {
     }
 }
 
-/// The cookie that carries the token for the web page, once `?token=` has been given.
-pub(crate) const PAGE_COOKIE: &str = "bccreds_token";
+/// Whether a request's `Host` names this machine's loopback: `localhost` (or a name under it,
+/// which browsers resolve to loopback themselves), a loopback address, or one of `hosts`. A
+/// request without `Host` cannot come from a browser, so it is let through.
+fn addressed_locally(headers: &HeaderMap, hosts: &[String]) -> bool {
+    let mut values = headers.get_all(header::HOST).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return headers.get(header::HOST).is_none();
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let name = host_name(text).to_ascii_lowercase();
+    let name = name.strip_suffix('.').unwrap_or(&name);
+    if name == "localhost" || name.ends_with(".localhost") || hosts.iter().any(|h| h == name) {
+        return true;
+    }
+    let literal = name.trim_start_matches('[').trim_end_matches(']');
+    literal
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// The name of a `Host` value, without its port (`[::1]:8080` gives `[::1]`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+}
+
+/// The prefix of the cookie that carries the page's access, once `?token=` has been given; the
+/// listener's port follows, since browsers share a host's cookies across its ports.
+pub(crate) const PAGE_COOKIE: &str = "bccreds_page";
 
 /// How the web page is let in.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PageAccess {
     /// Serve it.
     Allowed,
-    /// The right `?token=` was given: set the cookie and redirect to the URL without it.
-    SetCookie,
+    /// The right `?token=` was given: set this cookie (`name=value; attributes`) and redirect
+    /// to the URL without the token.
+    SetCookie(String),
     /// Refused, with the status and why.
     Refused(StatusCode, &'static str),
 }
@@ -87,28 +152,38 @@ impl StatusAccess {
     /// a browser cannot send a header by itself.
     pub(crate) fn page(&self, headers: &HeaderMap, query_token: Option<&str>) -> PageAccess {
         match self {
-            StatusAccess::Open => PageAccess::Allowed,
+            StatusAccess::Open { hosts } if addressed_locally(headers, hosts) => {
+                PageAccess::Allowed
+            }
+            StatusAccess::Open { .. } => {
+                PageAccess::Refused(StatusCode::MISDIRECTED_REQUEST, MISDIRECTED)
+            }
             StatusAccess::Refused => PageAccess::Refused(
                 StatusCode::FORBIDDEN,
                 "This page is not served on a non-loopback listener without a token: start \
                  bccreds with --status-token and open it with ?token=<token> once.",
             ),
-            StatusAccess::Token(token) => {
+            StatusAccess::Token { token, cookie } => {
                 let bearer = headers
                     .get_all(header::AUTHORIZATION)
                     .iter()
                     .any(|value| bearer_matches(value, token));
-                let cookie = headers
+                let expected = cookie_value(token);
+                let from_cookie = headers
                     .get_all(header::COOKIE)
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .flat_map(|v| v.split(';'))
                     .filter_map(|pair| pair.trim().split_once('='))
-                    .any(|(name, value)| name == PAGE_COOKIE && same(value.as_bytes(), token));
-                if bearer || cookie {
+                    .any(|(name, value)| {
+                        name == cookie && value.as_bytes().ct_eq(expected.as_bytes()).into()
+                    });
+                if bearer || from_cookie {
                     PageAccess::Allowed
                 } else if query_token.is_some_and(|given| same(given.as_bytes(), token)) {
-                    PageAccess::SetCookie
+                    PageAccess::SetCookie(format!(
+                        "{cookie}={expected}; Path=/; HttpOnly; SameSite=Strict"
+                    ))
                 } else {
                     PageAccess::Refused(
                         StatusCode::UNAUTHORIZED,
@@ -119,6 +194,22 @@ impl StatusAccess {
             }
         }
     }
+}
+
+/// The page cookie's value: a MAC of a fixed label under the token, so that the cookie (which
+/// browsers send to every port of the host) never carries the bearer token itself, and needs no
+/// quoting whatever characters the token has.
+fn cookie_value(token: &SecretValue) -> String {
+    use hmac::{Hmac, Mac};
+    // Invariant: HMAC accepts keys of any length, so new_from_slice cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token.expose().as_bytes())
+        .expect("HMAC takes any key");
+    mac.update(b"bccreds page cookie v1");
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compares `given` with the token in time independent of both (hashing first).
@@ -155,32 +246,90 @@ mod tests {
         map
     }
 
+    fn host(value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
     fn code(refusal: Option<Response>) -> u16 {
         refusal.map_or(200, |response| response.status().as_u16())
     }
 
+    fn access(token: Option<&str>, loopback: bool) -> StatusAccess {
+        StatusAccess::new(token.map(SecretValue::new), loopback, 8080, &[])
+    }
+
     #[test]
     fn a_token_is_needed_on_every_listener_and_the_network_needs_one() {
-        let token = || Some(SecretValue::new("s3cret-token"));
         for loopback in [true, false] {
-            let access = StatusAccess::new(token(), loopback);
+            let access = access(Some("s3cret-token"), loopback);
             assert_eq!(code(access.refusal(&headers(&[]))), 401);
             assert_eq!(
                 code(access.refusal(&headers(&["Bearer s3cret-token"]))),
                 200
             );
         }
-        assert_eq!(
-            code(StatusAccess::new(None, true).refusal(&headers(&[]))),
-            200
-        );
-        let refused = StatusAccess::new(None, false).refusal(&headers(&["Bearer x"]));
+        assert_eq!(code(access(None, true).refusal(&headers(&[]))), 200);
+        let refused = access(None, false).refusal(&headers(&["Bearer x"]));
         assert_eq!(code(refused), 403);
     }
 
     #[test]
+    fn a_token_less_loopback_listener_answers_loopback_names_only() {
+        let open = StatusAccess::new(None, true, 8080, &["pim.internal".to_string()]);
+        for name in [
+            "localhost",
+            "LOCALHOST:8080",
+            "localhost.",
+            "app.localhost:8080",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.8.9.10:1",
+            "[::1]:8080",
+            "[::1]",
+            "[::ffff:127.0.0.1]:8080",
+            "pim.internal:8080",
+            "PIM.internal",
+        ] {
+            assert_eq!(code(open.refusal(&host(name))), 200, "{name}");
+            assert_eq!(open.page(&host(name), None), PageAccess::Allowed, "{name}");
+        }
+        for name in [
+            "rebind.attacker.example",
+            "rebind.attacker.example:8080",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:8080",
+            "[::2]:8080",
+            "pim.internal.evil",
+            "",
+        ] {
+            assert_eq!(code(open.refusal(&host(name))), 421, "{name}");
+            assert_eq!(
+                open.page(&host(name), None),
+                PageAccess::Refused(StatusCode::MISDIRECTED_REQUEST, MISDIRECTED),
+                "{name}"
+            );
+        }
+        // No Host at all is no browser; two Hosts are never let through.
+        assert_eq!(code(open.refusal(&HeaderMap::new())), 200);
+        let mut two = host("localhost");
+        two.append(header::HOST, HeaderValue::from_static("evil.example"));
+        assert_eq!(code(open.refusal(&two)), 421);
+        // With a token the token decides, whatever the name.
+        let guarded = access(Some("t0ken"), true);
+        let mut with = host("rebind.attacker.example");
+        with.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer t0ken"),
+        );
+        assert_eq!(code(guarded.refusal(&with)), 200);
+    }
+
+    #[test]
     fn only_the_exact_bearer_token_is_accepted() {
-        let access = StatusAccess::new(Some(SecretValue::new("s3cret-token")), false);
+        let access = access(Some("s3cret-token"), false);
         for (value, ok) in [
             ("Bearer s3cret-token", true),
             ("bearer s3cret-token", true),
@@ -209,49 +358,64 @@ mod tests {
 
     #[test]
     fn the_page_takes_the_token_as_a_header_a_cookie_or_once_in_the_query() {
-        let access = StatusAccess::new(Some(SecretValue::new("s3cret-token")), false);
+        // `+` and `;` are what base64 tokens and cookies trip over.
+        let token = "s3cret+to;ken/=";
+        let access = access(Some(token), false);
+        let PageAccess::SetCookie(set) = access.page(&headers(&[]), Some(token)) else {
+            panic!("the right ?token= sets the cookie");
+        };
+        assert!(set.starts_with("bccreds_page_8080="), "{set}");
+        assert!(set.contains("; Path=/; HttpOnly; SameSite=Strict"), "{set}");
+        assert!(
+            !set.contains("s3cret"),
+            "the cookie must not carry the token: {set}"
+        );
+        let pair = set.split(';').next().expect("pair");
         let mut cookie = HeaderMap::new();
         cookie.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=b; bccreds_token=s3cret-token"),
+            HeaderValue::from_str(&format!("a=b; {pair}")).unwrap(),
         );
         assert_eq!(access.page(&cookie, None), PageAccess::Allowed);
         assert_eq!(
-            access.page(&headers(&["Bearer s3cret-token"]), None),
+            access.page(&headers(&[&format!("Bearer {token}")]), None),
             PageAccess::Allowed
         );
-        assert_eq!(
-            access.page(&headers(&[]), Some("s3cret-token")),
-            PageAccess::SetCookie
-        );
-        let mut wrong = HeaderMap::new();
-        wrong.insert(
-            header::COOKIE,
-            HeaderValue::from_static("bccreds_token=nope"),
-        );
-        for (h, q) in [(&wrong, None), (&HeaderMap::new(), Some("s3cret-toke"))] {
-            assert!(matches!(
-                access.page(h, q),
-                PageAccess::Refused(StatusCode::UNAUTHORIZED, _)
-            ));
+        // The cookie of another port's listener, a wrong value, or the token itself as a cookie.
+        for wrong in [
+            pair.replace("_8080=", "_9090="),
+            "bccreds_page_8080=nope".to_string(),
+            format!("bccreds_page_8080={token}"),
+        ] {
+            let mut cookie = HeaderMap::new();
+            cookie.insert(header::COOKIE, HeaderValue::from_str(&wrong).unwrap());
+            assert!(
+                matches!(
+                    access.page(&cookie, None),
+                    PageAccess::Refused(StatusCode::UNAUTHORIZED, _)
+                ),
+                "{wrong}"
+            );
         }
         assert!(matches!(
-            StatusAccess::new(None, false).page(&HeaderMap::new(), Some("x")),
+            access.page(&HeaderMap::new(), Some("s3cret to;ken/=")),
+            PageAccess::Refused(StatusCode::UNAUTHORIZED, _)
+        ));
+        assert!(matches!(
+            StatusAccess::new(None, false, 8080, &[]).page(&HeaderMap::new(), Some("x")),
             PageAccess::Refused(StatusCode::FORBIDDEN, _)
         ));
-        assert_eq!(
-            StatusAccess::new(None, true).page(&HeaderMap::new(), None),
-            PageAccess::Allowed
-        );
     }
 
     #[test]
     fn refusals_say_what_to_do_and_ask_for_a_bearer_token() {
-        let access = StatusAccess::new(Some(SecretValue::new("t")), true);
+        let access = access(Some("t"), true);
         let response = access.refusal(&headers(&[])).expect("refused");
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert!(STATUS_REFUSED.contains("--status-token"));
         assert_eq!(STATUS_REFUSED.lines().count(), 1);
         assert_eq!(STATUS_UNAUTHORIZED.lines().count(), 1);
+        assert!(MISDIRECTED.contains("--status-host"));
+        assert_eq!(MISDIRECTED.lines().count(), 1);
     }
 }

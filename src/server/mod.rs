@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use access::{STATUS_REFUSED, STATUS_UNAUTHORIZED};
+pub use access::{MISDIRECTED, STATUS_REFUSED, STATUS_UNAUTHORIZED};
 pub use conn::{ServerLimits, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use metrics::MetricsText;
 pub use reconciler_metrics::reconciler_metrics;
@@ -72,6 +72,9 @@ pub struct ServerOptions {
     pub status_token: Option<SecretValue>,
     /// The store the credentials page at `/` reads (opened without a key); no page without one.
     pub page_store: Option<Arc<crate::store::Store>>,
+    /// Names besides localhost and loopback addresses that a loopback listener without a token
+    /// answers `/status` and the page to (`--status-host`); other `Host`s get 421.
+    pub status_hosts: Vec<String>,
 }
 
 /// A running HTTP server. Dropping it stops serving, like [`Server::shutdown`] without waiting.
@@ -103,7 +106,12 @@ impl Server {
         let addr = listener.local_addr()?;
         let loopback = addr.ip().to_canonical().is_loopback();
         let protected = options.status_token.is_some();
-        let access = Arc::new(StatusAccess::new(options.status_token, loopback));
+        let access = Arc::new(StatusAccess::new(
+            options.status_token,
+            loopback,
+            addr.port(),
+            &options.status_hosts,
+        ));
         let mut app = router(probe.clone(), access.clone());
         let page = options.page_store.is_some();
         if let Some(store) = options.page_store {
@@ -337,8 +345,14 @@ mod tests {
             parts(metrics(fake(true, false)).await).await,
             (StatusCode::OK, METRICS_CONTENT_TYPE.into(), "up 1\n".into())
         );
-        let (code, kind, body) =
-            parts(status(app(StatusAccess::Open), HeaderMap::new()).await).await;
+        let (code, kind, body) = parts(
+            status(
+                app(StatusAccess::Open { hosts: Vec::new() }),
+                HeaderMap::new(),
+            )
+            .await,
+        )
+        .await;
         assert_eq!((code, kind.as_str()), (StatusCode::OK, "application/json"));
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&body).unwrap(),
@@ -377,7 +391,7 @@ mod tests {
             (code, body.as_str()),
             (StatusCode::FORBIDDEN, STATUS_REFUSED)
         );
-        let token = StatusAccess::Token(SecretValue::new("tok"));
+        let token = StatusAccess::new(Some(SecretValue::new("tok")), true, 1, &[]);
         let (code, _, _) = parts(status(app(token.clone()), HeaderMap::new()).await).await;
         assert_eq!(code, StatusCode::UNAUTHORIZED);
         let mut headers = HeaderMap::new();

@@ -19,10 +19,10 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-pub use query::{select, Column, ListQuery, RawQuery};
+pub use query::{Column, ListQuery, RawQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use view::{ConditionView, Detail, LastPass, Live};
 
-use crate::server::access::{PageAccess, StatusAccess, PAGE_COOKIE};
+use crate::server::access::{PageAccess, StatusAccess};
 use crate::server::Probe;
 use crate::store::Store;
 
@@ -105,22 +105,26 @@ fn page(code: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// `?token=` and `?partial=`, besides the list's own parameters.
+/// `?partial=`, besides the list's own parameters (`?token=` is read by [`query_token`]).
 #[derive(Debug, Default, Deserialize)]
 struct Extra {
-    token: Option<String>,
     partial: Option<String>,
 }
 
+/// The `token` parameter of a query string, percent-decoded. A `+` stays a `+` (form decoding
+/// would make it a space): tokens never hold spaces, and base64 tokens are full of `+`.
+fn query_token(uri: &Uri) -> Option<String> {
+    let query = uri.query()?.replace('+', "%2B");
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The response that replaces the page when access is not allowed, or None.
-fn guard(state: &PageState, headers: &HeaderMap, uri: &Uri, extra: &Extra) -> Option<Response> {
-    match state.access.page(headers, extra.token.as_deref()) {
+fn guard(state: &PageState, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
+    match state.access.page(headers, query_token(uri).as_deref()) {
         PageAccess::Allowed => None,
-        PageAccess::SetCookie => {
-            let cookie = format!(
-                "{PAGE_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-                extra.token.as_deref().unwrap_or_default()
-            );
+        PageAccess::SetCookie(cookie) => {
             let mut response = (StatusCode::SEE_OTHER, "").into_response();
             let location = without_token(uri);
             if let (Ok(cookie), Ok(location)) = (
@@ -176,11 +180,12 @@ async fn list(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+    if let Some(refused) = guard(&state, &headers, &uri) {
         return refused;
     }
     let q = ListQuery::parse(&raw);
-    let rows = match state.store.list(&crate::store::ListQuery::default()).await {
+    // Only the page is read: the database filters, sorts and cuts it.
+    let rows = match state.store.page(&q.to_store()).await {
         Ok(rows) => rows,
         Err(e) => return store_error(e),
     };
@@ -195,11 +200,10 @@ async fn list(
 async fn detail(
     State(state): State<PageState>,
     Path(id): Path<String>,
-    Query(extra): Query<Extra>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+    if let Some(refused) = guard(&state, &headers, &uri) {
         return refused;
     }
     let Ok(number) = id.parse::<i64>() else {
@@ -207,7 +211,14 @@ async fn detail(
     };
     let found = match state.store.get_with_owner(number).await {
         Ok(found) => found,
-        Err(e) => return store_error(e),
+        // A row that cannot be read fails alone: the others' pages still work.
+        Err(e) => match e.unreadable_column() {
+            Some(problem) => {
+                let body = render::unreadable_page(number, &problem.to_string());
+                return page(StatusCode::INTERNAL_SERVER_ERROR, body);
+            }
+            None => return store_error(e),
+        },
     };
     let Some((row, own)) = found else {
         return page(StatusCode::NOT_FOUND, render::not_found_page(&id));
@@ -220,13 +231,8 @@ async fn detail(
 
 /// Server-sent events: `pass` whenever the reconciler finished another pass. Without a
 /// reconciler (`serve`) the stream only keeps itself alive.
-async fn events(
-    State(state): State<PageState>,
-    Query(extra): Query<Extra>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    if let Some(refused) = guard(&state, &headers, &uri, &extra) {
+async fn events(State(state): State<PageState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refused) = guard(&state, &headers, &uri) {
         return refused;
     }
     // Past the cap a page still works; it only stops following passes (and says why).

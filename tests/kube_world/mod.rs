@@ -196,6 +196,7 @@ impl World {
             }),
             listen: options.listen,
             status_token: None,
+            status_hosts: Vec::new(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(controller.serve(async move {
