@@ -156,3 +156,108 @@ fn watch_reports_every_special_secret_file_and_still_stops_on_sigterm() {
         }
     }
 }
+
+/// A FIFO, a socket or a device in place of a manifest hides whatever manifest was there: the
+/// scan is incomplete, `apply` says why and exits 1, and no row is deleted or orphaned, whether
+/// the special file is met while walking the tree or named on the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_special_file_in_place_of_a_manifest_deletes_nothing() {
+    use bccreds::simulator::{Fixture, Simulator};
+    const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: tok-special\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
+    let sim = Simulator::start(
+        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("simulator");
+    let base = sim.base_url();
+    let labels = |root: &Path| {
+        let out = common::bccreds()
+            .current_dir(root)
+            .args(["list", "--store", "sqlite://s.db", "--output", "json"])
+            .output()
+            .expect("list");
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let mut labels: Vec<String> = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["label"].as_str().unwrap_or_default().to_string())
+            .collect();
+        labels.sort();
+        labels
+    };
+    for kind in ["fifo", "socket", "chardev"] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let (m, secrets) = (root.join("m"), root.join("secrets"));
+        fs::create_dir_all(&m).expect("mkdir");
+        fs::create_dir_all(&secrets).expect("mkdir");
+        fs::write(secrets.join("tok"), "tok-special").expect("w");
+        for name in ["kept", "hidden"] {
+            fs::write(m.join(format!("{name}.yaml")), manifest(name, "tok")).expect("w");
+        }
+        let apply = |path: &str| {
+            let base = base.clone();
+            let root = root.to_path_buf();
+            let path = path.to_string();
+            std::thread::spawn(move || {
+                common::bccreds()
+                    .current_dir(root)
+                    .args(["apply", &path, "--store", "sqlite://s.db"])
+                    .args(["--secrets-dir", "secrets", "--bigcommerce-base-url", &base])
+                    .output()
+                    .expect("apply")
+            })
+            .join()
+            .expect("join")
+        };
+        let out = apply("m");
+        assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
+        assert_eq!(labels(root), ["hidden", "kept"]);
+
+        // hidden.yaml becomes a special file.
+        let hidden = m.join("hidden.yaml");
+        fs::remove_file(&hidden).expect("rm");
+        let c = std::ffi::CString::new(hidden.as_os_str().as_encoded_bytes()).expect("path");
+        let mut listeners = Vec::new();
+        let what = match kind {
+            // SAFETY (both): libc calls with a valid NUL-terminated path.
+            "fifo" => {
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+                "a FIFO"
+            }
+            "socket" => {
+                listeners.push(std::os::unix::net::UnixListener::bind(&hidden).expect("socket"));
+                "a socket"
+            }
+            _ => {
+                let dev = libc::makedev(1, 3);
+                if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, dev) } != 0 {
+                    eprintln!("note: skipping the character device: mknod needs root here");
+                    continue;
+                }
+                "a character device"
+            }
+        };
+        for path in ["m", "m/hidden.yaml"] {
+            let out = apply(path);
+            let text = common::all_output(&out);
+            assert_eq!(out.status.code(), Some(1), "{kind} via {path}: {text}");
+            assert!(
+                text.contains("hidden.yaml")
+                    && text.contains(&format!("it is {what}, not a regular file")),
+                "{kind} via {path}: {text}"
+            );
+            assert!(
+                !text.contains("deleted") || text.contains("0 deleted"),
+                "{text}"
+            );
+            assert_eq!(
+                labels(root),
+                ["hidden", "kept"],
+                "{kind} via {path}: {text}"
+            );
+        }
+    }
+}

@@ -29,7 +29,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, MissingPath> {
     let mut found = Discovered::default();
     for root in paths {
         let meta = fs::metadata(root).map_err(|_| MissingPath(root.display().to_string()))?;
-        if meta.is_file() {
+        // A path named on the command line is read whatever it is, so that a FIFO or a socket
+        // in its place is reported (by `open_regular`) rather than skipped.
+        if !meta.is_dir() {
             found.files.push(root.clone());
             continue;
         }
@@ -44,6 +46,19 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, MissingPath> {
             match entry {
                 Ok(entry) if entry.file_type().is_file() && is_manifest_name(entry.path()) => {
                     found.files.push(entry.into_path());
+                }
+                // A FIFO, a socket or a device where a manifest would be hides whatever
+                // manifest was there: the scan cannot be complete, so nothing may be deleted.
+                Ok(entry) if !entry.file_type().is_dir() && is_manifest_name(entry.path()) => {
+                    let message = format!(
+                        "it is {}, not a regular file; skipped",
+                        file_kind(entry.file_type())
+                    );
+                    found.problems.push(Diagnostic::file(
+                        &entry.path().display().to_string(),
+                        Pos::START,
+                        message,
+                    ));
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -87,27 +102,30 @@ pub(super) fn is_manifest_name(path: &Path) -> bool {
     )
 }
 
-/// Reads a manifest file as UTF-8 text, refusing files over `max_size` and invalid bytes.
+/// What a file that is not a regular file is, for messages ("a FIFO").
+fn file_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Opens `path` for reading only if it is a regular file. The open never blocks (a FIFO
 /// without a writer would hang the process forever), and the type is checked on the opened
 /// descriptor, not the path, so a swap between the check and the read cannot fool it.
 pub fn open_regular(path: &Path) -> Result<fs::File, String> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let kind = |t: fs::FileType| {
-        if t.is_dir() {
-            "a directory"
-        } else if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_socket() {
-            "a socket"
-        } else if t.is_char_device() {
-            "a character device"
-        } else if t.is_block_device() {
-            "a block device"
-        } else {
-            "not a regular file"
-        }
-    };
+    use std::os::unix::fs::OpenOptionsExt;
+    let kind = file_kind;
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -131,6 +149,7 @@ pub fn open_regular(path: &Path) -> Result<fs::File, String> {
     Ok(file)
 }
 
+/// Reads a manifest file as UTF-8 text, refusing files over `max_size` and invalid bytes.
 pub fn read_text(path: &Path, max_size: u64) -> Result<String, Diagnostic> {
     let name = path.display().to_string();
     let fail = |pos: Pos, msg: String| Diagnostic::file(&name, pos, msg);
