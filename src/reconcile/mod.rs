@@ -12,6 +12,7 @@ mod plan;
 #[cfg(test)]
 mod plan_tests;
 mod report;
+mod secret_copies;
 mod unopim;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ pub use diff::{diff, FieldChange};
 pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
 pub use report::{plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, Summary};
+pub use secret_copies::{refuse_copied_secrets, SecretHolders};
 pub use unopim::{disabled_among, NamedCodes};
 
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
@@ -125,6 +127,9 @@ impl<V: Verifier> Reconciler<V> {
 
     /// Plans a pass against the current store, without verifying or writing anything.
     pub async fn plan(&self, scan: &Scan) -> Result<Vec<Step>, StoreError> {
+        // A key that does not match the store's would re-seal every row it touched with a key
+        // UnoPim does not have: nothing is planned, so nothing is written.
+        self.store.check_key().await?;
         // A pass of some entries plans, and so reads, only their rows.
         let rows = if scan.coverage == Coverage::Entries {
             let keys: Vec<String> = scan.entries.iter().map(|e| e.key().to_string()).collect();

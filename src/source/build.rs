@@ -107,6 +107,21 @@ pub fn entry(
         Ok(u) => u,
         Err(e) => return missing("accessToken", e),
     };
+    if let SecretUpdate::Set(token) = &access_token {
+        // A header value cannot carry a control character: such a token never reaches
+        // BigCommerce, so it is refused here rather than reported as BigCommerce's verdict.
+        if token.expose().chars().any(char::is_control) {
+            let from = spec.access_token.as_ref().map_or(String::new(), |s| {
+                format!(" from {}", s.describe(&key.namespace))
+            });
+            return invalid(
+                Reason::InvalidSpec,
+                format!(
+                    "accessToken{from} contains control characters, which no BigCommerce token has"
+                ),
+            );
+        }
+    }
     let policy = resource.deletion_policy();
     let data = CredentialData {
         label: spec.label.clone(),
@@ -344,8 +359,27 @@ mod tests {
                 "tok\n",
             ),
         ] {
+            // As a client secret, which is stored as given.
+            let entry = build(
+                &credential(json!({"env": "ONE"}), json!({"clientSecret": source})),
+                &secrets,
+            );
+            let Entry::Desired(d) = &entry else {
+                panic!("refused: {:?}", refused(&entry))
+            };
+            let SecretUpdate::Set(secret) = &d.data.client_secret else {
+                panic!("kept")
+            };
+            assert_eq!(secret.expose(), expected, "{source}");
+            // As a token, which cannot hold the newline left over: refused before any request.
             let entry = build(&credential(source.clone(), json!({})), &secrets);
-            assert_eq!(token(&entry), expected, "{source}");
+            if expected.ends_with('\n') {
+                let (reason, message) = refused(&entry);
+                assert_eq!(reason, Reason::InvalidSpec, "{source}");
+                assert!(message.contains("contains control characters"), "{message}");
+            } else {
+                assert_eq!(token(&entry), expected, "{source}");
+            }
         }
     }
 

@@ -10,7 +10,9 @@ use super::tree::{read_tree, stamp, FileCache, FileStamp};
 use crate::diagnostic::Diagnostic;
 use crate::manifest::DEFAULT_NAMESPACE;
 use crate::model::Reason;
-use crate::reconcile::{Coverage, Entry, Invalid, PruneScope, Scan, SourceKey};
+use crate::reconcile::{
+    refuse_copied_secrets, Coverage, Entry, Invalid, PruneScope, Scan, SecretHolders, SourceKey,
+};
 use crate::validate::{Report, ValidCredential, ValidateOptions};
 use crate::yaml::Pos;
 
@@ -106,11 +108,14 @@ impl FileSource {
                     }
                     std::mem::take(&mut c.changed)
                 });
-                let scan = self.scan_report(&report, reuse.as_ref());
+                let mut scan = self.scan_report(&report, reuse.as_ref());
+                let holders = SecretHolders::of(&scan.entries);
+                let refused = refuse_copied_secrets(&mut scan.entries, &holders);
                 match &self.cache {
                     Some(cache) => {
-                        self.index =
-                            super::incremental::TreeIndex::of(&report, &scan, cache, &self.cwd)
+                        self.index = super::incremental::TreeIndex::of(
+                            &report, &scan, cache, &self.cwd, holders, refused,
+                        )
                     }
                     None => self.built.clear(),
                 }

@@ -13,7 +13,7 @@ use super::secrets::FileSecrets;
 use super::tree::{read_file, stamp, FileCache};
 use crate::manifest::SecretDoc;
 use crate::model::SecretSource;
-use crate::reconcile::{Coverage, Scan, SourceKey};
+use crate::reconcile::{refuse_copied_secrets, Coverage, Entry, Scan, SecretHolders, SourceKey};
 use crate::validate::{Report, ValidCredential};
 
 /// What the last full scan knew of a clean tree; not `ready` when the tree was not clean.
@@ -27,6 +27,9 @@ pub struct TreeIndex {
     key_of_label: HashMap<String, String>,
     /// Every Secret document of the tree, for secretKeyRefs (none in the changed files).
     secrets: Vec<SecretDoc>,
+    /// Every credential's resolved secrets and clientId, by digest, so that a changed clientId
+    /// is checked against the whole tree's secrets, as a full scan checks it.
+    holders: SecretHolders,
 }
 
 fn key_text(cred: &ValidCredential) -> String {
@@ -52,8 +55,18 @@ fn clean(report: &Report) -> bool {
 
 impl TreeIndex {
     /// The index of a full scan: ready only when the tree was complete and clean.
-    pub(super) fn of(report: &Report, scan: &Scan, cache: &FileCache, cwd: &Path) -> TreeIndex {
+    /// `refused` clientIds that copy a secret make it not ready: which of them a change frees
+    /// only a full scan can tell.
+    pub(super) fn of(
+        report: &Report,
+        scan: &Scan,
+        cache: &FileCache,
+        cwd: &Path,
+        holders: SecretHolders,
+        refused: usize,
+    ) -> TreeIndex {
         let ready = scan.coverage == Coverage::Complete
+            && refused == 0
             && report.diagnostics.is_empty()
             && report.rejected.is_empty()
             && report.credentials.iter().all(|c| c.conflict.is_none());
@@ -68,6 +81,7 @@ impl TreeIndex {
                 .map(|p| (absolute(cwd, p), p.clone()))
                 .collect(),
             secrets: report.secrets.clone(),
+            holders,
             ..TreeIndex::default()
         };
         for cred in &report.credentials {
@@ -128,11 +142,14 @@ impl FileSource {
                 }
             }
         }
-        Some(self.take_changed(fresh))
+        self.take_changed(fresh)
     }
 
     /// Records the changed files as a full scan would, and builds their entries.
-    fn take_changed(&mut self, fresh: Vec<(PathBuf, super::tree::FileStamp, Report)>) -> Scan {
+    fn take_changed(
+        &mut self,
+        fresh: Vec<(PathBuf, super::tree::FileStamp, Report)>,
+    ) -> Option<Scan> {
         let env = self.env.clone();
         let secrets = self.index.secrets.clone();
         let lookup = FileSecrets::with_env(&secrets, self.secrets_dir.as_deref(), {
@@ -154,12 +171,27 @@ impl FileSource {
                 cache.files.insert(file, (now, report));
             }
         }
-        Scan {
+        for entry in &entries {
+            if let Entry::Desired(d) = entry {
+                // A new secret equal to an unchanged credential's clientId refuses that one:
+                // only a full scan passes over it. The cache taken above serves that scan.
+                if self.index.holders.copied_by_another(d) {
+                    self.index.ready = false;
+                    return None;
+                }
+                self.index.holders.record(d);
+            }
+        }
+        if refuse_copied_secrets(&mut entries, &self.index.holders) > 0 {
+            // Which refusal a later change lifts only a full scan can tell.
+            self.index.ready = false;
+        }
+        Some(Scan {
             entries,
             coverage: Coverage::Entries,
             scope: Some(self.scope()),
             problems: Vec::new(),
-        }
+        })
     }
 }
 
@@ -281,6 +313,50 @@ mod tests {
             labels(&t.source.scan_changed(&[a]).expect("clean again")),
             ["A3"]
         );
+    }
+
+    fn refused(scan: &Scan) -> Vec<String> {
+        scan.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Invalid(i) if i.message.contains("clientId equals a secret") => {
+                    Some(i.key.name.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_client_id_copying_a_secret_is_refused_by_an_edit_as_by_a_full_scan() {
+        let mut t = Tree::new();
+        let copy = format!("{}  clientId:\n    file: tok\n", manifest("a", "a"));
+        let a = t.write("a.yaml", &copy);
+        let few = t.source.scan_changed(&[a]).expect("a scan of the edit");
+        assert_eq!(refused(&few), ["a"]);
+        // Until a full scan, every change is passed in full: only it can lift a refusal.
+        let b = t.write("b.yaml", &manifest("b", "b2"));
+        assert!(t.source.scan_changed(&[b]).is_none());
+        assert_eq!(refused(&t.source.scan()), ["a"]);
+        let a = t.write("a.yaml", &manifest("a", "a"));
+        assert!(t.source.scan_changed(&[a]).is_none());
+        assert!(refused(&t.source.scan()).is_empty());
+    }
+
+    #[test]
+    fn a_secret_that_becomes_another_credentials_client_id_asks_for_a_full_scan() {
+        let mut t = Tree::new();
+        std::fs::write(t.dir.path().join("other"), "client-x").expect("w");
+        let with_id = format!("{}  clientId: client-x\n", manifest("a", "a"));
+        t.write("a.yaml", &with_id);
+        assert!(refused(&t.source.scan()).is_empty());
+        // b's token is now a's clientId: a, which did not change, must be refused.
+        let b = t.write(
+            "b.yaml",
+            &manifest("b", "b").replace("file: tok", "file: other"),
+        );
+        assert!(t.source.scan_changed(&[b]).is_none());
+        assert_eq!(refused(&t.source.scan()), ["a"]);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 
 use crate::model::{BigCommerceCredential, Reason, SecretSource};
-use crate::reconcile::{Entry, Gone, Invalid, Scan, SourceKey};
+use crate::reconcile::{
+    refuse_copied_secrets, Entry, Gone, Invalid, Scan, SecretHolders, SourceKey,
+};
 use crate::secret::SecretValue;
 use crate::validate::{semantic, SemanticOptions};
 
@@ -110,7 +112,11 @@ pub async fn scan_object(
         let origin = key.to_string();
         super::build::entry(obj, key, origin, allowed_hosts, &find)
     };
-    Ok(Scan::of_entries(vec![entry]))
+    let mut entries = vec![entry];
+    // A clientId copying the object's own secret (the only ones this scan resolved).
+    let holders = SecretHolders::of(&entries);
+    refuse_copied_secrets(&mut entries, &holders);
+    Ok(Scan::of_entries(entries))
 }
 
 /// The one-object scan of an object being deleted: its row goes as its deletion policy says.
@@ -176,9 +182,17 @@ mod tests {
 
     #[test]
     fn one_trailing_newline_of_secret_data_is_trimmed() {
+        // What one trim leaves of "tok\n\n" is a token with a control character: refused.
+        let Entry::Invalid(left_over) = entry_with(Some("tok\n\n"), None) else {
+            panic!("a token ending in a newline is refused");
+        };
+        assert!(
+            left_over.message.contains("contains control characters"),
+            "{}",
+            left_over.message
+        );
         for (data, string_data, expected) in [
             (Some("tok\n"), None, "tok"),
-            (Some("tok\n\n"), None, "tok\n"),
             (None, Some("tok\n"), "tok"),
             (Some("tok"), None, "tok"),
         ] {
