@@ -9,7 +9,7 @@ use super::options::StoreReadArgs;
 use super::table::{render, terminal_width, Column, Shrink};
 use super::{Output, EXIT_FAILED, EXIT_OK};
 use crate::model::ConditionStatus;
-use crate::store::{ListQuery, ListedCredential, SortColumn};
+use crate::store::{ListQuery, ListedCredential, Listing, SortColumn};
 
 /// The columns `--sort` takes: the ones the table shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,9 +37,9 @@ pub enum SortBy {
 /// `--status`, as the table prints it or in lower case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StatusFilter {
-    /// Active credentials only.
+    // Plain comments: a doc comment here would be a possible value's help, which makes clap
+    // print the long, spread-out layout for the whole of `--help`.
     Active,
-    /// Inactive credentials only.
     Inactive,
 }
 
@@ -204,21 +204,33 @@ pub fn run(args: &ListArgs) -> u8 {
     let text = args.output == Output::Text;
     let listed = runtime.block_on(async {
         let store = args.store.open_existing().await?;
-        let mut rows = store.list(&query).await;
+        let mut listing = store.listing(&query).await;
         // How many are stored, only to say that a filter matched none of them.
         let mut stored = 0;
-        if text && rows.as_ref().is_ok_and(Vec::is_empty) && query != ListQuery::default() {
+        if text
+            && listing.as_ref().is_ok_and(|l| l.rows.is_empty())
+            && query != ListQuery::default()
+        {
             match store.list(&ListQuery::default()).await {
                 Ok(all) => stored = all.len(),
-                Err(e) => rows = Err(e),
+                Err(e) => listing = Err(e),
             }
         }
         store.close().await;
-        rows.map(|rows| (rows, stored)).map_err(anyhow::Error::from)
+        listing.map(|l| (l, stored)).map_err(anyhow::Error::from)
     });
-    let (rows, stored) = match listed {
+    let (Listing { rows, unreadable }, stored) = match listed {
         Ok(listed) => listed,
         Err(e) => return super::errors::report(&e),
+    };
+    // A row that cannot be read fails alone: the others are listed, and it is named.
+    for (id, problem) in &unreadable {
+        errln!("error: stored credential {id} cannot be read: {problem}; it is not listed");
+    }
+    let code = if unreadable.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
     };
     let items: Vec<ListItem> = rows.iter().map(item).collect();
     let printed = match args.output.document(&items) {
@@ -229,7 +241,7 @@ pub fn run(args: &ListArgs) -> u8 {
     match printed {
         Ok(text) => {
             out!("{text}");
-            EXIT_OK
+            code
         }
         Err(e) => {
             errln!("error: {e}");

@@ -7,15 +7,18 @@ use chrono::NaiveDateTime;
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
-use super::ops::{flag, Sql};
+use super::decode::ColumnError;
+use super::ops::{flag, text, Sql};
 use super::types::{ListQuery, ListedCredential, SortColumn, UnoPimCodes};
 use super::{with_pool, Store, StoreError};
 use crate::model::{ConditionStatus, Reason};
 
-struct ListRow {
+/// A row of the list as the query returns it; `label` and `apiUrl` may not be text in a
+/// hand-edited row, which then fails alone.
+pub(super) struct ListRow {
     id: i64,
-    label: String,
-    api_url: String,
+    label: Result<String, ColumnError>,
+    api_url: Result<String, ColumnError>,
     status: bool,
     owner_id: Option<String>,
     last_result: Option<String>,
@@ -29,13 +32,14 @@ where
     &'r str: sqlx::ColumnIndex<R>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     NaiveDateTime: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         Ok(ListRow {
             id: row.try_get("id")?,
-            label: row.try_get("label")?,
-            api_url: row.try_get("api_url")?,
+            label: text(row, "label", "label")?,
+            api_url: text(row, "api_url", "apiUrl")?,
             status: flag(row, "status")?,
             owner_id: row.try_get("owner_id")?,
             last_result: row.try_get("last_result")?,
@@ -45,16 +49,41 @@ where
     }
 }
 
+impl ListRow {
+    /// The listed credential, or the row's id and the column that cannot be read.
+    pub(super) fn listed(self) -> Result<ListedCredential, (i64, ColumnError)> {
+        let id = self.id;
+        Ok(ListedCredential {
+            id,
+            label: self.label.map_err(|e| (id, e))?,
+            api_url: self.api_url.map_err(|e| (id, e))?,
+            active: self.status,
+            owner_id: self.owner_id,
+            last_result: self.last_result,
+            last_verified_at: self.last_verified_at.map(|t| t.and_utc()),
+            // A timestamp that does not parse is not worth failing a listing for.
+            updated_at: super::decode::timestamp("updated_at", self.updated_at.as_deref())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The stored credentials a listing read, and the rows it could not.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The rows, in the query's order.
+    pub rows: Vec<ListedCredential>,
+    /// Rows whose label or API URL cannot be read, by id, with the column and why.
+    pub unreadable: Vec<(i64, ColumnError)>,
+}
+
 impl Store {
-    /// The stored credentials, as the credentials page lists them; no secret is read.
-    pub async fn list(&self, query: &ListQuery) -> Result<Vec<ListedCredential>, StoreError> {
-        if !self.has_credentials() {
-            return Ok(Vec::new());
-        }
+    /// `SELECT … FROM credentials c [LEFT JOIN ownership o]`: the columns of a list row.
+    pub(super) fn list_select(&self) -> String {
         let d = self.dialect;
         let q = |c: &str| d.ident(c);
-        let mut sql = Sql::new(d);
-        let mut text = format!(
+        let updated = d.as_text(&format!("c.{}", q("updated_at")));
+        format!(
             "SELECT {id_value} AS id, c.{label} AS label, c.{api} AS api_url, {status} AS status, {owner} FROM {creds} c {join}",
             id_value = d.as_bigint(&format!("c.{}", q("id"))),
             label = q("label"),
@@ -63,23 +92,36 @@ impl Store {
             creds = q(&self.tables.credentials),
             // A table Laravel made, before bccreds ever wrote to this database, has no owners.
             owner = if self.has_ownership() {
-                format!("o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
+                format!("o.owner_id AS owner_id, o.last_result AS last_result, o.last_verified_at AS last_verified_at, {updated} AS updated_at")
             } else {
-                format!("NULL AS owner_id, NULL AS last_result, NULL AS last_verified_at, {} AS updated_at", d.as_text(&format!("c.{}", q("updated_at"))))
+                format!("NULL AS owner_id, NULL AS last_result, NULL AS last_verified_at, {updated} AS updated_at")
             },
             join = if self.has_ownership() {
                 format!("LEFT JOIN {} o ON o.credential_id = c.{}", q(&self.tables.ownership), q("id"))
             } else {
                 String::new()
             },
-        );
-        let mut filters = Vec::new();
-        if query.active.is_some() {
-            filters.push(format!("c.{} = {}", q("status"), sql.p()));
+        )
+    }
+
+    /// The stored credentials, as the credentials page lists them; no secret is read. Rows that
+    /// cannot be read are left out (see [`Store::listing`]).
+    pub async fn list(&self, query: &ListQuery) -> Result<Vec<ListedCredential>, StoreError> {
+        Ok(self.listing(query).await?.rows)
+    }
+
+    /// The stored credentials, and the rows whose label or API URL cannot be read (which fail
+    /// alone instead of failing the listing).
+    pub async fn listing(&self, query: &ListQuery) -> Result<Listing, StoreError> {
+        if !self.has_credentials() {
+            return Ok(Listing::default());
         }
-        if !filters.is_empty() {
-            text.push_str(" WHERE ");
-            text.push_str(&filters.join(" AND "));
+        let d = self.dialect;
+        let q = |c: &str| d.ident(c);
+        let mut sql = Sql::new(d);
+        let mut text = self.list_select();
+        if query.active.is_some() {
+            text.push_str(&format!(" WHERE c.{} = {}", q("status"), sql.p()));
         }
         let column = match query.sort {
             // The ownership columns are sorted below, alike on every engine (which put NULLs
@@ -87,15 +129,17 @@ impl Store {
             SortColumn::Label
             | SortColumn::Ready
             | SortColumn::ManagedBy
-            | SortColumn::LastVerified => "label",
+            | SortColumn::LastVerified
+            | SortColumn::Reason => "label",
             SortColumn::ApiUrl => "apiUrl",
             SortColumn::Status => "status",
             SortColumn::Updated => "updated_at",
         };
         let dir = if query.descending { "DESC" } else { "ASC" };
-        // Labels sort as a person reads them, whatever the engine's collation.
+        // Labels sort as a person reads them, whatever the engine's collation (and whatever
+        // type a hand-altered column has).
         let key = if column == "label" || column == "apiUrl" {
-            format!("LOWER(c.{})", q(column))
+            format!("LOWER({})", d.as_text(&format!("c.{}", q(column))))
         } else {
             format!("c.{}", q(column))
         };
@@ -110,24 +154,18 @@ impl Store {
         // The search is matched here, not in SQL: SQLite's LOWER folds ASCII only and MariaDB's
         // collation ignores accents, so the same search would find different rows per engine.
         let needle = query.search.as_deref().map(fold).unwrap_or_default();
-        let mut listed: Vec<ListedCredential> = rows
-            .into_iter()
-            .filter(|r| needle.is_empty() || fold(&r.label).contains(&needle))
-            .map(|r| ListedCredential {
-                id: r.id,
-                label: r.label,
-                api_url: r.api_url,
-                active: r.status,
-                owner_id: r.owner_id,
-                last_result: r.last_result,
-                last_verified_at: r.last_verified_at.map(|t| t.and_utc()),
-                // A timestamp that does not parse is not worth failing a listing for.
-                updated_at: super::decode::timestamp("updated_at", r.updated_at.as_deref())
-                    .unwrap_or_default(),
-            })
-            .collect();
-        sort_by_ownership(&mut listed, query);
-        Ok(listed)
+        let mut listing = Listing::default();
+        for row in rows {
+            match row.listed() {
+                Ok(r) if needle.is_empty() || fold(&r.label).contains(&needle) => {
+                    listing.rows.push(r)
+                }
+                Ok(_) => {}
+                Err(bad) => listing.unreadable.push(bad),
+            }
+        }
+        sort_by_ownership(&mut listing.rows, query);
+        Ok(listing)
     }
 
     pub(crate) async fn source_path_exists(&self) -> Result<bool, StoreError> {
@@ -185,6 +223,14 @@ impl Store {
 }
 
 impl ListedCredential {
+    /// The reason of the last failure, or None when the row is Ready or not managed.
+    pub fn failure(&self) -> Option<&str> {
+        match self.ready() {
+            Some(ConditionStatus::True) | None => None,
+            _ => self.last_result.as_deref(),
+        }
+    }
+
     /// Ready as `list` shows it: `None` for a row bccreds does not manage, Unknown before the
     /// first verification or after one without a verdict, else what the last verification says.
     pub fn ready(&self) -> Option<ConditionStatus> {
@@ -225,6 +271,7 @@ fn sort_by_ownership(rows: &mut [ListedCredential], query: &ListQuery) {
             )
         },
         SortColumn::LastVerified => |a, b| missing_last(a.last_verified_at, b.last_verified_at),
+        SortColumn::Reason => |a, b| missing_last(a.failure(), b.failure()),
         SortColumn::Label | SortColumn::ApiUrl | SortColumn::Status | SortColumn::Updated => return,
     };
     if query.descending {

@@ -140,8 +140,8 @@ impl Sql {
 /// one shape arrives as text and is read by `decode`.
 pub(crate) struct CredentialRow {
     id: i64,
-    label: String,
-    api_url: String,
+    label: Result<String, ColumnError>,
+    api_url: Result<String, ColumnError>,
     client_id: Option<String>,
     client_secret: Option<String>,
     access_token: String,
@@ -165,6 +165,35 @@ where
     row.try_get::<i64, _>(column).map(|v| v != 0)
 }
 
+/// A text column (`label`, `apiUrl`) as text, or why it is not: a hand-edited row may hold bytes
+/// there (an SQLite BLOB, a bytea or VARBINARY column), which must fail its own row only.
+pub(crate) fn text<'r, R>(
+    row: &'r R,
+    column: &'r str,
+    name: &'static str,
+) -> Result<Result<String, ColumnError>, sqlx::Error>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let not_text = |reason: &str| ColumnError {
+        column: name,
+        reason: reason.to_string(),
+    };
+    match row.try_get::<String, _>(column) {
+        Ok(text) => Ok(Ok(text)),
+        Err(sqlx::Error::ColumnDecode { .. }) => match row.try_get::<Vec<u8>, _>(column) {
+            Ok(bytes) => Ok(String::from_utf8(bytes)
+                .map_err(|_| not_text("holds bytes that are not UTF-8 text"))),
+            Err(sqlx::Error::ColumnDecode { .. }) => Ok(Err(not_text("is not text"))),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 impl CredentialRow {
     pub(crate) fn id(&self) -> i64 {
         self.id
@@ -177,12 +206,13 @@ where
     &'r str: sqlx::ColumnIndex<R>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         Ok(CredentialRow {
             id: row.try_get("id")?,
-            label: row.try_get("label")?,
-            api_url: row.try_get("api_url")?,
+            label: text(row, "label", "label")?,
+            api_url: text(row, "api_url", "apiUrl")?,
             client_id: row.try_get("client_id")?,
             client_secret: row.try_get("client_secret")?,
             access_token: row.try_get("access_token")?,
@@ -291,8 +321,8 @@ impl Store {
         Ok(StoredCredential {
             id,
             data: StoredData {
-                label: row.label,
-                api_url: row.api_url,
+                label: row.label.map_err(unreadable)?,
+                api_url: row.api_url.map_err(unreadable)?,
                 client_id: row.client_id,
                 client_secret: row
                     .client_secret

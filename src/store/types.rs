@@ -144,6 +144,8 @@ pub enum SortColumn {
     ManagedBy,
     /// By the last verification, oldest first (never verified last).
     LastVerified,
+    /// By the reason of the last failure (rows without one last).
+    Reason,
     /// By last update (not a column; kept for scripts that sort by it).
     Updated,
 }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// The bccreds binary cargo built for these tests.
@@ -76,4 +76,47 @@ pub fn first_line(child: &mut Child) -> String {
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the first line within 30 s")
+}
+
+/// `bccreds serve ARGS…` (killed when dropped) and the address it serves on.
+pub struct Serve {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `bccreds serve --store STORE ARGS…` and waits for it to say where it listens.
+pub fn serve(store: &str, args: &[&str]) -> Serve {
+    let mut child = bccreds()
+        .args(["serve", "--store", store])
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve says where it listens")
+            .expect("line");
+        if let Some(rest) = line.strip_prefix("bccreds serving the credentials page on http://") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining stderr so that the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let port = addr.rsplit(':').next().expect("port");
+    Serve {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }

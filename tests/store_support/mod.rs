@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 use bccreds::crypto::AppKey;
-use bccreds::store::{Encryption, Store, StoreOptions};
+use bccreds::secret::SecretValue;
+use bccreds::store::{CredentialData, Encryption, Ownership, SecretUpdate, Store, StoreOptions};
 use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
@@ -268,5 +269,38 @@ where
         let db = TestDb::create(engine, admin).await;
         let db = scenario(db).await;
         db.drop_db().await;
+    }
+}
+
+/// A credential of store abc123 with `label` and `token`, no mappings.
+pub fn credential(label: &str, token: &str) -> CredentialData {
+    CredentialData {
+        label: label.to_string(),
+        api_url: "https://api.bigcommerce.com/stores/abc123/".into(),
+        client_id: None,
+        client_secret: SecretUpdate::Keep,
+        access_token: SecretUpdate::Set(SecretValue::new(token)),
+        active: true,
+        default_locale: None,
+        default_currency: None,
+        locale_mapping: Default::default(),
+        currency_mapping: Default::default(),
+        store_info: None,
+    }
+}
+
+/// `owner`'s ownership record of the manifest `key`, last verified successfully.
+pub fn ownership(owner: &str, key: &str) -> Ownership {
+    Ownership {
+        credential_id: 0,
+        owner_id: owner.to_string(),
+        source_key: key.to_string(),
+        spec_sha256: "a".repeat(64),
+        secret_sha256: "b".repeat(64),
+        last_verified_at: None,
+        last_result: Some("Verified".into()),
+        last_message: None,
+        deletion_policy: bccreds::model::DeletionPolicy::Delete,
+        source_path: None,
     }
 }
