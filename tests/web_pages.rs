@@ -4,12 +4,12 @@
 //! are 404, every page has a strict CSP, and off loopback the page needs the token.
 
 mod common;
+mod store_support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use bccreds::simulator::{Fixture, Simulator};
+use common::serve;
 
 const FIXTURE: &str = r#"
 stores:
@@ -87,47 +87,6 @@ async fn store(dir: &Path) -> String {
     let second = apply(SECRETS[2]);
     assert!(second.contains("1 failed"), "{second}");
     store
-}
-
-/// `bccreds serve ARGS…` and the address it serves on.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(store: &str, args: &[&str]) -> Serve {
-    let mut child = common::bccreds()
-        .args(["serve", "--store", store])
-        .args(args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve says where it listens")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("bccreds serving the credentials page on http://") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stderr so that the process never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let port = addr.rsplit(':').next().expect("port");
-    Serve {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
 }
 
 fn client() -> reqwest::Client {
@@ -414,4 +373,77 @@ async fn get_status(client: &reqwest::Client, url: &str) -> u16 {
         .expect("response")
         .status()
         .as_u16()
+}
+
+/// The list is paged: 50 rows unless `per_page` asks otherwise (at most 500), the count says
+/// how many match and are stored, and the pager links keep the query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_is_read_one_page_at_a_time() {
+    let db = store_support::sqlite().await;
+    let store = db.store("").await;
+    for i in 0..120 {
+        let label = format!("Shop {i:03}");
+        let key = format!("shop/s{i}");
+        store
+            .create(
+                &store_support::credential(&label, "tok"),
+                &store_support::ownership("gitops", &key),
+            )
+            .await
+            .expect("create");
+    }
+    store.close().await;
+    let server = serve(&db.url, &["--listen", "127.0.0.1:0"]);
+    let base = &server.base;
+
+    let (code, _, body) = get(base, "/").await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(labels(&body).len(), 50);
+    assert_eq!(labels(&body)[0], "Shop 000");
+    assert!(
+        body.contains("<p id=\"count\">120 of 120 credentials</p>"),
+        "{body}"
+    );
+    assert!(body.contains("Rows 1–50 · page 1 of 3"), "{body}");
+    assert!(
+        body.contains("href=\"?sort=label&amp;dir=asc&amp;page=2\""),
+        "{body}"
+    );
+
+    let (_, _, last) = get(base, "/?sort=label&dir=asc&page=3").await;
+    assert_eq!(labels(&last).first().map(String::as_str), Some("Shop 100"));
+    assert_eq!(labels(&last).len(), 20);
+    assert!(last.contains("Rows 101–120 · page 3 of 3") && last.contains("rel=\"prev\""));
+    assert!(!last.contains("rel=\"next\""), "{last}");
+
+    // A page size past the cap is the cap; a search counts what matches, on its own pages.
+    let (_, _, all) = get(base, "/?per_page=100000").await;
+    assert_eq!(
+        labels(&all).len(),
+        120,
+        "500 at most, and only 120 are stored"
+    );
+    let (_, _, found) = get(base, "/?q=shop+1&per_page=7&page=2").await;
+    assert_eq!(
+        labels(&found),
+        ["Shop 107", "Shop 108", "Shop 109", "Shop 110", "Shop 111", "Shop 112", "Shop 113"]
+    );
+    assert!(
+        found.contains("<p id=\"count\">20 of 120 credentials</p>"),
+        "{found}"
+    );
+    assert!(
+        found.contains("href=\"?q=shop+1&amp;sort=label&amp;dir=asc&amp;per_page=7&amp;page=3\""),
+        "{found}"
+    );
+    // Past the last page: nothing, and the way back.
+    let (code, _, past) = get(base, "/?page=99").await;
+    assert_eq!(code, 200);
+    assert!(
+        labels(&past).is_empty() && past.contains("Go to the first page"),
+        "{past}"
+    );
+    // The fragment the live filter fetches carries the pager too.
+    let (_, _, part) = get(base, "/?partial=results&page=2").await;
+    assert!(part.contains("Rows 51–100 · page 2 of 3"), "{part}");
 }

@@ -2,12 +2,10 @@
 //! ignored, as a shared link from an older version should still open), and applied to the rows.
 //! Pure, so every combination is tested without a server.
 
-use std::cmp::Ordering;
-
 use serde::Deserialize;
 
 use crate::model::ConditionStatus;
-use crate::store::{fold, ListedCredential};
+use crate::store::{PageQuery, SortColumn};
 
 /// A column of the list, as `sort=` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +78,8 @@ pub struct RawQuery {
     status: Option<String>,
     ready: Option<String>,
     managed: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
 }
 
 /// What the list shows: the parsed query.
@@ -97,7 +97,16 @@ pub struct ListQuery {
     pub ready: Option<ConditionStatus>,
     /// `yes` / `no`.
     pub managed: Option<bool>,
+    /// Which page, from 1.
+    pub page: u64,
+    /// Rows per page, from 1 to [`MAX_PER_PAGE`].
+    pub per_page: u64,
 }
+
+/// Rows per page unless `per_page=` asks otherwise.
+pub const DEFAULT_PER_PAGE: u64 = 50;
+/// The most rows one page shows, whatever `per_page=` asks.
+pub const MAX_PER_PAGE: u64 = 500;
 
 impl Default for ListQuery {
     fn default() -> Self {
@@ -108,6 +117,8 @@ impl Default for ListQuery {
             status: None,
             ready: None,
             managed: None,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
         }
     }
 }
@@ -136,7 +147,44 @@ impl ListQuery {
                 "no" => Some(false),
                 _ => None,
             },
+            page: text(&raw.page)
+                .parse::<u64>()
+                .ok()
+                .filter(|p| *p > 0)
+                .unwrap_or(1),
+            per_page: text(&raw.per_page)
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map_or(DEFAULT_PER_PAGE, |n| n.min(MAX_PER_PAGE)),
         }
+    }
+
+    /// The store's query for this page.
+    pub fn to_store(&self) -> PageQuery {
+        PageQuery {
+            search: self.search.clone(),
+            sort: match self.sort {
+                Column::Label => SortColumn::Label,
+                Column::ApiUrl => SortColumn::ApiUrl,
+                Column::Status => SortColumn::Status,
+                Column::Ready => SortColumn::Ready,
+                Column::ManagedBy => SortColumn::ManagedBy,
+                Column::LastVerified => SortColumn::LastVerified,
+                Column::Reason => SortColumn::Reason,
+            },
+            descending: self.descending,
+            active: self.status,
+            ready: self.ready,
+            managed: self.managed,
+            offset: (self.page - 1).saturating_mul(self.per_page),
+            limit: self.per_page,
+        }
+    }
+
+    /// The number of pages `matching` rows fill (at least one).
+    pub fn pages(&self, matching: u64) -> u64 {
+        matching.div_ceil(self.per_page).max(1)
     }
 
     /// Whether any filter or search is set (so an empty result is "no match").
@@ -147,8 +195,17 @@ impl ListQuery {
             || self.managed.is_some()
     }
 
-    /// This query as a query string, with `sort`/`dir` replaced by `sort_by` (a header link).
+    /// This query as a query string, with `sort`/`dir` replaced (a header link), on page 1.
     pub fn href(&self, sort: Column, descending: bool) -> String {
+        self.link(sort, descending, 1)
+    }
+
+    /// This query as a query string on page `page`.
+    pub fn page_href(&self, page: u64) -> String {
+        self.link(self.sort, self.descending, page)
+    }
+
+    fn link(&self, sort: Column, descending: bool, page: u64) -> String {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
@@ -164,6 +221,12 @@ impl ListQuery {
         }
         pairs.push(("sort", sort.key().into()));
         pairs.push(("dir", if descending { "desc" } else { "asc" }.into()));
+        if self.per_page != DEFAULT_PER_PAGE {
+            pairs.push(("per_page", self.per_page.to_string()));
+        }
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+        }
         let encoded: Vec<String> = pairs
             .into_iter()
             .map(|(k, v)| format!("{k}={}", encode(&v)))
@@ -176,81 +239,9 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// The reason of the last failure of a row, or None when it is fine or unmanaged.
-pub fn failure(row: &ListedCredential) -> Option<&str> {
-    match row.ready() {
-        Some(ConditionStatus::True) | None => None,
-        _ => row.last_result.as_deref(),
-    }
-}
-
-/// The rows the query selects, in its order. Search ignores case (Unicode), as `list` does.
-pub fn select<'a>(rows: &'a [ListedCredential], q: &ListQuery) -> Vec<&'a ListedCredential> {
-    let needle = fold(&q.search);
-    let mut out: Vec<&ListedCredential> = rows
-        .iter()
-        .filter(|r| needle.is_empty() || fold(&r.label).contains(&needle))
-        .filter(|r| q.status.is_none_or(|a| r.active == a))
-        .filter(|r| q.ready.is_none_or(|s| r.ready() == Some(s)))
-        .filter(|r| q.managed.is_none_or(|m| r.owner_id.is_some() == m))
-        .collect();
-    out.sort_by(|a, b| {
-        let order = compare(a, b, q.sort).then_with(|| a.id.cmp(&b.id));
-        if q.descending {
-            order.reverse()
-        } else {
-            order
-        }
-    });
-    out
-}
-
-fn compare(a: &ListedCredential, b: &ListedCredential, column: Column) -> Ordering {
-    // Missing values sort last in ascending order, as `list` sorts them.
-    fn last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
-        match (a, b) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        }
-    }
-    match column {
-        Column::Label => fold(&a.label).cmp(&fold(&b.label)),
-        Column::ApiUrl => a.api_url.cmp(&b.api_url),
-        Column::Status => b.active.cmp(&a.active),
-        Column::Ready => last(a.ready().map(ready_rank), b.ready().map(ready_rank)),
-        Column::ManagedBy => last(a.owner_id.as_ref(), b.owner_id.as_ref()),
-        Column::LastVerified => last(a.last_verified_at, b.last_verified_at),
-        Column::Reason => last(failure(a), failure(b)),
-    }
-}
-
-/// False first: what needs attention leads.
-fn ready_rank(s: ConditionStatus) -> u8 {
-    match s {
-        ConditionStatus::False => 0,
-        ConditionStatus::True => 1,
-        ConditionStatus::Unknown => 2,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(id: i64, label: &str, owner: Option<&str>, result: Option<&str>) -> ListedCredential {
-        ListedCredential {
-            id,
-            label: label.into(),
-            api_url: format!("https://api.bigcommerce.com/stores/s{id}/"),
-            active: id % 2 == 1,
-            owner_id: owner.map(str::to_string),
-            last_result: result.map(str::to_string),
-            last_verified_at: None,
-            updated_at: None,
-        }
-    }
 
     fn query(text: &str) -> ListQuery {
         let raw: RawQuery = serde_urlencoded_like(text);
@@ -269,43 +260,52 @@ mod tests {
             status: get("status"),
             ready: get("ready"),
             managed: get("managed"),
+            page: get("page"),
+            per_page: get("per_page"),
         }
     }
 
-    fn labels(rows: &[&ListedCredential]) -> Vec<String> {
-        rows.iter().map(|r| r.label.clone()).collect()
-    }
-
-    fn rows() -> Vec<ListedCredential> {
-        vec![
-            row(1, "Zürich", Some("gitops"), Some("Verified")),
-            row(2, "alpha", Some("gitops"), Some("InvalidToken")),
-            row(3, "Beta", None, None),
-            row(4, "zeta", Some("other"), Some("Unreachable")),
-        ]
+    #[test]
+    fn the_store_is_asked_for_one_page_with_the_filters() {
+        let q = query("q=Z%C3%9CRICH&ready=false&managed=no&status=inactive&sort=reason&dir=desc&page=3&per_page=20");
+        assert_eq!(
+            q.to_store(),
+            PageQuery {
+                search: "ZÜRICH".into(),
+                sort: SortColumn::Reason,
+                descending: true,
+                active: Some(false),
+                ready: Some(ConditionStatus::False),
+                managed: Some(false),
+                offset: 40,
+                limit: 20,
+            }
+        );
+        let first = query("").to_store();
+        assert_eq!((first.offset, first.limit), (0, DEFAULT_PER_PAGE));
+        // A page size past the cap is the cap; nonsense is the default; pages start at 1.
+        for (text, per_page, page) in [
+            ("per_page=100000", MAX_PER_PAGE, 1),
+            ("per_page=0&page=0", DEFAULT_PER_PAGE, 1),
+            ("per_page=-5&page=x", DEFAULT_PER_PAGE, 1),
+            ("per_page=7&page=18446744073709551615", 7, u64::MAX),
+        ] {
+            let q = query(text);
+            assert_eq!((q.per_page, q.page), (per_page, page), "{text}");
+            let _ = q.to_store();
+        }
+        assert_eq!(query("per_page=20").pages(0), 1);
+        assert_eq!(query("per_page=20").pages(41), 3);
     }
 
     #[test]
-    fn search_filters_and_sorts_compose() {
-        let rows = rows();
+    fn page_links_keep_the_query_and_sorting_starts_over() {
+        let q = query("q=a&per_page=20&page=4&sort=ready");
+        assert_eq!(q.page_href(5), "?q=a&sort=ready&dir=asc&per_page=20&page=5");
+        assert_eq!(q.page_href(1), "?q=a&sort=ready&dir=asc&per_page=20");
         assert_eq!(
-            labels(&select(&rows, &query(""))),
-            ["alpha", "Beta", "zeta", "Zürich"]
-        );
-        assert_eq!(labels(&select(&rows, &query("q=Z%C3%9CRICH"))), ["Zürich"]);
-        assert_eq!(labels(&select(&rows, &query("ready=false"))), ["alpha"]);
-        assert_eq!(labels(&select(&rows, &query("managed=no"))), ["Beta"]);
-        assert_eq!(
-            labels(&select(&rows, &query("status=active&sort=label&dir=desc"))),
-            ["Zürich", "Beta"]
-        );
-        assert_eq!(
-            labels(&select(&rows, &query("sort=ready"))),
-            ["alpha", "Zürich", "zeta", "Beta"]
-        );
-        assert_eq!(
-            labels(&select(&rows, &query("sort=reason"))),
-            ["alpha", "zeta", "Zürich", "Beta"]
+            q.href(Column::Label, true),
+            "?q=a&sort=label&dir=desc&per_page=20"
         );
     }
 

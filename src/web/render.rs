@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
-use super::query::{failure, select, Column, ListQuery};
+use super::query::{Column, ListQuery};
 use super::view::{ConditionView, Detail, LastPass, Live};
 use crate::model::ConditionStatus;
-use crate::store::ListedCredential;
+use crate::store::{ListedCredential, Page};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {
     html! {
@@ -120,6 +120,9 @@ fn filters(q: &ListQuery) -> Markup {
             }
             input type="hidden" name="sort" value=(q.sort.key());
             input type="hidden" name="dir" value=(if q.descending { "desc" } else { "asc" });
+            @if q.per_page != super::DEFAULT_PER_PAGE {
+                input type="hidden" name="per_page" value=(q.per_page);
+            }
             button type="submit" id="apply-filters" { "Filter" }
         }
     }
@@ -134,28 +137,59 @@ fn list_row(r: &ListedCredential) -> Markup {
             td.col-ready { (ready_badge(r.ready())) }
             td.col-managedBy { (r.owner_id.as_deref().unwrap_or("-")) }
             td.col-lastVerified { (time(r.last_verified_at)) }
-            td.col-reason { (failure(r).unwrap_or("")) }
+            td.col-reason { (r.failure().unwrap_or("")) }
         }
     }
 }
 
-/// The part of the list page that live filtering and pass events replace.
-pub fn results(rows: &[ListedCredential], q: &ListQuery) -> Markup {
-    let shown = select(rows, q);
-    let noun = if rows.len() == 1 {
+fn pager(page: &Page, q: &ListQuery) -> Markup {
+    let pages = q.pages(page.matching);
+    let first = (q.page - 1).saturating_mul(q.per_page) + 1;
+    let last = first + page.rows.len() as u64 - 1;
+    html! {
+        nav id="pager" aria-label="Pages" {
+            @if q.page > 1 {
+                a rel="prev" href=(q.page_href((q.page - 1).min(pages))) { "← Previous" }
+            }
+            span id="page-position" {
+                @if page.rows.is_empty() { "Page " (q.page) " of " (pages) }
+                @else { "Rows " (first) "–" (last) " · page " (q.page) " of " (pages) }
+            }
+            @if q.page < pages {
+                a rel="next" href=(q.page_href(q.page + 1)) { "Next →" }
+            }
+        }
+    }
+}
+
+/// The part of the list page that live filtering and pass events replace: one page of rows,
+/// how many match and are stored, and the way to the other pages.
+pub fn results(page: &Page, q: &ListQuery) -> Markup {
+    let noun = if page.stored == 1 {
         "credential"
     } else {
         "credentials"
     };
     html! {
         div id="results" aria-live="polite" {
-            p id="count" { (shown.len()) " of " (rows.len()) " " (noun) }
-            @if shown.is_empty() {
+            p id="count" { (page.matching) " of " (page.stored) " " (noun) }
+            @if !page.unreadable.is_empty() {
+                p id="unreadable" class="pass pass-error" {
+                    "Left out, since they cannot be read: "
+                    @for (i, (id, problem)) in page.unreadable.iter().enumerate() {
+                        @if i > 0 { "; " }
+                        "row " (id) " (" (problem) ")"
+                    }
+                }
+            }
+            @if page.rows.is_empty() {
                 p id="empty" class="empty" {
-                    @if rows.is_empty() {
+                    @if page.stored == 0 {
                         "No credentials stored yet: nothing has been applied to this store."
+                    } @else if page.matching > 0 {
+                        "No rows on this page. " a href=(q.page_href(1)) { "Go to the first page" }
                     } @else if q.filters() {
-                        "No credentials match these filters (" (rows.len()) " stored). "
+                        "No credentials match these filters (" (page.stored) " stored). "
                         a href="/" { "Clear the filters" }
                     } @else {
                         "No credentials stored."
@@ -165,16 +199,17 @@ pub fn results(rows: &[ListedCredential], q: &ListQuery) -> Markup {
                 div.scroll {
                     table id="credentials" {
                         thead { tr { @for c in Column::ALL { (header_cell(q, c)) } } }
-                        tbody { @for r in &shown { (list_row(r)) } }
+                        tbody { @for r in &page.rows { (list_row(r)) } }
                     }
                 }
             }
+            @if page.matching > q.per_page || q.page > 1 { (pager(page, q)) }
         }
     }
 }
 
 /// The list page.
-pub fn list_page(rows: &[ListedCredential], q: &ListQuery, live: Option<&Live>) -> String {
+pub fn list_page(rows: &Page, q: &ListQuery, live: Option<&Live>) -> String {
     let pass = live.and_then(|l| l.last_pass.as_ref());
     layout(
         "Credentials",
@@ -294,6 +329,20 @@ pub fn detail_page(d: &Detail, live: Option<&Live>) -> String {
         }
     };
     layout(&data.label, live.is_some(), body).into_string()
+}
+
+/// The page of a stored row that cannot be read (`problem` names the column, never a value).
+pub fn unreadable_page(id: i64, problem: &str) -> String {
+    layout(
+        "Cannot be read",
+        false,
+        html! {
+            nav.crumbs { a href="/" { "← Credentials" } }
+            h1 { "Credential " (id) " cannot be read" }
+            p id="problem" { "Its " (problem) "; the other credentials are not affected." }
+        },
+    )
+    .into_string()
 }
 
 /// The page for an id that is not stored.
