@@ -5,7 +5,7 @@ mod common;
 
 use common::run;
 
-const SUBCOMMANDS: [&str; 15] = [
+const SUBCOMMANDS: [&str; 17] = [
     "validate",
     "verify",
     "plan",
@@ -14,6 +14,8 @@ const SUBCOMMANDS: [&str; 15] = [
     "controller",
     "status",
     "list",
+    "export",
+    "serve",
     "rekey",
     "simulate-bigcommerce",
     "schema",
@@ -22,6 +24,28 @@ const SUBCOMMANDS: [&str; 15] = [
     "completions",
     "man",
 ];
+
+/// The subcommands `bccreds --help` lists, so that a new one cannot slip past these tests.
+fn listed_subcommands() -> Vec<String> {
+    let text = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    text.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn these_tests_know_every_subcommand() {
+    let mut listed = listed_subcommands();
+    let mut known: Vec<String> = SUBCOMMANDS.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    known.sort();
+    assert_eq!(listed, known);
+}
 
 #[test]
 fn completions_for_every_shell_name_every_subcommand() {

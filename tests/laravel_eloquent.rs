@@ -194,16 +194,17 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
                 prefix,
                 &[],
                 "adopting the row Laravel made",
-                [1, 1, 0, 0, 0],
+                [1, 0, 0, 0, 0],
             )
             .await;
         let items = report["items"].as_array().expect("items");
         let adoption = items.iter().find(|i| i["label"] == "Hand Made");
         assert_eq!(
-            adoption.map(|i| &i["action"]),
-            Some(&json!("Adopt")),
+            adoption.map(|i| (&i["action"], &i["result"])),
+            Some((&json!("Adopt"), &json!("adopted"))),
             "[{e:?}] {report:#}"
         );
+        assert_eq!(report["summary"]["adopted"], 1, "[{e:?}] {report:#}");
         let rows = laravel_rows(&db, prefix).await;
         let adopted = row(e, &rows, "Hand Made");
         expect_column(

@@ -1,14 +1,12 @@
 //! `bccreds export`: the credentials already in the store as manifests that adopt them without
 //! changing a byte, for teams moving hand-made credentials into git or Kubernetes.
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::errors::UsageError;
+use super::export_files::{self, Planned, Written};
 use super::list::StatusFilter;
 use super::options::StoreArgs;
 use super::{EXIT_FAILED, EXIT_OK};
@@ -24,11 +22,9 @@ const SCHEMA_FILE: &str = "bigcommercecredential.schema.json";
 /// Where the exported secrets go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SecretsMode {
-    /// Nowhere: the manifests have no secrets, and adoption keeps the stored ones.
+    // Described in `--secrets`' help: doc comments here would make `--help` long.
     None,
-    /// One file per secret under --secrets-dir (mode 0600), named by `file:` sources.
     Files,
-    /// A `kind: Secret` per credential beside its manifest (mode 0600), named by secretKeyRefs.
     Kubernetes,
 }
 
@@ -46,7 +42,8 @@ pub struct ExportArgs {
     /// Only rows that no reconciler manages yet.
     #[arg(long, help_heading = "Select")]
     unmanaged: bool,
-    /// Where secrets go; they never go to stdout.
+    /// Where secrets go, never stdout: none (adoption keeps the stored ones), files (under
+    /// --secrets-dir, 0600) or kubernetes (a Secret beside each manifest, 0600).
     #[arg(long, value_enum, default_value_t = SecretsMode::None, help_heading = "Output")]
     secrets: SecretsMode,
     /// The directory `--secrets files` writes to (apply with the same --secrets-dir).
@@ -58,6 +55,9 @@ pub struct ExportArgs {
     /// metadata.namespace of the manifests and Secrets.
     #[arg(long, help_heading = "Output")]
     namespace: Option<String>,
+    /// Replace files that exist already in --output-dir and --secrets-dir.
+    #[arg(long, help_heading = "Output")]
+    force: bool,
     /// Hosts an apiUrl may name: rows naming others are not exported.
     #[arg(long = "allowed-host", default_value = crate::api_url::DEFAULT_ALLOWED_HOST,
           value_delimiter = ',', env = "BCCREDS_ALLOWED_HOSTS", help_heading = "Output")]
@@ -147,9 +147,10 @@ fn export_row(
             ("accessToken", Some(&data.access_token)),
             ("clientSecret", data.client_secret.as_ref()),
         ];
+        let files = args.secrets == SecretsMode::Files;
         if let Some(problem) = secrets
             .iter()
-            .find_map(|(field, value)| value.and_then(|v| export::secret_problem(field, v)))
+            .find_map(|(field, value)| value.and_then(|v| export::secret_problem(field, v, files)))
         {
             return Err(problem);
         }
@@ -227,7 +228,8 @@ async fn collect(args: &ExportArgs) -> anyhow::Result<(Vec<Exported>, Vec<Skippe
     };
     let result = async {
         // Names come from every row, so that a filter never changes a credential's name.
-        let all = store.list(&ListQuery::default()).await?;
+        let listing = store.listing(&ListQuery::default()).await?;
+        let all = listing.rows;
         let names = export::names(all.iter().map(|r| (r.id, r.label.as_str())));
         let selected: Vec<&ListedCredential> = all.iter().filter(|r| args.selects(r)).collect();
         let missing: Vec<String> = args
@@ -238,6 +240,14 @@ async fn collect(args: &ExportArgs) -> anyhow::Result<(Vec<Exported>, Vec<Skippe
             .collect();
         let codes = store.unopim_codes().await?;
         let (mut exported, mut skipped) = (Vec::new(), Vec::new());
+        // A row whose label cannot be read is never selected by one: it is named, and fails alone.
+        for (id, problem) in listing.unreadable {
+            skipped.push(Skipped {
+                label: String::new(),
+                id,
+                reason: format!("the row cannot be read: {problem}"),
+            });
+        }
         for listed in selected {
             let skip = |reason: String| Skipped {
                 label: listed.label.clone(),
@@ -262,42 +272,6 @@ async fn collect(args: &ExportArgs) -> anyhow::Result<(Vec<Exported>, Vec<Skippe
     result
 }
 
-/// Writes `contents` to `path` through a new file renamed into place, so that a reader never
-/// sees half a file; `private` files are created 0600 and never exist with wider permissions.
-fn write_atomic(path: &Path, contents: &str, private: bool) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options
-        .write(true)
-        .create_new(true)
-        .mode(if private { 0o600 } else { 0o644 });
-    let written = options.open(&tmp).and_then(|mut f| {
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()
-    });
-    let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed.with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// A directory for secrets: created 0700, so that nobody else can even list the file names.
-fn private_dir(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("cannot create {}", path.display()))
-}
-
 /// Writes the exported files under `out` (and `secrets_dir`); returns each credential's file.
 /// The schema file the modelines name is written too, except for Kubernetes output, which
 /// `kubectl apply -f DIR` reads whole and where a JSON Schema is not an object it can apply.
@@ -306,30 +280,46 @@ fn write_tree(
     out: &Path,
     secrets_dir: Option<&Path>,
     with_schema: bool,
-) -> anyhow::Result<BTreeMap<String, PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    force: bool,
+) -> anyhow::Result<Written> {
+    let mut files = Vec::new();
     if with_schema {
-        write_atomic(
-            &out.join(SCHEMA_FILE),
-            &crate::schema::manifest_schema_json(),
-            false,
-        )?;
+        files.push(Planned {
+            path: out.join(SCHEMA_FILE),
+            contents: crate::schema::manifest_schema_json(),
+            private: false,
+        });
     }
-    let mut written = BTreeMap::new();
+    let mut written = Written::new();
     for e in exported {
         let root = secrets_dir.unwrap_or(out);
         for (relative, contents) in &e.secret_files {
-            let path = root.join(relative);
-            if let Some(parent) = path.parent().filter(|p| *p != root) {
-                private_dir(parent)?;
-            }
-            write_atomic(&path, contents, true)?;
+            files.push(Planned {
+                path: root.join(relative),
+                contents: contents.clone(),
+                private: true,
+            });
         }
         let path = out.join(format!("{}.yaml", e.name));
-        write_atomic(&path, &e.manifest, false)?;
+        files.push(Planned {
+            path: path.clone(),
+            contents: e.manifest.clone(),
+            private: false,
+        });
         written.insert(e.label.clone(), path);
     }
+    export_files::write_all(&files, force)?;
     Ok(written)
+}
+
+/// A label cut to what a line of a terminal shows (labels may run to thousands of characters
+/// in a hand-edited row), with `…` where it was cut.
+fn shortened(label: &str) -> String {
+    const SHOWN: usize = 80;
+    match label.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &label[..cut]),
+        None => label.to_string(),
+    }
 }
 
 pub fn run(args: &ExportArgs) -> u8 {
@@ -349,6 +339,7 @@ pub fn run(args: &ExportArgs) -> u8 {
             dir,
             args.secrets_dir.as_deref(),
             args.secrets != SecretsMode::Kubernetes,
+            args.force,
         ) {
             Ok(written) => {
                 for (label, path) in &written {
@@ -373,9 +364,12 @@ pub fn run(args: &ExportArgs) -> u8 {
         );
     }
     for s in &skipped {
+        let label = match s.label.as_str() {
+            "" => String::new(),
+            label => format!("\"{}\" ", escape_controls(&shortened(label))),
+        };
         errln!(
-            "skipped \"{}\" (row {}): {}",
-            escape_controls(&s.label),
+            "skipped {label}(row {}): {}",
             s.id,
             escape_controls(&s.reason)
         );

@@ -7,6 +7,7 @@ pub mod demo;
 mod docs;
 mod errors;
 mod export;
+mod export_files;
 mod list;
 mod options;
 pub(crate) mod out;

@@ -7,12 +7,19 @@ use crate::secret::SecretValue;
 use crate::store::{StoredData, UnoPimCodes};
 use crate::validate::{validate_text, Report, ValidateOptions};
 
-/// Why `value`, the stored `field`, cannot be exported as a secret source, or None.
-pub fn secret_problem(field: &str, value: &SecretValue) -> Option<String> {
+/// Why `value`, the stored `field`, cannot be exported as a secret source, or None. A file
+/// (`files`) is written with one newline after the value, which reading trims, with a `\r`
+/// before it.
+pub fn secret_problem(field: &str, value: &SecretValue, files: bool) -> Option<String> {
+    let text = value.expose();
     let why = if value.is_empty() {
         "is empty"
-    } else if value.expose().ends_with('\n') {
+    } else if text.ends_with('\n') {
         "ends with a newline, which a secret source trims"
+    } else if files && text.ends_with('\r') {
+        "ends with a carriage return, which a secret file's trimmed line ending would take along"
+    } else if field == "accessToken" && text.chars().any(char::is_control) {
+        "holds control characters, which a manifest's accessToken may not"
     } else if value.is_keep_current() {
         "is `**********`, which a manifest reads as \"keep the stored value\""
     } else {
@@ -51,15 +58,22 @@ mod tests {
     #[test]
     fn secrets_that_would_not_come_back_are_named_without_their_value() {
         assert_eq!(
-            secret_problem("accessToken", &SecretValue::new("tok")),
+            secret_problem("accessToken", &SecretValue::new("tok"), true),
             None
         );
+        // A carriage return survives a Secret's data, but not a file's line ending.
+        let cr = SecretValue::new("LEAK-secret\r");
+        assert_eq!(secret_problem("clientSecret", &cr, false), None);
+        let problem = secret_problem("clientSecret", &cr, true).expect("files");
+        assert!(problem.contains("carriage return") && !problem.contains("LEAK"));
         for (value, why) in [
             ("", "is empty"),
             ("LEAK-tok\n", "ends with a newline"),
             ("**********", "keep the stored value"),
+            ("LEAK\ttok", "control characters"),
         ] {
-            let problem = secret_problem("accessToken", &SecretValue::new(value)).expect(why);
+            let problem =
+                secret_problem("accessToken", &SecretValue::new(value), false).expect(why);
             assert!(problem.starts_with("the stored accessToken "), "{problem}");
             assert!(problem.contains(why), "{problem}");
             assert!(!problem.contains("LEAK"), "{problem}");

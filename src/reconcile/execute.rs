@@ -49,6 +49,8 @@ pub struct Verification {
 pub(super) enum Bucket {
     Created,
     Updated,
+    /// A row nobody managed, taken over.
+    Adopted,
     Deleted,
     /// Released: the row is kept, no longer managed (deletion policy Orphan).
     Orphaned,
@@ -487,11 +489,12 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
         &verification,
         now,
     );
-    let (result, bucket, reason) = match step.action {
+    let (result, bucket, reason, done) = match step.action {
         Action::Create => (
             store.create(&data, &own).await,
             Bucket::Created,
             Reason::Created,
+            "created the row",
         ),
         Action::Adopt => {
             // A manifest asking for exactly what is stored (as `bccreds export` writes) adopts
@@ -499,42 +502,47 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             let as_stored = adopted
                 .as_ref()
                 .is_some_and(|row| drift(&row.data, &desired).is_empty());
-            let result = if as_stored {
-                store.claim(id, &data.label, &own).await
+            let (result, done) = if as_stored {
+                let claimed = store.claim(id, &data.label, &own).await;
+                (claimed, "adopted the row as it was, changing no byte of it")
             } else {
-                store.adopt(id, &data, &own).await
+                let rewritten = store.adopt(id, &data, &own).await;
+                (
+                    rewritten,
+                    "adopted the row and rewrote it as the manifest asks",
+                )
             };
-            (result.map(|()| id), Bucket::Updated, Reason::Adopted)
+            (result.map(|()| id), Bucket::Adopted, Reason::Adopted, done)
         }
         _ if step.reason == Reason::StoredRowUnreadable => (
             store.repair(id, &data, &own).await.map(|()| id),
             Bucket::Updated,
             Reason::Updated,
+            "updated the row",
         ),
         _ => (
             store.update(id, &data, &own).await.map(|()| id),
             Bucket::Updated,
             Reason::Updated,
+            "updated the row",
         ),
     };
     let mut d = match result {
         Ok(id) => {
-            let done = reason.as_str().to_lowercase();
-            let mut d = Done::new(step, bucket, reason, format!("{message}; {done} the row"))
-                .conditions(
-                    verified,
-                    NewCondition::new(
-                        Stored,
-                        True,
-                        // Adopting is an update of the row, as far as Stored is concerned.
-                        if reason == Reason::Adopted {
-                            Reason::Updated
-                        } else {
-                            reason
-                        },
-                        format!("row {id} {done}"),
-                    ),
-                );
+            let mut d = Done::new(step, bucket, reason, format!("{message}; {done}")).conditions(
+                verified,
+                NewCondition::new(
+                    Stored,
+                    True,
+                    // Adopting is an update of the row, as far as Stored is concerned.
+                    if reason == Reason::Adopted {
+                        Reason::Updated
+                    } else {
+                        reason
+                    },
+                    format!("row {id} {}", reason.as_str().to_lowercase()),
+                ),
+            );
             d.credential_id = Some(id);
             d.store_info = Some(verified_store.info.clone());
             d.active = Some(data.active);

@@ -19,8 +19,10 @@ use crate::model::Reason;
 pub enum ItemResult {
     /// A row was created.
     Created,
-    /// A row was updated (adopted, restored, re-activated).
+    /// A row was updated (restored, re-activated).
     Updated,
+    /// A row nobody managed was taken over (as it was, or rewritten to match the manifest).
+    Adopted,
     /// A row was deleted.
     Deleted,
     /// A row was released (deletion policy Orphan): kept in the store, no longer managed.
@@ -33,9 +35,10 @@ pub enum ItemResult {
 
 impl ItemResult {
     /// Every result, in the summary's order.
-    pub const ALL: [ItemResult; 6] = [
+    pub const ALL: [ItemResult; 7] = [
         ItemResult::Created,
         ItemResult::Updated,
+        ItemResult::Adopted,
         ItemResult::Deleted,
         ItemResult::Orphaned,
         ItemResult::Unchanged,
@@ -47,6 +50,7 @@ impl ItemResult {
         match self {
             ItemResult::Created => "created",
             ItemResult::Updated => "updated",
+            ItemResult::Adopted => "adopted",
             ItemResult::Deleted => "deleted",
             ItemResult::Orphaned => "orphaned",
             ItemResult::Unchanged => "unchanged",
@@ -59,6 +63,7 @@ impl ItemResult {
         match self {
             ItemResult::Created => "Created",
             ItemResult::Updated => "Updated",
+            ItemResult::Adopted => "Adopted",
             ItemResult::Deleted => "Deleted",
             ItemResult::Orphaned => "Orphaned",
             ItemResult::Unchanged => "Unchanged",
@@ -147,8 +152,10 @@ impl fmt::Display for ItemReport {
 pub struct Summary {
     /// Rows created.
     pub created: usize,
-    /// Rows updated (adoptions and re-activations too).
+    /// Rows updated (re-activations too).
     pub updated: usize,
+    /// Rows nobody managed, taken over.
+    pub adopted: usize,
     /// Rows deleted.
     pub deleted: usize,
     /// Rows released (deletion policy Orphan): kept, no longer managed.
@@ -165,6 +172,7 @@ impl Summary {
         match result {
             ItemResult::Created => self.created,
             ItemResult::Updated => self.updated,
+            ItemResult::Adopted => self.adopted,
             ItemResult::Deleted => self.deleted,
             ItemResult::Orphaned => self.orphaned,
             ItemResult::Unchanged => self.unchanged,
@@ -176,6 +184,7 @@ impl Summary {
         *match result {
             ItemResult::Created => &mut self.created,
             ItemResult::Updated => &mut self.updated,
+            ItemResult::Adopted => &mut self.adopted,
             ItemResult::Deleted => &mut self.deleted,
             ItemResult::Orphaned => &mut self.orphaned,
             ItemResult::Unchanged => &mut self.unchanged,
@@ -185,9 +194,14 @@ impl Summary {
 
     /// A plan's summary line, which speaks of intent, as terraform's does:
     /// `Plan: 5 to create, 0 to update, 0 to delete, 0 to orphan, 1 unchanged, 0 failing`.
+    /// Adoptions are named only when there are any, so that the usual line stays as it was.
     pub fn plan_line(&self) -> String {
+        let adopt = match self.adopted {
+            0 => String::new(),
+            n => format!(", {n} to adopt"),
+        };
         format!(
-            "Plan: {} to create, {} to update, {} to delete, {} to orphan, {} unchanged, {} failing",
+            "Plan: {} to create, {} to update{adopt}, {} to delete, {} to orphan, {} unchanged, {} failing",
             self.created, self.updated, self.deleted, self.orphaned, self.unchanged, self.failed
         )
     }
@@ -196,10 +210,15 @@ impl Summary {
 impl fmt::Display for Summary {
     /// A pass's summary line, which scripts grep for:
     /// `1 created, 0 updated, 0 deleted, 0 orphaned, 3 unchanged, 0 failed`.
+    /// Adoptions are named only when there are any, so that the usual line stays as it was.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let adopted = match self.adopted {
+            0 => String::new(),
+            n => format!(", {n} adopted"),
+        };
         write!(
             f,
-            "{} created, {} updated, {} deleted, {} orphaned, {} unchanged, {} failed",
+            "{} created, {} updated{adopted}, {} deleted, {} orphaned, {} unchanged, {} failed",
             self.created, self.updated, self.deleted, self.orphaned, self.unchanged, self.failed
         )
     }
@@ -269,7 +288,8 @@ fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
         let intent = match s.action {
             _ if s.failed => ItemResult::Failed,
             Action::Create => ItemResult::Created,
-            Action::Update | Action::Adopt => ItemResult::Updated,
+            Action::Update => ItemResult::Updated,
+            Action::Adopt => ItemResult::Adopted,
             Action::Delete => ItemResult::Deleted,
             Action::Orphan => ItemResult::Orphaned,
             Action::Reverify | Action::Unchanged | Action::Skip => ItemResult::Unchanged,
@@ -290,6 +310,7 @@ pub(super) fn pass_report(done: Vec<Done>) -> PassReport {
         let result = match d.bucket {
             Bucket::Created => ItemResult::Created,
             Bucket::Updated => ItemResult::Updated,
+            Bucket::Adopted => ItemResult::Adopted,
             Bucket::Deleted => ItemResult::Deleted,
             Bucket::Orphaned => ItemResult::Orphaned,
             Bucket::Unchanged => ItemResult::Unchanged,
