@@ -103,7 +103,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(other) = owner {
-                return Err(StoreError::LabelConflict { label: label.to_string(), owner: Some(other) });
+                return Err(StoreError::LabelConflict { label: label.to_string(), owner: Some(other), taken_by: None });
             }
             let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(row_sql.as_str()))
                 .bind(id)

@@ -78,13 +78,15 @@ pub enum StoreError {
     /// A query failed.
     #[error("store query failed: {0}")]
     Database(#[from] sqlx::Error),
-    /// Another row already has this label.
-    #[error("label `{label}` is already used by {}", owner.as_ref().map_or_else(|| "a credential bccreds does not manage (annotate the manifest with bigcommerce.unopim.io/adopt: \"true\" to take it over)".to_string(), |o| format!("a credential managed by owner `{o}`")))]
+    /// Another row already has this label, as the database compares labels.
+    #[error("{}", label_conflict_message(.label, .owner.as_deref(), .taken_by.as_deref()))]
     LabelConflict {
         /// The label.
         label: String,
         /// The owner of the other row, if bccreds manages it.
         owner: Option<String>,
+        /// The other row's label as stored, when known.
+        taken_by: Option<String>,
     },
     /// The row is not managed by this owner, so it is never changed.
     #[error("credential {id} is not managed by owner `{owner}`; bccreds never changes rows it does not own")]
@@ -152,6 +154,22 @@ pub enum StoreError {
     /// A test asked for a failure between the two writes of one operation.
     #[error("injected failure between the credential write and the ownership write")]
     Injected,
+}
+
+/// Why `label` cannot be stored: another row has it. MariaDB's collation compares labels
+/// ignoring accents, case and trailing spaces, so a label that bccreds' own check saw as free
+/// can be refused there; the message then shows both labels and says why they clash.
+fn label_conflict_message(label: &str, owner: Option<&str>, taken_by: Option<&str>) -> String {
+    let who = owner.map_or_else(
+        || "a credential bccreds does not manage (annotate the manifest with bigcommerce.unopim.io/adopt: \"true\" to take it over)".to_string(),
+        |o| format!("a credential managed by owner `{o}`"),
+    );
+    match taken_by {
+        Some(other) if other != label => format!(
+            "label `{label}` clashes with `{other}`, which is used by {who}: the two differ only in accents or case (or trailing spaces), which this database ignores when it compares labels"
+        ),
+        _ => format!("label `{label}` is already used by {who}"),
+    }
 }
 
 /// How secrets are encrypted at rest.

@@ -55,15 +55,16 @@ macro_rules! create_row {
     ($store:expr, $tx:expr, $sql:expr, $data:expr, $own:expr, $sealed:expr) => {
         async {
             let (store, sql, data, own, sealed) = (&$store, &$sql, $data, $own, &$sealed);
-            let existing: Option<(i64, Option<String>)> =
+            let existing: Option<(i64, Option<String>, Option<String>)> =
                 sqlx::query_as(AssertSqlSafe(sql.conflict.as_str()))
                     .bind(&data.label)
                     .fetch_optional(&mut *$tx)
                     .await?;
-            if let Some((_, owner)) = existing {
+            if let Some((_, owner, taken_by)) = existing {
                 return Err(StoreError::LabelConflict {
                     label: data.label.clone(),
                     owner,
+                    taken_by,
                 });
             }
             sqlx::query(AssertSqlSafe(sql.insert.as_str()))
@@ -348,13 +349,15 @@ impl Store {
         })
     }
 
-    /// SQL finding another row with the same label; MySQL compares case-insensitively, so all do.
+    /// SQL finding another row with the same label (its id, owner and label as stored); MySQL
+    /// compares case-insensitively, so all do.
     fn conflict_sql(&self, excluding: bool) -> String {
         let d = self.dialect;
         let mut sql = Sql::new(d);
         let mut text = format!(
-            "SELECT {id_value}, o.owner_id FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE {matches}",
+            "SELECT {id_value}, o.owner_id, {label} FROM {creds} c LEFT JOIN {own} o ON o.credential_id = c.{id} WHERE {matches}",
             id_value = d.as_bigint(&format!("c.{}", d.ident("id"))),
+            label = d.as_text(&format!("c.{}", d.ident("label"))),
             id = d.ident("id"),
             creds = d.ident(&self.tables.credentials),
             own = d.ident(&self.tables.ownership),
@@ -477,11 +480,12 @@ impl Store {
             return result;
         }
         let conflict = self.conflict_sql(false);
-        let existing: Option<(i64, Option<String>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(conflict.as_str())).bind(label).fetch_optional(pool).await?);
+        let existing: Option<(i64, Option<String>, Option<String>)> = with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(conflict.as_str())).bind(label).fetch_optional(pool).await?);
         match existing {
-            Some((_, owner)) => Err(StoreError::LabelConflict {
+            Some((_, owner, taken_by)) => Err(StoreError::LabelConflict {
                 label: label.to_string(),
                 owner,
+                taken_by,
             }),
             None => result,
         }
@@ -600,18 +604,18 @@ impl Store {
                 (false, Some(o)) if o == own.owner_id => {}
                 (true, None) => {}
                 (true, Some(o)) if o != own.owner_id => {
-                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner: Some(o.to_string()) });
+                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner: Some(o.to_string()), taken_by: None });
                 }
                 (true, Some(_)) => {}
                 _ => return Err(StoreError::NotOwned { id, owner: own.owner_id.clone() }),
             }
-            let existing: Option<(i64, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
+            let existing: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
                 .bind(&data.label)
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some((_, other)) = existing {
-                return Err(StoreError::LabelConflict { label: data.label.clone(), owner: other });
+            if let Some((_, other, taken_by)) = existing {
+                return Err(StoreError::LabelConflict { label: data.label.clone(), owner: other, taken_by });
             }
             let mut query = sqlx::query(AssertSqlSafe(update.as_str()))
                 .bind(&data.label)
