@@ -163,3 +163,43 @@ async fn labels_store_names_and_file_names_are_escaped() {
     assert_eq!(out.status.code(), Some(1));
     assert_clean("validate", &out);
 }
+
+/// What operators type is quoted in errors too: a table prefix, a store URL, a path, an app
+/// key file. None of it reaches the terminal with its control characters.
+#[test]
+fn operator_inputs_in_errors_are_escaped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let evil = "\u{1b}[2J\u{7}EVIL\r";
+    let path = dir.path().join(format!("m{evil}")).display().to_string();
+    let store = format!(
+        "sqlite://{}",
+        dir.path().join(format!("s{evil}.db")).display()
+    );
+    for args in [
+        vec![
+            "apply",
+            "--table-prefix",
+            evil,
+            dir.path().to_str().expect("utf-8"),
+        ],
+        vec!["plan", "--store", &format!("redis://{evil}"), "."],
+        vec!["apply", &path],
+        vec!["validate", &path],
+        vec!["verify", &path],
+        vec!["apply", "--store", &store, "--app-key-file", &path, "."],
+        vec![
+            "list",
+            "--store",
+            "sqlite:///nonexistent",
+            "--table-prefix",
+            evil,
+        ],
+    ] {
+        let out = common::run(&args);
+        let what = format!("{args:?}");
+        assert_clean(&what, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("\\e[2J\\aEVIL\\r"), "{what}: {stderr}");
+        assert!(out.status.code().is_some_and(|c| c != 0), "{what} must fail");
+    }
+}

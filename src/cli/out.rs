@@ -10,8 +10,15 @@ pub fn stdout(text: std::fmt::Arguments<'_>) {
 }
 
 /// Writes `text` to stderr; errors are dropped, as there is nowhere left to report them.
+/// Messages quote what operators and manifests typed (a table prefix, a store URL, a path, a
+/// label), so every control character but the line breaks prints as a visible escape.
 pub fn stderr(text: std::fmt::Arguments<'_>) {
-    let _ = io::stderr().lock().write_fmt(text);
+    let text = text.to_string();
+    let lines: Vec<_> = text
+        .split('\n')
+        .map(crate::redact::escape_controls)
+        .collect();
+    let _ = io::stderr().lock().write_all(lines.join("\n").as_bytes());
 }
 
 /// `print!` that never panics.
