@@ -190,3 +190,35 @@ async fn a_secret_a_file_would_change_is_skipped_and_long_labels_are_cut() {
     let stderr = String::from_utf8_lossy(&k8s.stderr).into_owned();
     assert!(!stderr.contains("Carriage"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_app_key_exports_no_secret_and_says_why_once() {
+    let db = sqlite_with(&rows()).await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("out");
+    let out_arg = out.display().to_string();
+    let run = common::bccreds()
+        .args([
+            "export",
+            "--store",
+            &db.url,
+            "--secrets",
+            "kubernetes",
+            "--output-dir",
+            &out_arg,
+        ])
+        .env(
+            "APP_KEY",
+            "base64:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+        )
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("check APP_KEY") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!out.exists());
+}

@@ -227,6 +227,10 @@ async fn collect(args: &ExportArgs) -> anyhow::Result<(Vec<Exported>, Vec<Skippe
         args.store.open_existing().await?
     };
     let result = async {
+        if args.secrets != SecretsMode::None {
+            // Secrets are decrypted: a key the store's are not sealed with is said once, plainly.
+            store.check_key().await?;
+        }
         // Names come from every row, so that a filter never changes a credential's name.
         let listing = store.listing(&ListQuery::default()).await?;
         let all = listing.rows;
