@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use bccreds::crypto::{AppKey, Encrypter};
 use bccreds::secret::SecretValue;
 use bccreds::store::{
-    CredentialData, Encryption, ListQuery, Ownership, OwnershipRefresh, SecretUpdate, SortColumn,
-    Store, StoreError, StoreOptions,
+    CredentialData, Encryption, ListQuery, OwnershipRefresh, SecretUpdate, SortColumn, Store,
+    StoreError, StoreOptions,
 };
-use store_support::{each_engine, TestDb, TEST_APP_KEY};
+use store_support::{each_engine, ownership as owned_by, TestDb, TEST_APP_KEY};
 
 fn data(label: &str, token: &str) -> CredentialData {
     CredentialData {
@@ -25,21 +25,6 @@ fn data(label: &str, token: &str) -> CredentialData {
         locale_mapping: BTreeMap::from([("en_US".to_string(), "en".to_string())]),
         currency_mapping: BTreeMap::from([("USD".to_string(), "USD".to_string())]),
         store_info: None,
-    }
-}
-
-fn owned_by(owner: &str, key: &str) -> Ownership {
-    Ownership {
-        credential_id: 0,
-        owner_id: owner.to_string(),
-        source_key: key.to_string(),
-        spec_sha256: "a".repeat(64),
-        secret_sha256: "b".repeat(64),
-        last_verified_at: None,
-        last_result: Some("Verified".into()),
-        last_message: None,
-        deletion_policy: bccreds::model::DeletionPolicy::Delete,
-        source_path: None,
     }
 }
 

@@ -9,41 +9,10 @@ use std::sync::Arc;
 
 use bccreds::crypto::{AppKey, Encrypter};
 use bccreds::secret::SecretValue;
-use bccreds::store::{
-    CredentialData, Encryption, ListQuery, Ownership, SecretUpdate, Store, StoreError, StoreOptions,
+use bccreds::store::{Encryption, ListQuery, Store, StoreError, StoreOptions};
+use store_support::{
+    credential as data, each_engine, ownership as owned_by, Engine, TestDb, TEST_APP_KEY,
 };
-use store_support::{each_engine, Engine, TestDb, TEST_APP_KEY};
-
-fn data(label: &str, token: &str) -> CredentialData {
-    CredentialData {
-        label: label.to_string(),
-        api_url: "https://api.bigcommerce.com/stores/abc123/".into(),
-        client_id: None,
-        client_secret: SecretUpdate::Keep,
-        access_token: SecretUpdate::Set(SecretValue::new(token)),
-        active: true,
-        default_locale: None,
-        default_currency: None,
-        locale_mapping: BTreeMap::new(),
-        currency_mapping: BTreeMap::new(),
-        store_info: None,
-    }
-}
-
-fn owned_by(owner: &str, key: &str) -> Ownership {
-    Ownership {
-        credential_id: 0,
-        owner_id: owner.to_string(),
-        source_key: key.to_string(),
-        spec_sha256: "a".repeat(64),
-        secret_sha256: "b".repeat(64),
-        last_verified_at: None,
-        last_result: Some("Verified".into()),
-        last_message: None,
-        deletion_policy: bccreds::model::DeletionPolicy::Delete,
-        source_path: None,
-    }
-}
 
 /// The DDL Laravel 8's schema builder emits for the connector's migration (`$table->id()`,
 /// `string`, `text`, `boolean`, `json`, `timestamps()`), per engine.

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::options::{BigCommerceArgs, ReconcileArgs, StoreArgs};
+use super::options::{AccessArgs, BigCommerceArgs, ReconcileArgs, StoreArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::controller::lease::LeaseConfig;
 use crate::controller::{Controller, ControllerConfig, SecretAccess};
 use crate::reconcile::Reconciler;
-use crate::secret::SecretValue;
 
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Kubernetes")]
@@ -38,17 +37,8 @@ pub struct ControllerArgs {
     /// Address of /healthz, /readyz, /metrics and /status.
     #[arg(long, default_value = "127.0.0.1:9464", env = "BCCREDS_LISTEN")]
     listen: SocketAddr,
-    /// Bearer token /status requires; without one, /status is served on loopback only.
-    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
-    status_token: Option<SecretValue>,
-    /// Another name the loopback listener answers to without a token (localhost always).
-    #[arg(
-        long = "status-host",
-        value_name = "NAME",
-        value_delimiter = ',',
-        env = "BCCREDS_STATUS_HOSTS"
-    )]
-    status_hosts: Vec<String>,
+    #[command(flatten)]
+    access: AccessArgs,
     /// Read Secrets by list/watch (rotations seen at once) or by get only (no list RBAC).
     #[arg(long, value_enum, default_value_t = SecretAccess::Watch, env = "BCCREDS_SECRET_ACCESS")]
     secret_access: SecretAccess,
@@ -67,7 +57,7 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: &ControllerArgs) -> u8 {
-    let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
+    let status_token = match args.access.token() {
         Ok(token) => token,
         Err(e) => {
             errln!("error: {e}");
@@ -125,7 +115,7 @@ pub fn run(args: &ControllerArgs) -> u8 {
             lease,
             listen: args.listen,
             status_token,
-            status_hosts: args.status_hosts.clone(),
+            status_hosts: args.access.status_hosts.clone(),
         };
         controller
             .serve(super::process::stop_signal())

@@ -252,6 +252,31 @@ impl StoreArgs {
     }
 }
 
+/// Who may read `/status` and the credentials page, for the commands that serve them.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Endpoints")]
+pub struct AccessArgs {
+    /// Bearer token /status and the page require (open the page once with ?token=…); without
+    /// one they are served on loopback only.
+    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
+    pub status_token: Option<SecretValue>,
+    /// Another name the loopback listener answers to without a token (localhost always).
+    #[arg(
+        long = "status-host",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "BCCREDS_STATUS_HOSTS"
+    )]
+    pub status_hosts: Vec<String>,
+}
+
+impl AccessArgs {
+    /// The checked token (see `checked_status_token`), or why it cannot be one.
+    pub fn token(&self) -> Result<Option<SecretValue>, String> {
+        super::status::checked_status_token(self.status_token.as_ref())
+    }
+}
+
 /// Parses a size in bytes with an optional KiB or MiB suffix.
 /// An owner id: 1 to 255 characters, none of them control characters, checked before any
 /// verification so that SQLite (which does not enforce lengths) refuses it as MariaDB would.

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::options::StoreReadArgs;
+use super::options::{AccessArgs, StoreReadArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::cli::out::errln;
-use crate::secret::SecretValue;
 use crate::server::{Probe, Server, ServerOptions};
 
 #[derive(Debug, Args)]
@@ -18,17 +17,8 @@ pub struct ServeArgs {
     /// Address of the page (and /healthz, /readyz); loopback unless a token is set.
     #[arg(long, default_value = "127.0.0.1:8080", env = "BCCREDS_SERVE_LISTEN")]
     listen: SocketAddr,
-    /// Token the page requires (open it once with ?token=…); needed off loopback.
-    #[arg(long, env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
-    status_token: Option<SecretValue>,
-    /// Another name the loopback listener answers to without a token (localhost always).
-    #[arg(
-        long = "status-host",
-        value_name = "NAME",
-        value_delimiter = ',',
-        env = "BCCREDS_STATUS_HOSTS"
-    )]
-    status_hosts: Vec<String>,
+    #[command(flatten)]
+    access: AccessArgs,
     #[command(flatten)]
     store: StoreReadArgs,
 }
@@ -51,7 +41,7 @@ impl Probe for StoreOnly {
 }
 
 pub fn run(args: &ServeArgs) -> u8 {
-    let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
+    let status_token = match args.access.token() {
         Ok(token) => token,
         Err(e) => {
             errln!("error: {e}");
@@ -66,7 +56,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         let options = ServerOptions {
             status_token,
             page_store: Some(store.clone()),
-            status_hosts: args.status_hosts.clone(),
+            status_hosts: args.access.status_hosts.clone(),
             ..ServerOptions::default()
         };
         let server = Server::start_with(args.listen, Arc::new(StoreOnly), options)

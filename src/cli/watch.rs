@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::options::{BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
+use super::options::{AccessArgs, BigCommerceArgs, ManifestArgs, ReconcileArgs, StoreArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::daemon::{Daemon, DaemonConfig};
 use crate::reconcile::Reconciler;
-use crate::secret::SecretValue;
 use crate::watch::WatchOptions;
 
 #[derive(Debug, Args)]
@@ -27,18 +26,8 @@ pub struct WatchArgs {
         env = "BCCREDS_LISTEN"
     )]
     pub listen: SocketAddr,
-    /// Bearer token /status requires; without one, /status is served on loopback only.
-    #[arg(long, help_heading = "Daemon", env = "BCCREDS_STATUS_TOKEN", hide_env_values = true, value_parser = super::status::status_token_arg)]
-    pub status_token: Option<SecretValue>,
-    /// Another name the loopback listener answers to without a token (localhost always).
-    #[arg(
-        long = "status-host",
-        value_name = "NAME",
-        help_heading = "Daemon",
-        value_delimiter = ',',
-        env = "BCCREDS_STATUS_HOSTS"
-    )]
-    pub status_hosts: Vec<String>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Quiet time after the last file event before a pass.
     #[arg(long, help_heading = "Daemon", default_value = "300ms", value_parser = humantime::parse_duration, env = "BCCREDS_DEBOUNCE")]
     pub debounce: Duration,
@@ -59,7 +48,7 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: &WatchArgs) -> u8 {
-    let status_token = match super::status::checked_status_token(args.status_token.as_ref()) {
+    let status_token = match args.access.token() {
         Ok(token) => token,
         Err(e) => {
             errln!("error: {e}");
@@ -86,7 +75,7 @@ pub fn run(args: &WatchArgs) -> u8 {
         },
         listen: args.listen,
         status_token,
-        status_hosts: args.status_hosts.clone(),
+        status_hosts: args.access.status_hosts.clone(),
     };
     let result = runtime.block_on(async {
         let store = Arc::new(args.store.connect().await?);
