@@ -76,6 +76,19 @@ impl Dialect {
         }
     }
 
+    /// Text `expr` as the list sorts it: lowercase, compared by bytes, whatever the column's type.
+    /// On SQLite this is exactly the expression of the labels' unique index (migration 4), so
+    /// that a page of labels in order is read from the index and not sorted; the others need the
+    /// cast (a hand-altered binary column) and a byte collation.
+    pub fn sort_text(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("LOWER({expr})"),
+            Dialect::MySql | Dialect::Postgres => {
+                self.binary(&format!("LOWER({})", self.as_text(expr)))
+            }
+        }
+    }
+
     /// Text `expr` compared by its bytes, as SQLite compares by default, rather than by the
     /// column's or database's collation (case- and accent-blind on MySQL, the locale's on
     /// PostgreSQL), so that every engine orders alike.

@@ -50,6 +50,11 @@ where
 }
 
 impl ListRow {
+    /// The row's id.
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
     /// The listed credential, or the row's id and the column that cannot be read.
     pub(super) fn listed(self) -> Result<ListedCredential, (i64, ColumnError)> {
         let id = self.id;
@@ -139,7 +144,7 @@ impl Store {
         // Labels sort as a person reads them, whatever the engine's collation (and whatever
         // type a hand-altered column has).
         let key = if column == "label" || column == "apiUrl" {
-            format!("LOWER({})", d.as_text(&format!("c.{}", q(column))))
+            d.sort_text(&format!("c.{}", q(column)))
         } else {
             format!("c.{}", q(column))
         };

@@ -79,8 +79,25 @@ fn rank_of(status: ConditionStatus) -> u8 {
 }
 
 impl Store {
-    /// The `WHERE` of `query`'s filters (the search aside), and whether it binds `active`.
-    fn page_filter(&self, query: &PageQuery, sql: &mut Sql) -> String {
+    /// A condition that selects exactly the rows whose folded label contains `needle` (bound
+    /// as one parameter), where SQL can say so: on SQLite for a needle of ASCII characters.
+    /// SQLite's LOWER folds ASCII only, and the only characters whose lowercase holds an ASCII
+    /// letter are `İ` (i and a combining dot, which `fold` drops) and the Kelvin sign (k).
+    fn exact_search(&self, needle: &str, sql: &mut Sql) -> Option<String> {
+        if self.dialect != super::Dialect::Sqlite || !needle.is_ascii() {
+            return None;
+        }
+        Some(format!(
+            "instr(replace(replace(replace(LOWER(c.{}), char(304), 'i'), char(8490), 'k'), char(775), ''), {}) > 0",
+            self.dialect.ident("label"),
+            sql.p()
+        ))
+    }
+
+    /// The `WHERE` of `query`'s filters, and whether it holds the label search too (which it
+    /// does where SQL can search exactly, see [`Store::exact_search`]). It binds `active`, then
+    /// the needle.
+    fn page_filter(&self, query: &PageQuery, needle: &str, sql: &mut Sql) -> (String, bool) {
         let d = self.dialect;
         let owned = self.has_ownership();
         let mut filters = Vec::new();
@@ -96,11 +113,20 @@ impl Store {
         if let Some(ready) = query.ready {
             filters.push(format!("({}) = {}", ready_rank(owned), rank_of(ready)));
         }
-        if filters.is_empty() {
+        let searched = if needle.is_empty() {
+            false
+        } else if let Some(condition) = self.exact_search(needle, sql) {
+            filters.push(condition);
+            true
+        } else {
+            false
+        };
+        let text = if filters.is_empty() {
             String::new()
         } else {
             format!(" WHERE {}", filters.join(" AND "))
-        }
+        };
+        (text, searched)
     }
 
     /// The `ORDER BY` of `query`: its column with rows lacking a value last, then the id, all
@@ -112,7 +138,7 @@ impl Store {
         // Text sorts by its bytes, lowercased, on every engine (not by each one's collation).
         let last = |expr: String| vec![format!("({expr}) IS NULL"), expr];
         let last_text = |expr: String| vec![format!("({expr}) IS NULL"), d.binary(&expr)];
-        let lower = |column: &str| d.binary(&format!("LOWER({})", d.as_text(&c(column))));
+        let lower = |column: &str| d.sort_text(&c(column));
         let keys = match query.sort {
             SortColumn::Label => vec![lower("label")],
             SortColumn::ApiUrl => vec![lower("apiUrl")],
@@ -134,74 +160,170 @@ impl Store {
         format!(" ORDER BY {}", order.join(", "))
     }
 
+    /// `FROM credentials c [LEFT JOIN ownership o]`, as the list reads it.
+    fn page_from(&self) -> String {
+        let d = self.dialect;
+        let mut from = format!(" FROM {} c", d.ident(&self.tables.credentials));
+        if self.has_ownership() {
+            from.push_str(&format!(
+                " LEFT JOIN {} o ON o.credential_id = c.{}",
+                d.ident(&self.tables.ownership),
+                d.ident("id")
+            ));
+        }
+        from
+    }
+
     /// One page of the list: its rows, how many match, and how many are stored.
     pub async fn page(&self, query: &PageQuery) -> Result<Page, StoreError> {
         if !self.has_credentials() {
             return Ok(Page::default());
         }
-        let mut sql = Sql::new(self.dialect);
-        let filter = self.page_filter(query, &mut sql);
-        let base = format!("{}{filter}", self.list_select());
-        let count_all = format!(
-            "SELECT COUNT(*) FROM {}",
-            self.dialect.ident(&self.tables.credentials)
-        );
+        let d = self.dialect;
+        let mut sql = Sql::new(d);
+        let needle = fold(query.search.trim());
+        let (filter, searched) = self.page_filter(query, &needle, &mut sql);
+        let order = self.page_order(query);
+        let count_all = format!("SELECT COUNT(*) FROM {}", d.ident(&self.tables.credentials));
         let stored: i64 = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(count_all.as_str())).fetch_one(pool).await?);
         let mut page = Page {
             stored: u64::try_from(stored).unwrap_or_default(),
             ..Page::default()
         };
-        let order = self.page_order(query);
-        let needle = fold(query.search.trim());
-        if needle.is_empty() {
-            let rows_sql = format!("{base}{order} LIMIT {} OFFSET {}", sql.p(), sql.p());
-            let count_sql = format!("SELECT COUNT(*) FROM ({base}) matching");
-            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-            let (rows, matching): (Vec<ListRow>, i64) = with_pool!(self, pool => {
-                let mut rows = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()));
+        if !needle.is_empty() && !searched {
+            return self
+                .search_page(query, &filter, &order, &needle, page)
+                .await;
+        }
+        let searched = searched.then_some(needle.as_str());
+        let rows_sql = format!(
+            "{}{filter}{order} LIMIT {} OFFSET {}",
+            self.list_select(),
+            sql.p(),
+            sql.p()
+        );
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let rows: Vec<ListRow> = with_pool!(self, pool => {
+            let mut rows = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()));
+            if let Some(active) = query.active {
+                rows = rows.bind(active);
+            }
+            if let Some(needle) = searched {
+                rows = rows.bind(needle);
+            }
+            rows.bind(limit).bind(offset).fetch_all(pool).await?
+        });
+        page.matching = if filter.is_empty() {
+            page.stored
+        } else {
+            let count_sql = format!("SELECT COUNT(*){}{filter}", self.page_from());
+            let matching: i64 = with_pool!(self, pool => {
                 let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql.as_str()));
                 if let Some(active) = query.active {
-                    rows = rows.bind(active);
                     count = count.bind(active);
                 }
-                let rows = rows.bind(limit).bind(offset).fetch_all(pool).await?;
-                (rows, count.fetch_one(pool).await?)
+                if let Some(needle) = searched {
+                    count = count.bind(needle);
+                }
+                count.fetch_one(pool).await?
             });
-            page.matching = u64::try_from(matching).unwrap_or_default();
-            for row in rows {
-                match row.listed() {
-                    Ok(r) => page.rows.push(r),
-                    Err(bad) => page.unreadable.push(bad),
-                }
-            }
-            return Ok(page);
-        }
-        // A search reads every row the filters select, in order, keeping only this page's.
-        let rows_sql = format!("{base}{order}");
-        let wanted = query.offset..query.offset.saturating_add(query.limit);
-        let keep = |row: ListRow, page: &mut Page| {
-            let Ok(listed) = row.listed() else {
-                // An unreadable label matches no search.
-                return;
-            };
-            if fold(&listed.label).contains(&needle) {
-                if wanted.contains(&page.matching) {
-                    page.rows.push(listed);
-                }
-                page.matching += 1;
-            }
+            u64::try_from(matching).unwrap_or_default()
         };
+        for row in rows {
+            match row.listed() {
+                Ok(r) => page.rows.push(r),
+                Err(bad) => page.unreadable.push(bad),
+            }
+        }
+        Ok(page)
+    }
+
+    /// A page of a label search: the ids and labels the filters select are read in order (a
+    /// narrow stream, kept only for the page's ids), then the page's rows alone.
+    async fn search_page(
+        &self,
+        query: &PageQuery,
+        filter: &str,
+        order: &str,
+        needle: &str,
+        mut page: Page,
+    ) -> Result<Page, StoreError> {
+        let d = self.dialect;
+        let labels_sql = format!(
+            "SELECT {} AS id, c.{} AS label{}{filter}{order}",
+            d.as_bigint(&format!("c.{}", d.ident("id"))),
+            d.ident("label"),
+            self.page_from()
+        );
+        let wanted = query.offset..query.offset.saturating_add(query.limit);
+        let mut ids = Vec::new();
         with_pool!(self, pool => {
-            let mut q = sqlx::query_as::<_, ListRow>(AssertSqlSafe(rows_sql.as_str()));
+            let mut q = sqlx::query_as::<_, IdLabel>(AssertSqlSafe(labels_sql.as_str()));
             if let Some(active) = query.active {
                 q = q.bind(active);
             }
             let mut stream = q.fetch(pool);
-            while let Some(row) = stream.try_next().await? {
-                keep(row, &mut page);
+            while let Some(IdLabel { id, label }) = stream.try_next().await? {
+                // An unreadable label matches no search.
+                if label.is_ok_and(|l| fold(&l).contains(needle)) {
+                    if wanted.contains(&page.matching) {
+                        ids.push(id);
+                    }
+                    page.matching += 1;
+                }
             }
         });
+        if ids.is_empty() {
+            return Ok(page);
+        }
+        let mut sql = Sql::new(d);
+        let marks: Vec<String> = ids.iter().map(|_| sql.p()).collect();
+        let rows_sql = format!(
+            "{} WHERE c.{} IN ({})",
+            self.list_select(),
+            d.ident("id"),
+            marks.join(", ")
+        );
+        let rows: Vec<ListRow> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()));
+            for id in &ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        let mut by_id: std::collections::HashMap<i64, ListRow> =
+            rows.into_iter().map(|r| (r.id(), r)).collect();
+        // In the order the first read found them; a row deleted in between is left out.
+        for id in ids {
+            match by_id.remove(&id).map(ListRow::listed) {
+                Some(Ok(r)) => page.rows.push(r),
+                Some(Err(bad)) => page.unreadable.push(bad),
+                None => {}
+            }
+        }
         Ok(page)
+    }
+}
+
+/// An id and a label, as a search reads every row.
+struct IdLabel {
+    id: i64,
+    label: Result<String, ColumnError>,
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for IdLabel
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(IdLabel {
+            id: row.try_get("id")?,
+            label: super::ops::text(row, "label", "label")?,
+        })
     }
 }
