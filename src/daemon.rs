@@ -100,7 +100,7 @@ impl Probe for State {
         out.finish()
     }
 
-    fn live(&self) -> Option<crate::web::Live> {
+    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
         let last_pass = {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             last.at.map(|at| crate::web::LastPass {
@@ -114,7 +114,8 @@ impl Probe for State {
         };
         Some(crate::web::Live {
             last_pass,
-            statuses: self.rec.statuses(),
+            statuses: wanted
+                .map_or_else(Vec::new, |w| self.rec.statuses_matching(|s| w.matches(s))),
         })
     }
 

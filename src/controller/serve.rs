@@ -52,7 +52,7 @@ impl Probe for ControllerProbe {
         })
     }
 
-    fn live(&self) -> Option<crate::web::Live> {
+    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
         // A pass here reconciles one object: the page shows the latest one.
         let last_pass = self
             .rec
@@ -65,7 +65,8 @@ impl Probe for ControllerProbe {
             });
         Some(crate::web::Live {
             last_pass,
-            statuses: self.rec.statuses(),
+            statuses: wanted
+                .map_or_else(Vec::new, |w| self.rec.statuses_matching(|s| w.matches(s))),
         })
     }
 

@@ -217,6 +217,15 @@ impl StatusBook {
     }
 
     /// One status.
+    pub fn matching(&self, wanted: impl Fn(&CredentialStatus) -> bool) -> Vec<CredentialStatus> {
+        self.entries
+            .values()
+            .filter(|s| wanted(s))
+            .cloned()
+            .collect()
+    }
+
+    /// The status of one credential.
     pub fn get(&self, key: &SourceKey) -> Option<&CredentialStatus> {
         self.entries.get(key)
     }

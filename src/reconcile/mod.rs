@@ -318,6 +318,14 @@ impl<V: Verifier> Reconciler<V> {
         lock(&self.book).all()
     }
 
+    /// Conditions of the credentials `wanted` picks, without copying the others.
+    pub fn statuses_matching(
+        &self,
+        wanted: impl Fn(&CredentialStatus) -> bool,
+    ) -> Vec<CredentialStatus> {
+        lock(&self.book).matching(wanted)
+    }
+
     /// Problems of the last scan not tied to one credential (files that do not parse).
     pub fn problems(&self) -> Vec<Diagnostic> {
         lock(&self.problems).clone()

@@ -52,8 +52,10 @@ pub trait Probe: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// Prometheus text exposition (format 0.0.4).
     fn metrics(&self) -> String;
-    /// What the credentials page adds from a running reconciler; None without one (`serve`).
-    fn live(&self) -> Option<crate::web::Live> {
+    /// What the credentials page adds from a running reconciler (the last pass, and the status
+    /// of the credential `wanted` names, if any); None without one (`serve`).
+    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
+        let _ = wanted;
         None
     }
     /// A number that changes whenever a pass ends, for the page's events; None without one.

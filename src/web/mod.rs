@@ -20,7 +20,7 @@ use axum::Router;
 use serde::Deserialize;
 
 pub use query::{Column, ListQuery, RawQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-pub use view::{ConditionView, Detail, LastPass, Live};
+pub use view::{ConditionView, Detail, LastPass, Live, Wanted};
 
 use crate::server::access::{PageAccess, StatusAccess};
 use crate::server::Probe;
@@ -49,6 +49,8 @@ struct PageState {
     probe: Arc<dyn Probe>,
     access: Arc<StatusAccess>,
     streams: Arc<tokio::sync::Semaphore>,
+    live_calls: Arc<tokio::sync::Semaphore>,
+    store_reads: Arc<tokio::sync::Semaphore>,
 }
 
 /// The page routes over `store` (opened without a key), with `probe` for live status.
@@ -74,6 +76,8 @@ pub(crate) fn router(
             probe,
             access,
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+            live_calls: Arc::new(tokio::sync::Semaphore::new(LIVE_CALLS)),
+            store_reads: Arc::new(tokio::sync::Semaphore::new(STORE_READS)),
         })
 }
 
@@ -156,10 +160,20 @@ fn without_token(uri: &Uri) -> String {
     format!("{}?{query}", uri.path())
 }
 
-/// Asks the probe on the blocking pool, as the other endpoints do.
-async fn live(probe: &Arc<dyn Probe>) -> Option<Live> {
-    let probe = probe.clone();
-    tokio::task::spawn_blocking(move || probe.live())
+/// Page reads of the store at once, no more than its pool's connections: a burst of page loads
+/// waits here, in order, rather than timing out on the pool (a 503) while others hold it.
+const STORE_READS: usize = 4;
+
+/// Blocking-pool calls for live status at once: under a burst of page loads the others wait
+/// here, instead of each holding a thread of its own.
+const LIVE_CALLS: usize = 4;
+
+/// Asks the probe on the blocking pool, as the other endpoints do (a daemon's state may sit
+/// behind a lock for a whole pass), for the last pass and `wanted`'s status.
+async fn live(state: &PageState, wanted: Option<Wanted>) -> Option<Live> {
+    let _permit = state.live_calls.acquire().await.ok()?;
+    let probe = state.probe.clone();
+    tokio::task::spawn_blocking(move || probe.live(wanted.as_ref()))
         .await
         .ok()
         .flatten()
@@ -185,14 +199,17 @@ async fn list(
     }
     let q = ListQuery::parse(&raw);
     // Only the page is read: the database filters, sorts and cuts it.
-    let rows = match state.store.page(&q.to_store()).await {
+    let read = state.store_reads.acquire().await;
+    let rows = state.store.page(&q.to_store()).await;
+    drop(read);
+    let rows = match rows {
         Ok(rows) => rows,
         Err(e) => return store_error(e),
     };
     if extra.partial.as_deref() == Some("results") {
         return page(StatusCode::OK, render::results(&rows, &q).into_string());
     }
-    let live = live(&state.probe).await;
+    let live = live(&state, None).await;
     let body = render::list_page(&rows, &q, live.as_ref());
     page(StatusCode::OK, body)
 }
@@ -209,7 +226,10 @@ async fn detail(
     let Ok(number) = id.parse::<i64>() else {
         return page(StatusCode::NOT_FOUND, render::not_found_page(&id));
     };
-    let found = match state.store.get_with_owner(number).await {
+    let read = state.store_reads.acquire().await;
+    let found = state.store.get_with_owner(number).await;
+    drop(read);
+    let found = match found {
         Ok(found) => found,
         // A row that cannot be read fails alone: the others' pages still work.
         Err(e) => match e.unreadable_column() {
@@ -223,7 +243,11 @@ async fn detail(
     let Some((row, own)) = found else {
         return page(StatusCode::NOT_FOUND, render::not_found_page(&id));
     };
-    let live = live(&state.probe).await;
+    let wanted = Wanted {
+        id: number,
+        source_key: own.as_ref().map(|o| o.source_key.clone()),
+    };
+    let live = live(&state, Some(wanted)).await;
     let detail = Detail::new(row, own, live.as_ref());
     let body = render::detail_page(&detail, live.as_ref());
     page(StatusCode::OK, body)

@@ -20,12 +20,33 @@ pub struct LastPass {
     pub error: Option<String>,
 }
 
+/// The credential whose status a detail page shows: its row, and its manifest's key when
+/// bccreds manages it.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    /// The row.
+    pub id: i64,
+    /// `namespace/name` of its manifest.
+    pub source_key: Option<String>,
+}
+
+impl Wanted {
+    /// Whether `status` is this credential's.
+    pub fn matches(&self, status: &CredentialStatus) -> bool {
+        status.credential_id == Some(self.id)
+            || self
+                .source_key
+                .as_ref()
+                .is_some_and(|k| *k == format!("{}/{}", status.namespace, status.name))
+    }
+}
+
 /// What a running reconciler adds to the pages.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
     /// The last pass, once there was one.
     pub last_pass: Option<LastPass>,
-    /// Every credential's status.
+    /// The status of the credential a detail page asked for (none for the list).
     pub statuses: Vec<CredentialStatus>,
 }
 
@@ -102,14 +123,11 @@ impl Detail {
         } = row;
         let access_token_set = !data.access_token.is_empty();
         let client_secret_set = data.client_secret.as_ref().is_some_and(|s| !s.is_empty());
-        let status = live.and_then(|l| {
-            l.statuses.iter().find(|s| {
-                s.credential_id == Some(id)
-                    || own
-                        .as_ref()
-                        .is_some_and(|o| o.source_key == format!("{}/{}", s.namespace, s.name))
-            })
-        });
+        let wanted = Wanted {
+            id,
+            source_key: own.as_ref().map(|o| o.source_key.clone()),
+        };
+        let status = live.and_then(|l| l.statuses.iter().find(|s| wanted.matches(s)));
         let conditions = match (status, &own) {
             (Some(s), _) => s
                 .conditions
