@@ -109,8 +109,15 @@ impl FileSource {
                     std::mem::take(&mut c.changed)
                 });
                 let mut scan = self.scan_report(&report, reuse.as_ref());
-                let holders = SecretHolders::of(&scan.entries);
-                let refused = refuse_copied_secrets(&mut scan.entries, &holders);
+                // Without any clientId there is nothing to compare secrets with (most trees).
+                let holders = scan
+                    .entries
+                    .iter()
+                    .any(|e| matches!(e, Entry::Desired(d) if d.data.client_id.is_some()))
+                    .then(|| SecretHolders::of(&scan.entries));
+                let refused = holders
+                    .as_ref()
+                    .map_or(0, |h| refuse_copied_secrets(&mut scan.entries, h));
                 match &self.cache {
                     Some(cache) => {
                         self.index = super::incremental::TreeIndex::of(

@@ -28,8 +28,9 @@ pub struct TreeIndex {
     /// Every Secret document of the tree, for secretKeyRefs (none in the changed files).
     secrets: Vec<SecretDoc>,
     /// Every credential's resolved secrets and clientId, by digest, so that a changed clientId
-    /// is checked against the whole tree's secrets, as a full scan checks it.
-    holders: SecretHolders,
+    /// is checked against the whole tree's secrets, as a full scan checks it; None when no
+    /// credential had a clientId (a change that brings one asks for a full scan).
+    holders: Option<SecretHolders>,
 }
 
 fn key_text(cred: &ValidCredential) -> String {
@@ -62,7 +63,7 @@ impl TreeIndex {
         scan: &Scan,
         cache: &FileCache,
         cwd: &Path,
-        holders: SecretHolders,
+        holders: Option<SecretHolders>,
         refused: usize,
     ) -> TreeIndex {
         let ready = scan.coverage == Coverage::Complete
@@ -172,17 +173,30 @@ impl FileSource {
             }
         }
         for entry in &entries {
-            if let Entry::Desired(d) = entry {
-                // A new secret equal to an unchanged credential's clientId refuses that one:
-                // only a full scan passes over it. The cache taken above serves that scan.
-                if self.index.holders.copied_by_another(d) {
+            let Entry::Desired(d) = entry else { continue };
+            let Some(holders) = self.index.holders.as_mut() else {
+                // The tree had no clientId: one that arrives needs every secret, which a full
+                // scan collects (the cache taken above serves it).
+                if d.data.client_id.is_some() {
                     self.index.ready = false;
                     return None;
                 }
-                self.index.holders.record(d);
+                continue;
+            };
+            // A new secret equal to an unchanged credential's clientId refuses that one: only
+            // a full scan passes over it.
+            if holders.copied_by_another(d) {
+                self.index.ready = false;
+                return None;
             }
+            holders.record(d);
         }
-        if refuse_copied_secrets(&mut entries, &self.index.holders) > 0 {
+        let refused = self
+            .index
+            .holders
+            .as_ref()
+            .map_or(0, |h| refuse_copied_secrets(&mut entries, h));
+        if refused > 0 {
             // Which refusal a later change lifts only a full scan can tell.
             self.index.ready = false;
         }
@@ -329,7 +343,10 @@ mod tests {
 
     #[test]
     fn a_client_id_copying_a_secret_is_refused_by_an_edit_as_by_a_full_scan() {
+        // A tree with a clientId already: the edit is checked against every secret.
         let mut t = Tree::new();
+        t.write("c.yaml", &format!("{}  clientId: client-c\n", manifest("c", "c")));
+        assert!(refused(&t.source.scan()).is_empty());
         let copy = format!("{}  clientId:\n    file: tok\n", manifest("a", "a"));
         let a = t.write("a.yaml", &copy);
         let few = t.source.scan_changed(&[a]).expect("a scan of the edit");
@@ -341,6 +358,12 @@ mod tests {
         let a = t.write("a.yaml", &manifest("a", "a"));
         assert!(t.source.scan_changed(&[a]).is_none());
         assert!(refused(&t.source.scan()).is_empty());
+
+        // A tree without any clientId keeps no digests; the first clientId asks for a full scan.
+        let mut t = Tree::new();
+        let a = t.write("a.yaml", &copy);
+        assert!(t.source.scan_changed(&[a]).is_none());
+        assert_eq!(refused(&t.source.scan()), ["a"]);
     }
 
     #[test]
