@@ -200,6 +200,9 @@ fn operator_inputs_in_errors_are_escaped() {
         assert_clean(&what, &out);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("\\e[2J\\aEVIL\\r"), "{what}: {stderr}");
-        assert!(out.status.code().is_some_and(|c| c != 0), "{what} must fail");
+        assert!(
+            out.status.code().is_some_and(|c| c != 0),
+            "{what} must fail"
+        );
     }
 }

@@ -345,7 +345,10 @@ mod tests {
     fn a_client_id_copying_a_secret_is_refused_by_an_edit_as_by_a_full_scan() {
         // A tree with a clientId already: the edit is checked against every secret.
         let mut t = Tree::new();
-        t.write("c.yaml", &format!("{}  clientId: client-c\n", manifest("c", "c")));
+        t.write(
+            "c.yaml",
+            &format!("{}  clientId: client-c\n", manifest("c", "c")),
+        );
         assert!(refused(&t.source.scan()).is_empty());
         let copy = format!("{}  clientId:\n    file: tok\n", manifest("a", "a"));
         let a = t.write("a.yaml", &copy);
