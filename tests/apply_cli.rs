@@ -82,7 +82,7 @@ async fn plan_then_apply_then_a_failure() {
     let json: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("json");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"created": 0, "updated": 0, "deleted": 0, "orphaned": 0, "unchanged": 1, "failed": 1})
+        serde_json::json!({"created": 0, "updated": 0, "adopted": 0, "deleted": 0, "orphaned": 0, "unchanged": 1, "failed": 1})
     );
     assert_eq!(json["items"][1]["name"], "beta");
     assert_eq!(json["items"][1]["reason"], "InvalidToken");
@@ -653,7 +653,7 @@ async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("json");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"created": 0, "updated": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
+        serde_json::json!({"created": 0, "updated": 0, "adopted": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
     );
     // Nothing has come of a plan yet.
     assert_eq!(json["items"][0]["action"], "Orphan");
@@ -665,7 +665,7 @@ async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"created": 0, "updated": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
+        serde_json::json!({"created": 0, "updated": 0, "adopted": 0, "deleted": 1, "orphaned": 1, "unchanged": 1, "failed": 0})
     );
     let results: Vec<(&str, &str)> = json["items"]
         .as_array()

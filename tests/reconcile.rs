@@ -303,8 +303,12 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         );
         let report = w.pass().await;
         assert_eq!(
-            (report.items[0].action, summary(&report)),
-            (Action::Adopt, [0, 1, 0, 0, 0]),
+            (
+                report.items[0].action,
+                summary(&report),
+                report.summary.adopted
+            ),
+            (Action::Adopt, [0, 0, 0, 0, 0], 1),
             "{report:?}"
         );
         let row = w.store.get(id).await.expect("get").expect("row");
