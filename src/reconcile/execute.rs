@@ -5,14 +5,15 @@ use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 
 use super::conditions::NewCondition;
-use super::desired::Desired;
 use super::plan::{drift, Action, Step};
+use super::verification::{
+    ownership, record_attempt, remembered, token_for, verified_condition, verify_with_bigcommerce,
+    Verification,
+};
 use super::OnRevoked;
-use crate::crypto::SecretFingerprints;
 use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
-use crate::secret::SecretValue;
-use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError, StoredCredential};
-use crate::verify::{Outcome, VerifiedStore, Verifier, VerifyRequest};
+use crate::store::{CredentialData, Ownership, SecretUpdate, Store, StoreError};
+use crate::verify::{Outcome, Verifier};
 
 use ConditionStatus::{False, True, Unknown};
 use ConditionType::{Stored, Verified};
@@ -27,21 +28,6 @@ pub(super) struct Executor<'a, V> {
     pub concurrency: usize,
     /// Whether a transient failure will be retried (the daemons), which messages then say.
     pub retried: bool,
-}
-
-/// What BigCommerce said about one credential in a pass.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verification {
-    /// The store hash asked about.
-    pub store_hash: String,
-    /// The Verified condition's status.
-    pub status: ConditionStatus,
-    /// The outcome's reason.
-    pub reason: Reason,
-    /// The outcome's message.
-    pub message: String,
-    /// The store as BigCommerce described it, where it answered.
-    pub store: Option<VerifiedStore>,
 }
 
 /// Which summary bucket a result falls in.
@@ -110,58 +96,6 @@ pub(super) async fn run<V: Verifier>(exec: &Executor<'_, V>, steps: Vec<Step>) -
         .await;
     done.sort_by(|a, b| a.step.key.cmp(&b.step.key));
     done
-}
-
-/// Asks BigCommerce about one desired credential: the one place both `apply` and `verify` reach.
-/// The message does not name the credential (every line and condition that shows it does);
-/// `retried` says whether a transient failure will be retried.
-pub(super) async fn verify_with_bigcommerce<V: Verifier>(
-    verifier: &V,
-    desired: &Desired,
-    token: SecretValue,
-    retried: bool,
-) -> (Outcome, Verification) {
-    let outcome = verifier
-        .verify(&VerifyRequest {
-            store_hash: desired.store_hash.clone(),
-            token,
-            locale_mapping: desired.data.locale_mapping.clone(),
-            currency_mapping: desired.data.currency_mapping.clone(),
-        })
-        .await;
-    let verification = Verification {
-        store_hash: desired.store_hash.clone(),
-        status: outcome.status(),
-        reason: outcome.reason(),
-        message: outcome.describe(&desired.store_hash, retried),
-        store: outcome.store().cloned(),
-    };
-    (outcome, verification)
-}
-
-fn verified_condition(v: &Verification) -> NewCondition {
-    NewCondition::new(Verified, v.status, v.reason, v.message.clone())
-}
-
-/// The condition Verified takes from what the ownership row remembers.
-fn remembered(own: Option<&Ownership>) -> NewCondition {
-    let Some(own) = own.filter(|o| o.last_result.is_some()) else {
-        return NewCondition::new(Verified, Unknown, Reason::Pending, "not verified yet");
-    };
-    let message = own.last_message.clone().unwrap_or_default();
-    match own.last_reason() {
-        Some(r) if r == Reason::Verified => NewCondition::new(
-            Verified,
-            True,
-            r,
-            own.last_message
-                .clone()
-                .unwrap_or_else(|| "verified".into()),
-        ),
-        Some(r) => NewCondition::new(Verified, r.verified_status(), r, message),
-        // A result this version does not know (written by another version) decides nothing.
-        None => NewCondition::new(Verified, Unknown, Reason::Pending, message),
-    }
 }
 
 async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
@@ -343,65 +277,6 @@ fn nothing_written(step: Step) -> Done {
     internal(step, "a verify-only pass writes nothing")
 }
 
-/// The token to verify with: the manifest's, or the stored one when the manifest keeps it
-/// (`adopted` is the row an adoption takes over).
-fn token_for(
-    step: &Step,
-    desired: &Desired,
-    adopted: Option<&StoredCredential>,
-) -> Result<SecretValue, String> {
-    if let SecretUpdate::Set(v) = &desired.data.access_token {
-        return Ok(v.clone());
-    }
-    match step.stored.as_ref().or(adopted) {
-        Some(stored) => Ok(stored.data.access_token.clone()),
-        None => Err("an accessToken is required to create a credential".into()),
-    }
-}
-
-/// Records a verification that wrote no row on its ownership record. An attempt that reached no
-/// verdict (Unreachable, RateLimited) records its result but keeps the time of the last
-/// verification, so that `list` does not show a credential as just verified.
-async fn record_attempt<V: Verifier>(
-    exec: &Executor<'_, V>,
-    store: &Store,
-    id: i64,
-    verification: &Verification,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let (result, message) = (verification.reason.as_str(), &verification.message);
-    if verification.reason.is_transient() {
-        store.record_result(exec.owner, id, result, message).await
-    } else {
-        store
-            .record_verification(exec.owner, id, result, message, now)
-            .await
-    }
-}
-
-/// The ownership record of a row written for `desired` after `verification`.
-fn ownership(
-    fingerprints: &SecretFingerprints,
-    owner: &str,
-    id: i64,
-    desired: &Desired,
-    verification: &Verification,
-    now: chrono::DateTime<Utc>,
-) -> Ownership {
-    Ownership {
-        credential_id: id,
-        owner_id: owner.to_string(),
-        source_key: desired.key.to_string(),
-        spec_sha256: desired.spec_sha256.clone(),
-        secret_sha256: fingerprints.current(&desired.secret_digest),
-        last_verified_at: Some(now),
-        last_result: Some(verification.reason.as_str().to_string()),
-        last_message: Some(verification.message.clone()),
-        deletion_policy: desired.policy,
-        source_path: desired.source_path.clone(),
-    }
-}
-
 async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     let Some(desired) = step.desired.clone() else {
         return internal(step, "no desired state");
@@ -453,7 +328,7 @@ async fn write<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
             .id
             .filter(|_| step.ownership.is_some() && step.stored.is_some())
         {
-            if let Err(e) = record_attempt(exec, store, id, &verification, now).await {
+            if let Err(e) = record_attempt(exec.owner, store, id, &verification, now).await {
                 tracing::warn!(credential = %desired.key, "cannot record the verification: {e}");
             }
         }
@@ -577,7 +452,7 @@ async fn reverify<V: Verifier>(exec: &Executor<'_, V>, step: Step) -> Done {
     .await;
     let message = verification.message.clone();
     let now = Utc::now();
-    if let Err(e) = record_attempt(exec, store, id, &verification, now).await {
+    if let Err(e) = record_attempt(exec.owner, store, id, &verification, now).await {
         return store_failure(step, &e);
     }
     let mut active = stored.data.active;

@@ -14,6 +14,7 @@ mod plan_tests;
 mod report;
 mod secret_copies;
 mod unopim;
+mod verification;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,11 +27,11 @@ pub use desired::{
     secret_digest, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
 };
 pub use diff::{diff, FieldChange};
-pub use execute::Verification;
 pub use plan::{drift, plan, Action, PlanInput, Step};
 pub use report::{plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, Summary};
 pub use secret_copies::{refuse_copied_secrets, SecretHolders};
 pub use unopim::{disabled_among, NamedCodes};
+pub use verification::Verification;
 
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::diagnostic::Diagnostic;

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::conditions::StatusBook;
 use super::desired::{Coverage, Entry, Scan};
-use super::execute::{Bucket, Done, Verification};
+use super::execute::{Bucket, Done};
 use super::plan::{Action, Step};
+use super::verification::Verification;
 use crate::model::Reason;
 
 /// What came of one credential in a pass: the bucket of the summary it is counted in.

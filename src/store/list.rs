@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use sqlx::AssertSqlSafe;
 
 use super::decode::ColumnError;
-use super::ops::{flag, text, Sql};
+use super::rows::{flag, text, Sql};
 use super::types::{ListQuery, ListedCredential, SortColumn, UnoPimCodes};
 use super::{with_pool, Store, StoreError};
 use crate::model::{ConditionStatus, Reason};

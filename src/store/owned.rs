@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 // placeholders; every value is bound, so asserting it safe is sound.
 use sqlx::AssertSqlSafe;
 
-use super::ops::{CredentialRow, OwnershipRow, Sql, OWNERSHIP_COLUMNS};
+use super::rows::{CredentialRow, OwnershipRow, Sql, OWNERSHIP_COLUMNS};
 use super::types::{OwnedRows, Ownership, StoredCredential};
 use super::{with_pool, Store, StoreError};
 

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 
 use super::decode::ColumnError;
 use super::list::ListRow;
-use super::ops::Sql;
+use super::rows::Sql;
 use super::types::{ListedCredential, SortColumn};
 use super::{fold, with_pool, Store, StoreError};
 use crate::model::{ConditionStatus, Reason};
@@ -323,7 +323,7 @@ where
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         Ok(IdLabel {
             id: row.try_get("id")?,
-            label: super::ops::text(row, "label", "label")?,
+            label: super::rows::text(row, "label", "label")?,
         })
     }
 }
