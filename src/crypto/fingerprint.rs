@@ -28,7 +28,7 @@ impl FingerprintKey {
     }
 
     fn fingerprint(&self, digest: &str) -> String {
-        hex(&hmac(&self.0[..], digest.as_bytes()))
+        hmac_hex(&self.0[..], digest.as_bytes())
     }
 }
 
@@ -37,6 +37,12 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits: how bccreds derives a
+/// value that stands for a secret without revealing it.
+pub fn hmac_hex(key: &[u8], message: &[u8]) -> String {
+    hex(&hmac(key, message))
 }
 
 fn hex(bytes: &[u8]) -> String {

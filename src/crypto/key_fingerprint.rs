@@ -2,9 +2,6 @@
 //! label under the key, never the key itself), recorded in the store, so that a pass run with a
 //! key that UnoPim does not have refuses to write instead of re-encrypting every row with it.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use super::{AppKey, Encrypter};
 
 /// The label whose HMAC under a key is that key's fingerprint.
@@ -15,14 +12,7 @@ pub const PLAINTEXT: &str = "plaintext";
 
 /// The fingerprint of `key`: 64 lowercase hex digits, which reveal nothing of the key.
 pub fn key_fingerprint(key: &AppKey) -> String {
-    // Invariant: HMAC accepts keys of any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.bytes()).expect("HMAC takes any key");
-    mac.update(LABEL);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::hmac_hex(key.bytes(), LABEL)
 }
 
 /// The first characters of a fingerprint, enough for an operator to tell two keys apart.

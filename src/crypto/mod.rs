@@ -8,7 +8,7 @@ mod key;
 mod key_fingerprint;
 mod laravel;
 
-pub use fingerprint::{secret_digest, FingerprintMatch, SecretFingerprints};
+pub use fingerprint::{hmac_hex, secret_digest, FingerprintMatch, SecretFingerprints};
 pub use key_fingerprint::{key_fingerprint, short, KeyRing, SealedWith, PLAINTEXT};
 
 pub use key::{load_key_file, load_or_create_key_file, AppKey, KeyError, KEY_LEN};

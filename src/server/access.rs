@@ -200,16 +200,7 @@ impl StatusAccess {
 /// browsers send to every port of the host) never carries the bearer token itself, and needs no
 /// quoting whatever characters the token has.
 fn cookie_value(token: &SecretValue) -> String {
-    use hmac::{Hmac, Mac};
-    // Invariant: HMAC accepts keys of any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token.expose().as_bytes())
-        .expect("HMAC takes any key");
-    mac.update(b"bccreds page cookie v1");
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::hmac_hex(token.expose().as_bytes(), b"bccreds page cookie v1")
 }
 
 /// Compares `given` with the token in time independent of both (hashing first).
