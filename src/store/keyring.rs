@@ -154,25 +154,36 @@ impl Store {
         Ok(self.keys.infer(&self.sealing_of_rows().await?))
     }
 
-    /// Refuses a store whose secrets this process could not read, before anything is written
-    /// or planned; called by every pass and by commands that read secrets.
-    pub async fn check_key(&self) -> Result<(), StoreError> {
-        match self.sealed_key().await? {
+    /// Whether this process may read and write secrets sealed under `sealed` (None: no record,
+    /// and no row this process can decrypt).
+    fn accept(&self, sealed: Option<String>) -> Result<(), StoreError> {
+        match sealed {
             Some(sealed) if self.keys.accepts(&sealed) => Ok(()),
             other => Err(self.mismatch(other)),
         }
     }
 
+    /// Refuses a store whose secrets this process could not read, before anything is written
+    /// or planned; called by every pass and by commands that read secrets.
+    pub async fn check_key(&self) -> Result<(), StoreError> {
+        self.accept(self.sealed_key().await?)
+    }
+
     /// At connect: records the key of a store that has no record yet (judged by its rows), then
     /// checks it. Two processes recording at once keep the first record.
     pub(super) async fn settle_key(&self) -> Result<(), StoreError> {
-        if self.recorded_key().await?.is_none() {
-            let Some(judged) = self.keys.infer(&self.sealing_of_rows().await?) else {
-                return Err(self.mismatch(None));
-            };
-            self.put_key(&judged, false).await?;
-        }
-        self.check_key().await
+        let recorded = match self.recorded_key().await? {
+            Some(recorded) => recorded,
+            None => {
+                let Some(judged) = self.keys.infer(&self.sealing_of_rows().await?) else {
+                    return Err(self.mismatch(None));
+                };
+                self.put_key(&judged, false).await?;
+                // Read back: another process may have recorded first, and its record stands.
+                self.recorded_key().await?.unwrap_or(judged)
+            }
+        };
+        self.accept(Some(recorded))
     }
 
     /// Records that the store's secrets are sealed with the current key (after `rekey`).
