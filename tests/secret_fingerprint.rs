@@ -78,6 +78,22 @@ async fn stored_fingerprint(db: &TestDb) -> String {
     rows[0].trim_end().to_string()
 }
 
+/// The simulator, and a tree with the one manifest `prod` whose token is a `file:` secret.
+async fn world() -> (Simulator, tempfile::TempDir) {
+    let sim = Simulator::start(
+        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    fs::create_dir_all(dir.path().join("m")).expect("mkdir");
+    fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+    fs::write(dir.path().join("m/prod.yaml"), MANIFEST).expect("w");
+    fs::write(dir.path().join("secrets/prod"), "tok-prod-1").expect("w");
+    (sim, dir)
+}
+
 fn counts(r: &PassReport) -> [usize; 3] {
     [r.summary.created, r.summary.updated, r.summary.unchanged]
 }
@@ -85,17 +101,7 @@ fn counts(r: &PassReport) -> [usize; 3] {
 #[tokio::test]
 async fn the_stored_fingerprint_is_keyed_and_old_forms_are_rewritten_without_requests() {
     each_engine(|db| async move {
-        let sim = Simulator::start(
-            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tmp");
-        fs::create_dir_all(dir.path().join("m")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
-        fs::write(dir.path().join("m/prod.yaml"), MANIFEST).expect("w");
-        fs::write(dir.path().join("secrets/prod"), "tok-prod-1").expect("w");
+        let (sim, dir) = world().await;
 
         let store = Arc::new(db.store("").await);
         let rec = reconciler(store.clone(), &sim);
@@ -160,18 +166,8 @@ async fn the_stored_fingerprint_is_keyed_and_old_forms_are_rewritten_without_req
 async fn after_rekey_the_old_key_can_go_without_any_credential_looking_changed() {
     const KEEPING: &str = "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: kept\nspec:\n  label: Kept\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  clientId: cid\n  clientSecret:\n    file: secret\n  accessToken:\n    file: kept\n";
     each_engine(|db| async move {
-        let sim = Simulator::start(
-            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tmp");
-        fs::create_dir_all(dir.path().join("m")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
-        fs::write(dir.path().join("m/prod.yaml"), MANIFEST).expect("w");
+        let (sim, dir) = world().await;
         fs::write(dir.path().join("m/kept.yaml"), KEEPING).expect("w");
-        fs::write(dir.path().join("secrets/prod"), "tok-prod-1").expect("w");
         fs::write(dir.path().join("secrets/kept"), "tok-prod-2").expect("w");
         fs::write(dir.path().join("secrets/secret"), "client-secret").expect("w");
         let keyed = |key: &str, previous: &[&str]| Encryption::Key {
