@@ -81,8 +81,9 @@ fn reference(all: &[ListedCredential], q: &PageQuery) -> (Vec<i64>, u64) {
 }
 
 /// 40 rows: labels of mixed case, both statuses, four owners and none, every kind of last
-/// result (a reason bccreds does not know too), verification times with ties and gaps.
-async fn fill(store: &Store) {
+/// result (a reason bccreds does not know too), verification times with ties and gaps; which
+/// row gets what is drawn from `rng`.
+async fn fill(store: &Store, rng: &mut fastrand::Rng) {
     let words = [
         "alpha", "Beta", "gamma", "DELTA", "epsilon", "Zeta", "eta", "THETA",
     ];
@@ -95,20 +96,20 @@ async fn fill(store: &Store) {
         "SomethingNew",
     ];
     for i in 0..40 {
-        let label = format!("{} {}", words[i % words.len()], i / 3);
+        let label = format!("{} {}", words[rng.usize(..words.len())], i);
         let mut data = credential(&label, "tok");
-        data.active = i % 3 != 0;
+        data.active = rng.bool();
         data.api_url = format!(
             "https://api.bigcommerce.com/stores/{}{}/",
-            ["abc", "Xyz", "mno"][i % 3],
-            i % 5
+            ["abc", "Xyz", "mno"][rng.usize(..3)],
+            rng.usize(..5)
         );
-        let owner = owners[i % owners.len()];
+        let owner = owners[rng.usize(..owners.len())];
         let id = store
             .create(&data, &ownership(owner, &format!("shop/c{i}")))
             .await
             .expect("create");
-        match i % 7 {
+        match rng.usize(..7) {
             // No verdict yet: Ready is Unknown.
             0 => store
                 .record_result(owner, id, "", "")
@@ -118,9 +119,9 @@ async fn fill(store: &Store) {
             1 => store.release(owner, id).await.expect("release"),
             _ => {
                 let at = Utc
-                    .with_ymd_and_hms(2026, 11, 1 + (i % 4) as u32, 12, 0, 0)
+                    .with_ymd_and_hms(2026, 11, 1 + rng.u32(..4), 12, 0, 0)
                     .unwrap();
-                let result = results[i % results.len()];
+                let result = results[rng.usize(..results.len())];
                 store
                     .record_verification(owner, id, result, "m", at)
                     .await
@@ -134,45 +135,49 @@ async fn fill(store: &Store) {
 async fn every_page_equals_the_page_plain_rust_cuts_from_all_rows() {
     each_engine(|db| async move {
         let e = db.engine;
-        let store = db.store("").await;
-        fill(&store).await;
-        // A row whose last result was cleared has no verdict: NULL, as bccreds never writes "".
-        db.exec(&format!(
-            "UPDATE {} SET last_result = NULL WHERE last_result = ''",
-            db.ident("bccreds_ownership")
-        ))
-        .await;
-        let all = store.list(&ListQuery::default()).await.expect("list");
-        assert_eq!(all.len(), 40);
-        let mut rng = fastrand::Rng::with_seed(22);
-        for n in 0..300 {
-            let q = PageQuery {
-                search: ["", "", "a", "ETA", "1", "zz", " be"][rng.usize(..7)].to_string(),
-                sort: SORTS[rng.usize(..SORTS.len())],
-                descending: rng.bool(),
-                active: [None, Some(true), Some(false)][rng.usize(..3)],
-                ready: [
-                    None,
-                    Some(ConditionStatus::True),
-                    Some(ConditionStatus::False),
-                    Some(ConditionStatus::Unknown),
-                ][rng.usize(..4)],
-                managed: [None, Some(true), Some(false)][rng.usize(..3)],
-                offset: rng.u64(..45),
-                limit: rng.u64(1..20),
-            };
-            let page = store.page(&q).await.expect("page");
-            let got: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
-            let (want, matching) = reference(&all, &q);
-            assert_eq!(
-                (got, page.matching),
-                (want, matching),
-                "[{e:?}] query {n}: {q:?}"
-            );
-            assert_eq!(page.stored, 40, "[{e:?}]");
-            assert!(page.unreadable.is_empty());
+        for seed in [22, 5, 77, 2026, 31337] {
+            // Each seed fills tables of its own (a prefix per seed).
+            let prefix = format!("s{seed}_");
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let store = db.store(&prefix).await;
+            fill(&store, &mut rng).await;
+            // A row whose last result was cleared has no verdict: NULL, as bccreds never writes "".
+            db.exec(&format!(
+                "UPDATE {} SET last_result = NULL WHERE last_result = ''",
+                db.ident(&format!("{prefix}bccreds_ownership"))
+            ))
+            .await;
+            let all = store.list(&ListQuery::default()).await.expect("list");
+            assert_eq!(all.len(), 40);
+            for n in 0..120 {
+                let q = PageQuery {
+                    search: ["", "", "a", "ETA", "1", "zz", " be"][rng.usize(..7)].to_string(),
+                    sort: SORTS[rng.usize(..SORTS.len())],
+                    descending: rng.bool(),
+                    active: [None, Some(true), Some(false)][rng.usize(..3)],
+                    ready: [
+                        None,
+                        Some(ConditionStatus::True),
+                        Some(ConditionStatus::False),
+                        Some(ConditionStatus::Unknown),
+                    ][rng.usize(..4)],
+                    managed: [None, Some(true), Some(false)][rng.usize(..3)],
+                    offset: rng.u64(..45),
+                    limit: rng.u64(1..20),
+                };
+                let page = store.page(&q).await.expect("page");
+                let got: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
+                let (want, matching) = reference(&all, &q);
+                assert_eq!(
+                    (got, page.matching),
+                    (want, matching),
+                    "[{e:?}] seed {seed}, query {n}: {q:?}"
+                );
+                assert_eq!(page.stored, 40, "[{e:?}]");
+                assert!(page.unreadable.is_empty());
+            }
+            store.close().await;
         }
-        store.close().await;
         db
     })
     .await;
