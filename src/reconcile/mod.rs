@@ -64,6 +64,21 @@ pub struct ReconcilerConfig {
     pub prune: bool,
 }
 
+impl Default for ReconcilerConfig {
+    /// The command line's defaults: owner `bccreds`, 8 verifications at once, re-verify after
+    /// 6 h, keep revoked rows, prune, and never delete everything.
+    fn default() -> Self {
+        ReconcilerConfig {
+            owner: "bccreds".into(),
+            concurrency: 8,
+            reverify_interval: Duration::from_secs(6 * 3600),
+            on_revoked: OnRevoked::Keep,
+            allow_empty: false,
+            prune: true,
+        }
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {

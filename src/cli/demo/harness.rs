@@ -12,7 +12,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::cli::report::{write_problems, write_text};
-use crate::reconcile::{plan_report, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan};
+use crate::reconcile::{plan_report, PassReport, Reconciler, ReconcilerConfig, Scan};
 use crate::simulator::Simulator;
 use crate::source::{EnvLookup, FileSource};
 use crate::store::{Encryption, ListQuery, ListedCredential, Store, StoreOptions};
@@ -251,11 +251,7 @@ impl Demo {
             client,
             ReconcilerConfig {
                 owner: OWNER.into(),
-                concurrency: 8,
-                reverify_interval: Duration::from_secs(6 * 3600),
-                on_revoked: OnRevoked::Keep,
-                allow_empty: false,
-                prune: true,
+                ..ReconcilerConfig::default()
             },
         )
         .one_shot();
