@@ -73,18 +73,15 @@ async fn fill(url: &str, n: usize) -> anyhow::Result<()> {
                 let own = Ownership {
                     credential_id: 0,
                     owner_id: "gitops".into(),
-                    source_key: format!("shop/s{i}"),
+                    source_key: bccreds::model::SourceKey::new("shop", format!("s{i}")),
                     spec_sha256: "a".repeat(64),
                     secret_sha256: "b".repeat(64),
                     last_verified_at: Some(chrono::Utc::now()),
-                    last_result: Some(
-                        if i % 11 == 0 {
-                            "InvalidToken"
-                        } else {
-                            "Verified"
-                        }
-                        .into(),
-                    ),
+                    last_result: Some(if i % 11 == 0 {
+                        bccreds::model::Reason::InvalidToken
+                    } else {
+                        bccreds::model::Reason::Verified
+                    }),
                     last_message: Some("ok".into()),
                     deletion_policy: DeletionPolicy::Delete,
                     source_path: None,

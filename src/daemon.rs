@@ -234,7 +234,7 @@ impl Daemon {
                     .iter()
                     .filter(|i| i.action != Action::Unchanged)
                 {
-                    tracing::info!(credential = %crate::redact::escape_controls(&format!("{}/{}", item.namespace, item.name)), action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
+                    tracing::info!(credential = %crate::redact::escape_controls(&item.key.to_string()), action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
                 }
                 // A row the store refused to write is retried like a pass that could not
                 // start; a failed verification is not (BigCommerce would say the same again).

@@ -58,12 +58,12 @@ async fn store_with(path: &std::path::Path, rows: &[Row<'_>]) -> String {
         let own = Ownership {
             credential_id: 0,
             owner_id: "gitops".into(),
-            source_key: format!("shop/{hash}"),
+            source_key: bccreds::model::SourceKey::stored(&format!("shop/{hash}")),
             spec_sha256: "0".repeat(64),
             secret_sha256: "0".repeat(64),
             last_verified_at: result
                 .map(|_| chrono::Utc.with_ymd_and_hms(2026, 1, day, 3, 4, 5).unwrap()),
-            last_result: result.map(str::to_string),
+            last_result: result.and_then(bccreds::model::Reason::parse),
             last_message: None,
             deletion_policy: bccreds::model::DeletionPolicy::Delete,
             source_path: None,

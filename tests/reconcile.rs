@@ -272,7 +272,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         let own = Ownership {
             credential_id: 0,
             owner_id: "someone".into(),
-            source_key: "x/y".into(),
+            source_key: bccreds::model::SourceKey::stored("x/y"),
             spec_sha256: String::new(),
             secret_sha256: String::new(),
             last_verified_at: None,
@@ -513,7 +513,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
-        let bad = report.items.iter().find(|i| i.name == "bad").expect("bad");
+        let bad = report.items.iter().find(|i| i.key.name == "bad").expect("bad");
         assert_eq!(bad.reason, Reason::InvalidSpec);
         assert!(
             bad.message.contains(
@@ -582,7 +582,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 2], "{report:?}");
-        for item in report.items.iter().filter(|i| i.name != "new") {
+        for item in report.items.iter().filter(|i| i.key.name != "new") {
             assert_eq!(item.reason, Reason::StoredRowUnreadable, "{item:?}");
             assert!(item.message.contains("cannot be read"), "{item:?}");
             assert!(
@@ -593,7 +593,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         let prod = report
             .items
             .iter()
-            .find(|i| i.name == "prod")
+            .find(|i| i.key.name == "prod")
             .expect("prod");
         assert!(prod.message.contains("`accessToken`"), "{prod:?}");
         assert_eq!(
@@ -609,7 +609,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         let prod = report
             .items
             .iter()
-            .find(|i| i.name == "prod")
+            .find(|i| i.key.name == "prod")
             .expect("prod");
         assert_eq!(
             (prod.action, prod.reason),
@@ -651,9 +651,9 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
         .await;
         let steps = w.rec.plan(&w.scan()).await.expect("plan");
         assert!(
-            steps[0].message.contains("deleted outside bccreds"),
+            steps[0].head().message.contains("deleted outside bccreds"),
             "{:?}",
-            steps[0].message
+            steps[0].head().message
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 0], "{report:?}");
@@ -711,7 +711,7 @@ async fn a_one_object_pass_touches_only_its_own_object() {
         // Passes of one object neither report nor delete the other's row, nor touch its status.
         let again = w.rec.apply(&one("prod")).await.expect("pass");
         assert_eq!(again.items.len(), 1, "{again:?}");
-        assert_eq!(again.items[0].name, "prod");
+        assert_eq!(again.items[0].key.name, "prod");
         assert_eq!(w.labels().await.len(), 2);
         let outlet = |statuses: Vec<bccreds::reconcile::CredentialStatus>| {
             statuses
@@ -773,7 +773,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                     let report = w.rec.apply(&scan_deleted(&obj)).await.expect("pass");
                     items.extend(report.items);
                 }
-                items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+                items.sort_by(|a, b| a.key.cmp(&b.key));
                 items
             } else {
                 for (name, _) in &texts {
@@ -788,7 +788,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                 report
                     .items
                     .into_iter()
-                    .filter(|i| i.name != "other")
+                    .filter(|i| i.key.name != "other")
                     .collect()
             };
             assert_eq!(
@@ -874,7 +874,7 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
             }
         };
         let verified = ownership(&w).await;
-        assert_eq!(verified.last_result.as_deref(), Some("Verified"));
+        assert_eq!(verified.last_result, Some(bccreds::model::Reason::Verified));
         // Verified a day ago, so that a new verification time could not pass for the old one.
         let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
         w.store
@@ -943,8 +943,8 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
             assert!(!line.contains("retried"), "{line}");
             let own = ownership(&w).await;
             assert_eq!(
-                own.last_result.as_deref(),
-                Some("Unreachable"),
+                own.last_result,
+                Some(bccreds::model::Reason::Unreachable),
                 "{action:?}"
             );
             assert!(

@@ -33,7 +33,7 @@ fn owned_by(owner: &str, key: &str) -> Ownership {
     Ownership {
         credential_id: 0,
         owner_id: owner.into(),
-        source_key: key.into(),
+        source_key: bccreds::model::SourceKey::stored(key),
         spec_sha256: "a".repeat(64),
         secret_sha256: "b".repeat(64),
         last_verified_at: None,

@@ -135,7 +135,7 @@ async fn create_update_delete_and_read() {
 
         let owned = store.owned("owner-a").await.expect("owned");
         assert_eq!(owned.len(), 1);
-        assert_eq!(owned[0].0.source_key, "shop/prod");
+        assert_eq!(owned[0].0.source_key.to_string(), "shop/prod");
         assert_eq!(owned[0].1.as_ref().map(|c| c.id), Some(id));
 
         store.delete("owner-a", id).await.expect("delete");
@@ -570,7 +570,7 @@ async fn concurrent_creates_fail_alone_and_the_rest_are_written() {
         for (own, cred) in &owned {
             let cred = cred.as_ref().expect("each record has its row");
             assert_eq!(own.credential_id, cred.id);
-            let i: usize = own.source_key["a/".len()..].parse().expect("key");
+            let i: usize = own.source_key.name.parse().expect("key");
             assert_eq!(cred.data.label, labels[i]);
             assert_eq!(cred.data.access_token.expose(), format!("t{i}"));
         }
@@ -831,7 +831,7 @@ async fn manifest_sources_round_trip_and_a_store_from_before_them_still_reads() 
             let mut s: Vec<(String, Option<String>)> = rows
                 .rows
                 .iter()
-                .map(|(o, _)| (o.source_key.clone(), o.source_path.clone()))
+                .map(|(o, _)| (o.source_key.to_string(), o.source_path.clone()))
                 .collect();
             s.sort();
             s

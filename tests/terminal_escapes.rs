@@ -110,7 +110,7 @@ async fn labels_store_names_and_file_names_are_escaped() {
         &bccreds::store::Ownership {
             credential_id: 0,
             owner_id: "someone-else".into(),
-            source_key: "shop/hand".into(),
+            source_key: bccreds::model::SourceKey::stored("shop/hand"),
             spec_sha256: String::new(),
             secret_sha256: String::new(),
             last_verified_at: None,

@@ -207,10 +207,7 @@ fn check(report: &PassReport, what: &str) {
             .filter(|i| i.action != Action::Unchanged)
             .take(3)
         {
-            eprintln!(
-                "  {}/{}: {} {}",
-                item.namespace, item.name, item.reason, item.message
-            );
+            eprintln!("  {}: {} {}", item.key, item.reason, item.message);
         }
     }
 }
@@ -741,7 +738,7 @@ async fn breakdown(
                 let own = Ownership {
                     credential_id: 0,
                     owner_id: OWNER.into(),
-                    source_key: format!("bench/store-{i:05}"),
+                    source_key: bccreds::model::SourceKey::stored(&format!("bench/store-{i:05}")),
                     spec_sha256: String::new(),
                     secret_sha256: String::new(),
                     last_verified_at: None,

@@ -70,8 +70,8 @@ struct Summary {
 /// also reported as diagnostics, as `validate` reports them); they are never sent anywhere.
 fn item(report: &ItemReport) -> Item {
     let mut item = Item {
-        namespace: report.namespace.clone(),
-        name: report.name.clone(),
+        namespace: report.key.namespace.clone(),
+        name: report.key.name.clone(),
         label: report.label.clone(),
         store_hash: String::new(),
         result: Verdict::Failed,

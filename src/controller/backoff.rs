@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::reconcile::SourceKey;
+use crate::reconcile::{EntryDigest, SourceKey};
 
 /// The first delay after a failure; each further failure of the same content doubles it.
 pub const FIRST_DELAY: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, Debug)]
 struct Failing {
-    digest: u64,
+    digest: EntryDigest,
     failures: u32,
     not_before: Instant,
 }
@@ -35,7 +35,7 @@ impl Backoff {
 
     /// How long `key` must still wait before `digest` is tried again; `None` when it may run now
     /// (never failed, the content changed, or its step is over).
-    pub fn wait(&self, key: &SourceKey, digest: u64, now: Instant) -> Option<Duration> {
+    pub fn wait(&self, key: &SourceKey, digest: EntryDigest, now: Instant) -> Option<Duration> {
         let f = self.failing.get(key)?;
         (f.digest == digest && now < f.not_before).then(|| f.not_before - now)
     }
@@ -43,7 +43,7 @@ impl Backoff {
     /// Records a failed attempt of `digest` and returns the delay before the next one: doubled
     /// for the same content, the first step for new content, capped, with ±10 % jitter so that
     /// credentials failing together do not retry together.
-    pub fn failed(&mut self, key: &SourceKey, digest: u64, now: Instant) -> Duration {
+    pub fn failed(&mut self, key: &SourceKey, digest: EntryDigest, now: Instant) -> Duration {
         let failures = match self.failing.get(key) {
             Some(f) if f.digest == digest => f.failures.saturating_add(1),
             _ => 1,
@@ -90,22 +90,32 @@ mod tests {
         let mut b = Backoff::new(Duration::from_secs(300));
         let t0 = Instant::now();
         let a = key("a");
-        assert_eq!(b.wait(&a, 1, t0), None);
-        let d1 = b.failed(&a, 1, t0);
+        assert_eq!(b.wait(&a, EntryDigest::made_up(1), t0), None);
+        let d1 = b.failed(&a, EntryDigest::made_up(1), t0);
         assert!(within(d1, 2), "{d1:?}");
-        assert!(b.wait(&a, 1, t0 + Duration::from_secs(1)).is_some());
-        assert_eq!(b.wait(&a, 2, t0), None, "changed content runs at once");
-        assert_eq!(b.wait(&key("b"), 1, t0), None, "other objects are not held");
+        assert!(b
+            .wait(&a, EntryDigest::made_up(1), t0 + Duration::from_secs(1))
+            .is_some());
+        assert_eq!(
+            b.wait(&a, EntryDigest::made_up(2), t0),
+            None,
+            "changed content runs at once"
+        );
+        assert_eq!(
+            b.wait(&key("b"), EntryDigest::made_up(1), t0),
+            None,
+            "other objects are not held"
+        );
         let t1 = t0 + d1;
-        assert_eq!(b.wait(&a, 1, t1), None);
-        let d2 = b.failed(&a, 1, t1);
+        assert_eq!(b.wait(&a, EntryDigest::made_up(1), t1), None);
+        let d2 = b.failed(&a, EntryDigest::made_up(1), t1);
         assert!(within(d2, 4), "{d2:?}");
-        let d3 = b.failed(&a, 1, t1 + d2);
+        let d3 = b.failed(&a, EntryDigest::made_up(1), t1 + d2);
         assert!(within(d3, 8), "{d3:?}");
         // New content starts again from the first step.
-        assert!(within(b.failed(&a, 2, t1), 2));
+        assert!(within(b.failed(&a, EntryDigest::made_up(2), t1), 2));
         b.forget(&a);
-        assert_eq!(b.wait(&a, 2, t1), None);
+        assert_eq!(b.wait(&a, EntryDigest::made_up(2), t1), None);
     }
 
     #[test]
@@ -117,16 +127,16 @@ mod tests {
         let mut attempts = 0;
         while now < start + Duration::from_secs(60) {
             attempts += 1;
-            now += b.failed(&a, 7, now);
+            now += b.failed(&a, EntryDigest::made_up(7), now);
         }
         assert!((5..=6).contains(&attempts), "{attempts} attempts in 60 s");
         for _ in 0..40 {
-            let d = b.failed(&a, 7, now);
+            let d = b.failed(&a, EntryDigest::made_up(7), now);
             assert!(d <= Duration::from_secs(330), "{d:?}");
         }
         let mut small = Backoff::new(Duration::from_secs(1));
         assert!(
-            within(small.failed(&a, 1, now), 2),
+            within(small.failed(&a, EntryDigest::made_up(1), now), 2),
             "the cap is never below the first step"
         );
     }

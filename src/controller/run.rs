@@ -142,8 +142,7 @@ fn wrote(item: &ItemReport) -> bool {
 /// One log line per credential whose outcome changed (or whose row was written); repeats of the
 /// same outcome only at debug, so that a failing credential does not flood the log.
 fn log_outcome(item: &ItemReport, changed: bool, ready: bool) {
-    let credential =
-        crate::redact::escape_controls(&format!("{}/{}", item.namespace, item.name)).into_owned();
+    let credential = crate::redact::escape_controls(&item.key.to_string()).into_owned();
     if !changed && !wrote(item) {
         tracing::debug!(credential = %credential, action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
     } else if ready || matches!(item.reason, Reason::Deleted | Reason::Orphaned) {
@@ -184,7 +183,11 @@ async fn announce(
 async fn apply(obj: Arc<BigCommerceCredential>, ctx: &Ctx) -> Result<Action, ControllerError> {
     let key = key_of(&obj);
     let scan = scan_object(&ctx.client, &obj, &ctx.config.allowed_hosts).await?;
-    let digest = scan.entries.first().map_or(0, |e| e.content_digest());
+    let digest = scan
+        .entries
+        .first()
+        .map(crate::reconcile::Entry::digest)
+        .unwrap_or_default();
     if let Some(wait) = ctx.backoff().wait(&key, digest, Instant::now()) {
         // The same content failed moments ago: BigCommerce would say the same again.
         tracing::debug!(credential = %key, retry_in = ?wait, "unchanged and backing off");
@@ -280,8 +283,11 @@ async fn reconcile(
 
 fn error_policy(obj: Arc<BigCommerceCredential>, err: &ControllerError, ctx: Arc<Ctx>) -> Action {
     let key = key_of(&obj);
-    // A failed call is retried with the same backoff as a failed verification.
-    let wait = ctx.backoff().failed(&key, 0, Instant::now());
+    // A failed call is retried with the same backoff as a failed verification; it has no
+    // content of its own, so it counts under the empty digest.
+    let wait = ctx
+        .backoff()
+        .failed(&key, Default::default(), Instant::now());
     tracing::warn!(credential = %key, retry_in = ?wait, "reconcile failed: {err}");
     Action::requeue(ctx.next_look(wait))
 }

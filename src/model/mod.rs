@@ -2,8 +2,12 @@
 
 mod condition;
 mod credential;
+mod field;
+mod key;
 mod secret_source;
 
 pub use condition::{ConditionStatus, ConditionType, Reason};
 pub use credential::*;
+pub use field::Field;
+pub use key::SourceKey;
 pub use secret_source::{ClientId, SecretKeyRef, SecretSource};

@@ -4,51 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sha2::{Digest, Sha256};
-
-use super::desired::{Coverage, Entry, Scan};
+use super::desired::{Coverage, EntryDigest, Scan};
 use super::report::PassReport;
 
 /// The fingerprint of every entry of the last pass that did not fail, by key.
 #[derive(Debug, Default)]
 pub struct DesiredIndex {
-    seen: HashMap<String, [u8; 32]>,
+    seen: HashMap<String, EntryDigest>,
     /// Whether a complete pass was recorded: before one, only a full pass will do.
     ready: bool,
-}
-
-/// Everything about an entry that a pass acts on; two entries with the same fingerprint plan
-/// alike against the same row.
-fn fingerprint(entry: &Entry) -> [u8; 32] {
-    let mut h = Sha256::new();
-    let mut part = |bytes: &[u8]| {
-        // Length-prefixed, so that no two different sequences hash alike.
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
-    };
-    match entry {
-        Entry::Desired(d) => {
-            part(b"desired");
-            part(d.spec_sha256.as_bytes());
-            part(d.secret_digest.as_bytes());
-            part(d.source_path.as_deref().unwrap_or("").as_bytes());
-            part(d.origin.as_bytes());
-            part(&[u8::from(d.adopt)]);
-            part(&d.generation.unwrap_or(-1).to_be_bytes());
-        }
-        Entry::Invalid(i) => {
-            part(b"invalid");
-            part(i.reason.as_str().as_bytes());
-            part(i.message.as_bytes());
-            part(i.label.as_deref().unwrap_or("").as_bytes());
-            part(&i.generation.unwrap_or(-1).to_be_bytes());
-        }
-        Entry::Gone(g) => {
-            part(b"gone");
-            part(g.policy.as_str().as_bytes());
-        }
-    }
-    h.finalize().into()
 }
 
 impl DesiredIndex {
@@ -63,7 +27,7 @@ impl DesiredIndex {
         let mut changed = Vec::new();
         for entry in &scan.entries {
             let key = entry.key().to_string();
-            if self.seen.get(&key) != Some(&fingerprint(entry)) {
+            if self.seen.get(&key) != Some(&entry.digest()) {
                 changed.push(entry.clone());
             }
             keys.insert(key);
@@ -96,14 +60,14 @@ impl DesiredIndex {
             .items
             .iter()
             .filter(|i| i.failed())
-            .map(|i| format!("{}/{}", i.namespace, i.name))
+            .map(|i| i.key.to_string())
             .collect();
         for entry in &scan.entries {
             let key = entry.key().to_string();
             if failed.contains(&key) {
                 self.seen.remove(&key);
             } else {
-                self.seen.insert(key, fingerprint(entry));
+                self.seen.insert(key, entry.digest());
             }
         }
     }
@@ -125,6 +89,7 @@ impl DesiredIndex {
 mod tests {
     use super::*;
     use crate::model::Reason;
+    use crate::reconcile::Entry;
     use crate::reconcile::{Invalid, SourceKey};
 
     fn invalid(name: &str, message: &str) -> Entry {
@@ -197,16 +162,16 @@ mod tests {
             Coverage::Complete,
         );
         let report = PassReport {
-            items: vec![crate::reconcile::ItemReport {
-                namespace: "default".into(),
-                name: "b".into(),
-                label: "b".into(),
-                action: crate::reconcile::Action::Skip,
-                result: Some(crate::reconcile::ItemResult::Failed),
-                reason: Reason::InvalidSpec,
-                message: "x".into(),
-                diff: Vec::new(),
-                verification: None,
+            items: vec![{
+                let mut item = crate::reconcile::ItemReport::new(
+                    crate::model::SourceKey::new("default", "b"),
+                    "b",
+                    crate::reconcile::Action::Skip,
+                    Reason::InvalidSpec,
+                    "x".into(),
+                );
+                item.result = Some(crate::reconcile::ItemResult::Failed);
+                item
             }],
             ..PassReport::default()
         };

@@ -1,37 +1,21 @@
 //! Desired state: each manifest's credential with resolved secrets and content hashes.
 
-use std::fmt;
-
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
+pub use crate::model::SourceKey;
 use crate::model::{DeletionPolicy, Reason};
 use crate::store::{CredentialData, SecretUpdate};
 
-/// `namespace/name` of a manifest: the identity that survives edits and renames of labels.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct SourceKey {
-    /// Namespace (`default` in file mode when none is given).
-    pub namespace: String,
-    /// `metadata.name`.
-    pub name: String,
-}
+/// The digest of an entry ([`Entry::digest`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EntryDigest([u8; 32]);
 
-impl fmt::Display for SourceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
-
-impl SourceKey {
-    /// Parses `namespace/name`.
-    pub fn parse(text: &str) -> Option<SourceKey> {
-        let (namespace, name) = text.split_once('/')?;
-        Some(SourceKey {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })
+#[cfg(test)]
+impl EntryDigest {
+    /// A digest made up for a test.
+    pub(crate) fn made_up(byte: u8) -> EntryDigest {
+        EntryDigest([byte; 32])
     }
 }
 
@@ -117,20 +101,42 @@ impl Entry {
         }
     }
 
-    /// A digest of everything a pass acts on for this entry: equal digests mean a retry of the
-    /// same content, which is what backoff holds back.
-    pub fn content_digest(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+    /// The digest of everything a pass acts on for this entry: two entries with the same
+    /// digest plan alike against the same row, so `watch` passes over changed digests only and
+    /// the controller's backoff holds back a retry of the same content.
+    pub fn digest(&self) -> EntryDigest {
+        let mut h = Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            // Length-prefixed, so that no two different sequences hash alike.
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        };
+        part(self.key().namespace.as_bytes());
+        part(self.key().name.as_bytes());
         match self {
             Entry::Desired(d) => {
-                ("desired", &d.key, &d.spec_sha256, &d.secret_digest, d.adopt).hash(&mut h);
-                format!("{:?}", d.policy).hash(&mut h);
+                part(b"desired");
+                part(d.spec_sha256.as_bytes());
+                part(d.secret_digest.as_bytes());
+                part(d.source_path.as_deref().unwrap_or("").as_bytes());
+                part(d.origin.as_bytes());
+                part(&[u8::from(d.adopt)]);
+                part(d.policy.as_str().as_bytes());
+                part(&d.generation.unwrap_or(-1).to_be_bytes());
             }
-            Entry::Invalid(i) => ("invalid", &i.key, &i.label, i.reason, &i.message).hash(&mut h),
-            Entry::Gone(g) => ("gone", &g.key, format!("{:?}", g.policy)).hash(&mut h),
+            Entry::Invalid(i) => {
+                part(b"invalid");
+                part(i.reason.as_str().as_bytes());
+                part(i.message.as_bytes());
+                part(i.label.as_deref().unwrap_or("").as_bytes());
+                part(&i.generation.unwrap_or(-1).to_be_bytes());
+            }
+            Entry::Gone(g) => {
+                part(b"gone");
+                part(g.policy.as_str().as_bytes());
+            }
         }
-        h.finish()
+        EntryDigest(h.finalize().into())
     }
 
     /// `metadata.generation`, where known.

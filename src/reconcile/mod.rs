@@ -8,13 +8,19 @@ mod delta;
 mod desired;
 mod diff;
 mod execute;
+mod outcome;
+#[cfg(test)]
+mod outcome_tests;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
 mod report;
+mod reverify;
 mod secret_copies;
+mod step;
 mod unopim;
 mod verification;
+mod write;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,18 +30,21 @@ use chrono::Utc;
 pub use conditions::{set_condition, Condition, CredentialStatus, NewCondition, StatusBook};
 pub use delta::DesiredIndex;
 pub use desired::{
-    secret_digest, spec_hash, Coverage, Desired, Entry, Gone, Invalid, PruneScope, Scan, SourceKey,
+    secret_digest, spec_hash, Coverage, Desired, Entry, EntryDigest, Gone, Invalid, PruneScope,
+    Scan, SourceKey,
 };
 pub use diff::{diff, FieldChange};
-pub use plan::{drift, plan, Action, PlanInput, Step};
-pub use report::{plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, Summary};
+pub use plan::{drift, plan, verification_steps, Action, PlanInput};
+pub use report::{
+    plan_diff_report, plan_report, ItemReport, ItemResult, PassReport, StatusChange, Summary,
+};
 pub use secret_copies::{refuse_copied_secrets, SecretHolders};
+pub use step::{Guard, Head, Held, Owned, Refusal, Step};
 pub use unopim::{disabled_among, NamedCodes};
 pub use verification::Verification;
 
-use crate::crypto::{FingerprintMatch, SecretFingerprints};
 use crate::diagnostic::Diagnostic;
-use crate::store::{OwnershipRefresh, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::verify::Verifier;
 
 /// What to do with a stored row whose token BigCommerce has revoked.
@@ -148,7 +157,7 @@ impl<V: Verifier> Reconciler<V> {
         self.store.check_key().await?;
         // A pass of some entries plans, and so reads, only their rows.
         let rows = if scan.coverage == Coverage::Entries {
-            let keys: Vec<String> = scan.entries.iter().map(|e| e.key().to_string()).collect();
+            let keys: Vec<SourceKey> = scan.entries.iter().map(|e| e.key().clone()).collect();
             self.store.owned_rows_for(&self.config.owner, &keys).await?
         } else {
             self.store.owned_rows(&self.config.owner).await?
@@ -158,14 +167,15 @@ impl<V: Verifier> Reconciler<V> {
             unreadable,
         } = rows;
         // Every stored row is only needed to find label collisions for new credentials.
-        let present: std::collections::HashSet<&str> = owned
+        let present: std::collections::HashSet<&SourceKey> = owned
             .iter()
             .filter(|(_, row)| row.is_some())
-            .map(|(o, _)| o.source_key.as_str())
+            .map(|(o, _)| &o.source_key)
             .collect();
-        let creates = scan.entries.iter().any(|e| {
-            matches!(e, Entry::Desired(_)) && !present.contains(e.key().to_string().as_str())
-        });
+        let creates = scan
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Desired(_)) && !present.contains(e.key()));
         let mut all_rows = if creates {
             self.store.list(&Default::default()).await?
         } else {
@@ -216,16 +226,15 @@ impl<V: Verifier> Reconciler<V> {
         };
         let exec = execute::Executor {
             verifier: &*self.verifier,
-            store: Some(&self.store),
+            store: &self.store,
             owner: &self.config.owner,
             on_revoked: self.config.on_revoked,
             concurrency: self.config.concurrency,
             retried: self.retried,
         };
-        let done = execute::run(&exec, steps).await;
-        self.record_bookkeeping(&done).await;
-        report::record(&mut lock(&self.book), &done, scan, Utc::now());
-        let report = report::pass_report(done);
+        let items = execute::run(&exec, steps).await;
+        report::record(&mut lock(&self.book), &items, scan, Utc::now());
+        let report = report::pass_report(items);
         if scan.coverage != Coverage::Entries {
             *lock(&self.problems) = scan.problems.clone();
         }
@@ -280,44 +289,6 @@ impl<V: Verifier> Reconciler<V> {
         result
     }
 
-    /// Brings the ownership rows of steps that wrote nothing up to date: where each manifest
-    /// lives now (rows from before sources were kept, or manifests moved to another file), and
-    /// secret fingerprints made under a previous APP_KEY or by a version that stored a plain
-    /// digest. Writes already recorded both.
-    async fn record_bookkeeping(&self, done: &[execute::Done]) {
-        let fingerprints = self.store.fingerprints();
-        for d in done {
-            let s = &d.step;
-            if matches!(s.action, Action::Create | Action::Update | Action::Adopt) {
-                continue;
-            }
-            let (Some(desired), Some(own), Some(id)) = (&s.desired, &s.ownership, s.id) else {
-                continue;
-            };
-            let path = desired
-                .source_path
-                .as_deref()
-                .filter(|p| own.source_path.as_deref() != Some(*p));
-            let fingerprint = (fingerprints.check(&own.secret_sha256, &desired.secret_digest)
-                == FingerprintMatch::Outdated)
-                .then(|| fingerprints.current(&desired.secret_digest));
-            if path.is_none() && fingerprint.is_none() {
-                continue;
-            }
-            let refresh = OwnershipRefresh {
-                source_path: path,
-                secret_sha256: fingerprint.as_deref(),
-            };
-            if let Err(e) = self
-                .store
-                .refresh_ownership(&self.config.owner, id, refresh)
-                .await
-            {
-                tracing::warn!(credential = %s.key, "cannot bring the ownership row up to date: {e}");
-            }
-        }
-    }
-
     /// The conditions of one credential.
     pub fn status_of(&self, key: &SourceKey) -> Option<CredentialStatus> {
         lock(&self.book).get(key).cloned()
@@ -356,27 +327,6 @@ impl<V: Verifier> Reconciler<V> {
 /// Plans and verifies `scan` as a pass into an empty store would, and writes nothing: every
 /// credential that could be created is verified with BigCommerce (`bccreds verify`).
 pub async fn verify_only<V: Verifier>(verifier: &V, scan: &Scan, concurrency: usize) -> PassReport {
-    let steps = plan(&PlanInput {
-        scan,
-        owned: &[],
-        all_rows: &[],
-        unreadable: &Default::default(),
-        now: Utc::now(),
-        reverify_interval: Duration::ZERO,
-        allow_empty: true,
-        prune: false,
-        on_revoked_deactivate: false,
-        // Nothing is compared with a stored fingerprint: there is no store.
-        fingerprints: &SecretFingerprints::unkeyed(),
-    });
-    let exec = execute::Executor {
-        verifier,
-        store: None,
-        owner: "",
-        on_revoked: OnRevoked::Keep,
-        concurrency,
-        // `bccreds verify` runs once.
-        retried: false,
-    };
-    report::pass_report(execute::run(&exec, steps).await)
+    let steps = verification_steps(scan);
+    report::pass_report(execute::verify_only(verifier, steps, concurrency).await)
 }

@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::desired::{Coverage, Desired, Entry, Scan, SourceKey};
+use super::step::{Guard, Head, Held, Owned, Refusal, Step};
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
-use crate::model::{DeletionPolicy, Reason};
+use crate::model::{DeletionPolicy, Field, Reason};
 use crate::store::{
-    ColumnError, ListedCredential, Ownership, SecretUpdate, StoredCredential, StoredData,
+    ColumnError, CredentialData, ListedCredential, Ownership, SecretUpdate, StoredCredential,
+    StoredData,
 };
 
 /// What a pass will do with one credential.
@@ -57,33 +59,6 @@ impl std::fmt::Display for Action {
     }
 }
 
-/// One planned step.
-#[derive(Clone, Debug)]
-pub struct Step {
-    /// The credential's identity.
-    pub key: SourceKey,
-    /// Its label (desired, or stored for deletions).
-    pub label: String,
-    /// What to do.
-    pub action: Action,
-    /// Why.
-    pub reason: Reason,
-    /// Why, for people.
-    pub message: String,
-    /// The desired state, for steps that write.
-    pub desired: Option<Box<Desired>>,
-    /// The row concerned, when there is one.
-    pub id: Option<i64>,
-    /// The stored row, when bccreds owns it.
-    pub stored: Option<StoredCredential>,
-    /// The ownership record, when there is one.
-    pub ownership: Option<Ownership>,
-    /// `metadata.generation`.
-    pub generation: Option<i64>,
-    /// Whether the step counts as a failure (bad manifest, conflict, refused guard).
-    pub failed: bool,
-}
-
 /// Everything the planner looks at.
 pub struct PlanInput<'a> {
     /// Desired state.
@@ -109,110 +84,72 @@ pub struct PlanInput<'a> {
 }
 
 /// Which stored columns differ from the desired ones, ignoring secrets kept as they are.
-pub fn drift(stored: &StoredData, desired: &Desired) -> Vec<&'static str> {
-    let d = &desired.data;
-    let mut out = Vec::new();
-    if stored.label != d.label {
-        out.push("label");
-    }
-    if stored.api_url != d.api_url {
-        out.push("apiUrl");
-    }
-    if stored.client_id != d.client_id {
-        out.push("clientId");
-    }
-    if let SecretUpdate::Set(v) = &d.client_secret {
-        if stored.client_secret.as_ref() != Some(v) {
-            out.push("clientSecret");
-        }
-    }
-    if let SecretUpdate::Set(v) = &d.access_token {
-        if &stored.access_token != v {
-            out.push("accessToken");
-        }
-    }
-    if stored.active != d.active {
-        out.push("status");
-    }
-    if stored.default_locale != d.default_locale {
-        out.push("defaultLocale");
-    }
-    if stored.default_currency != d.default_currency {
-        out.push("defaultCurrency");
-    }
-    if stored.locale_mapping != d.locale_mapping {
-        out.push("localeMapping");
-    }
-    if stored.currency_mapping != d.currency_mapping {
-        out.push("currencyMapping");
-    }
-    out
+pub fn drift(stored: &StoredData, desired: &CredentialData) -> Vec<Field> {
+    desired.changed_fields(Some(stored))
 }
 
-fn step(key: &SourceKey, label: &str, action: Action, reason: Reason, message: String) -> Step {
-    Step {
+fn head(key: &SourceKey, label: &str, reason: Reason, message: impl Into<String>) -> Head {
+    Head {
         key: key.clone(),
         label: label.to_string(),
-        action,
         reason,
-        message,
-        desired: None,
-        id: None,
-        stored: None,
-        ownership: None,
+        message: message.into(),
         generation: None,
-        failed: false,
     }
 }
+
+type OwnedEntry = (Ownership, Option<StoredCredential>);
 
 /// Plans one pass.
 pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
-    let mut owned_by_key: BTreeMap<&str, &(Ownership, Option<StoredCredential>)> = BTreeMap::new();
-    for entry in input.owned {
-        owned_by_key.insert(entry.0.source_key.as_str(), entry);
-    }
+    let owned_by_key: BTreeMap<&SourceKey, &OwnedEntry> = input
+        .owned
+        .iter()
+        .map(|entry| (&entry.0.source_key, entry))
+        .collect();
     let owned_ids: BTreeSet<i64> = input.owned.iter().map(|(o, _)| o.credential_id).collect();
     let mut steps = Vec::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<&SourceKey> = BTreeSet::new();
     for entry in &input.scan.entries {
-        let key_text = entry.key().to_string();
-        seen.insert(key_text.clone());
-        let owned = owned_by_key.get(key_text.as_str()).copied();
+        seen.insert(entry.key());
+        let owned = owned_by_key.get(entry.key()).copied();
         match entry {
             Entry::Invalid(invalid) => {
-                let mut s = step(
+                let kept = if owned.is_some() {
+                    "; the stored row is kept as it is"
+                } else {
+                    ""
+                };
+                let mut head = head(
                     &invalid.key,
                     invalid.label.as_deref().unwrap_or(""),
-                    Action::Skip,
                     invalid.reason,
-                    format!(
-                        "{}{}",
-                        invalid.message,
-                        if owned.is_some() {
-                            "; the stored row is kept as it is"
-                        } else {
-                            ""
-                        }
-                    ),
+                    format!("{}{kept}", invalid.message),
                 );
-                s.failed = true;
-                s.generation = invalid.generation;
-                if let Some((own, cred)) = owned {
-                    s.id = Some(own.credential_id);
-                    s.ownership = Some(own.clone());
-                    s.stored = cred.clone();
-                }
-                steps.push(s);
+                head.generation = invalid.generation;
+                let held = owned.map(|(ownership, row)| {
+                    Box::new(Held {
+                        ownership: ownership.clone(),
+                        row: row.clone(),
+                    })
+                });
+                steps.push(Step::Fail {
+                    head,
+                    refusal: Refusal::Invalid { held },
+                });
             }
             // A manifest that is gone but was never stored leaves nothing to do.
-            Entry::Gone(gone) => {
-                steps.extend(owned.map(|(own, cred)| removal(own, cred, gone.policy)))
-            }
+            Entry::Gone(gone) => steps.extend(owned.map(|o| removal(o, gone.policy))),
             Entry::Desired(desired) => steps.push(plan_desired(input, desired, owned, &owned_ids)),
         }
     }
-    // Only rows the scan's paths declared are this pass's to delete; the others belong to
-    // manifests it did not read.
+    steps.extend(prune(input, &seen));
+    steps
+}
+
+/// The rows of manifests that are gone: only rows the scan's paths declared are this pass's
+/// to delete; the others belong to manifests it did not read.
+fn prune(input: &PlanInput<'_>, seen: &BTreeSet<&SourceKey>) -> Vec<Step> {
     let in_scope = |own: &Ownership| {
         input.scan.coverage != Coverage::Entries
             && !seen.contains(&own.source_key)
@@ -222,210 +159,213 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
                 .as_ref()
                 .is_none_or(|scope| scope.covers(own.source_path.as_deref()))
     };
+    if !input.prune {
+        return Vec::new();
+    }
     let empty_guard = input.scan.entries.is_empty()
         && input.owned.iter().any(|(own, _)| in_scope(own))
         && !input.allow_empty;
-    for (own, cred) in input.owned {
-        if !in_scope(own) || !input.prune {
-            continue;
-        }
-        let s = if input.scan.coverage == Coverage::Incomplete {
-            kept(
-                own,
-                cred,
-                Reason::IncompleteScan,
-                "kept: part of the manifests could not be read, and deleting needs a complete scan",
-                false,
-            )
-        } else if empty_guard {
-            kept(own, cred, Reason::EmptySetGuard, "kept: no manifests were found while rows are managed (an unmounted volume or a half-swapped checkout?); pass --allow-empty to delete them", true)
-        } else {
-            removal(own, cred, own.deletion_policy)
-        };
-        steps.push(s);
-    }
-    steps
+    input
+        .owned
+        .iter()
+        .filter(|(own, _)| in_scope(own))
+        .map(|entry| {
+            if input.scan.coverage == Coverage::Incomplete {
+                kept(entry, Guard::IncompleteScan, Reason::IncompleteScan, "kept: part of the manifests could not be read, and deleting needs a complete scan")
+            } else if empty_guard {
+                kept(entry, Guard::EmptySet, Reason::EmptySetGuard, "kept: no manifests were found while rows are managed (an unmounted volume or a half-swapped checkout?); pass --allow-empty to delete them")
+            } else {
+                removal(entry, entry.0.deletion_policy)
+            }
+        })
+        .collect()
 }
 
-/// The key a row was stored under (a row of an unparsable key keeps its text as the name).
-fn stored_key(own: &Ownership) -> SourceKey {
-    SourceKey::parse(&own.source_key).unwrap_or(SourceKey {
-        namespace: String::new(),
-        name: own.source_key.clone(),
-    })
-}
-
-/// A step on an owned row whose manifest is gone.
-fn gone_step(
-    own: &Ownership,
-    cred: &Option<StoredCredential>,
-    action: Action,
-    reason: Reason,
-    message: &str,
-) -> Step {
-    let label = cred
-        .as_ref()
-        .map_or(String::new(), |c| c.data.label.clone());
-    let mut s = step(&stored_key(own), &label, action, reason, message.into());
-    s.id = Some(own.credential_id);
-    s.ownership = Some(own.clone());
-    s.stored = cred.clone();
-    s
+/// The head of a step on an owned row whose manifest is gone.
+fn gone_head((own, row): &OwnedEntry, reason: Reason, message: &str) -> (Head, Held) {
+    let label = row.as_ref().map_or("", |c| c.data.label.as_str());
+    let held = Held {
+        ownership: own.clone(),
+        row: row.clone(),
+    };
+    (head(&own.source_key, label, reason, message), held)
 }
 
 /// Deleting (or, under the Orphan policy, releasing) the row of a manifest that is gone; file
 /// mode and Kubernetes mode both delete through here.
-fn removal(own: &Ownership, cred: &Option<StoredCredential>, policy: DeletionPolicy) -> Step {
-    match policy {
-        DeletionPolicy::Orphan => gone_step(own, cred, Action::Orphan, Reason::Orphaned, "the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed"),
-        DeletionPolicy::Delete => gone_step(own, cred, Action::Delete, Reason::Deleted, "the manifest is gone: the row is deleted"),
-    }
+fn removal(entry: &OwnedEntry, policy: DeletionPolicy) -> Step {
+    let (head, held) = match policy {
+        DeletionPolicy::Orphan => gone_head(entry, Reason::Orphaned, "the manifest is gone and its deletion policy is Orphan: the row is kept and no longer managed"),
+        DeletionPolicy::Delete => gone_head(entry, Reason::Deleted, "the manifest is gone: the row is deleted"),
+    };
+    Step::Remove { head, held, policy }
 }
 
 /// A row whose manifest is gone, kept by a guard.
-fn kept(
-    own: &Ownership,
-    cred: &Option<StoredCredential>,
-    reason: Reason,
-    message: &str,
-    failed: bool,
-) -> Step {
-    let mut s = gone_step(own, cred, Action::Skip, reason, message);
-    s.failed = failed;
-    s
+fn kept(entry: &OwnedEntry, guard: Guard, reason: Reason, message: &str) -> Step {
+    let (head, held) = gone_head(entry, reason, message);
+    Step::Keep { head, held, guard }
 }
 
 fn plan_desired(
     input: &PlanInput<'_>,
     desired: &Desired,
-    owned: Option<&(Ownership, Option<StoredCredential>)>,
+    owned: Option<&OwnedEntry>,
     owned_ids: &BTreeSet<i64>,
 ) -> Step {
-    let d = &desired.data;
-    let mut s = step(
-        &desired.key,
-        &d.label,
-        Action::Unchanged,
-        Reason::UpToDate,
-        String::new(),
-    );
-    s.generation = desired.generation;
-    s.desired = Some(Box::new(desired.clone()));
+    let mut head = head(&desired.key, &desired.data.label, Reason::UpToDate, "");
+    head.generation = desired.generation;
     match owned {
-        Some((own, Some(stored))) => {
-            s.id = Some(own.credential_id);
-            s.ownership = Some(own.clone());
-            s.stored = Some(stored.clone());
-            let mut drifted = drift(&stored.data, desired);
-            let last = own.last_reason();
-            let deactivated_by_us = input.on_revoked_deactivate
-                && !stored.data.active
-                && last.is_some_and(Reason::is_revocation);
-            if deactivated_by_us {
-                drifted.retain(|c| *c != "status");
-            }
-            let secrets = input
-                .fingerprints
-                .check(&own.secret_sha256, &desired.secret_digest);
-            if own.spec_sha256 != desired.spec_sha256 || secrets == FingerprintMatch::Changed {
-                let what = if own.spec_sha256 != desired.spec_sha256 {
-                    "the spec changed"
-                } else {
-                    "a secret changed"
-                };
-                (s.action, s.reason, s.message) = (
-                    Action::Update,
-                    Reason::Changed,
-                    format!("{what}: verify and update"),
-                );
-            } else if !drifted.is_empty() {
-                (s.action, s.reason, s.message) = (
-                    Action::Update,
-                    Reason::Drift,
-                    format!(
-                        "the stored row was changed outside bccreds ({}): verify and restore",
-                        drifted.join(", ")
-                    ),
-                );
-            } else if own.last_result.is_some()
-                && last != Some(Reason::Verified)
-                && !deactivated_by_us
-            {
-                // The stored row is what was verified, but the last attempt (a change since
-                // reverted, an outage) failed: verify again rather than report it until the
-                // re-verify interval.
-                (s.action, s.reason, s.message) = (
-                    Action::Reverify,
-                    Reason::LastVerificationFailed,
-                    "unchanged, but the last verification failed: verify again".into(),
-                );
-            } else if own.last_verified_at.is_none_or(|t| {
-                input
-                    .now
-                    .signed_duration_since(t)
-                    .to_std()
-                    .unwrap_or_default()
-                    >= input.reverify_interval
-            }) {
-                (s.action, s.reason, s.message) = (
-                    Action::Reverify,
-                    Reason::ReverifyDue,
-                    "unchanged, but the last verification is older than --reverify-interval".into(),
-                );
-            } else {
-                s.message = "unchanged since the last verification".into();
-            }
+        Some((own, Some(row))) => {
+            let owned = Owned {
+                ownership: own.clone(),
+                row: row.clone(),
+            };
+            owned_step(input, desired, owned, head)
         }
-        Some((own, None)) if input.unreadable.contains_key(&own.credential_id) => {
-            s.id = Some(own.credential_id);
-            s.ownership = Some(own.clone());
-            let problem = &input.unreadable[&own.credential_id];
-            repair(desired, problem, own.credential_id, &mut s);
-        }
-        Some((own, None)) => {
-            s.ownership = Some(own.clone());
-            creation(
+        Some((own, None)) => match input.unreadable.get(&own.credential_id) {
+            Some(problem) => repair(desired, problem, own, head),
+            None => creation(
                 input,
                 desired,
                 owned_ids,
-                &mut s,
+                head,
                 "the stored row was deleted outside bccreds: verify and create it again",
-            );
-        }
-        None => creation(input, desired, owned_ids, &mut s, "new: verify and create"),
+            ),
+        },
+        None => creation(input, desired, owned_ids, head, "new: verify and create"),
     }
-    s
+}
+
+/// The step for a manifest whose row bccreds owns and could read.
+fn owned_step(input: &PlanInput<'_>, desired: &Desired, owned: Owned, mut head: Head) -> Step {
+    let (own, stored) = (&owned.ownership, &owned.row);
+    let last = own.last_result;
+    let deactivated_by_us = input.on_revoked_deactivate
+        && !stored.data.active
+        && last.is_some_and(Reason::is_revocation);
+    let mut drifted = drift(&stored.data, &desired.data);
+    if deactivated_by_us {
+        drifted.retain(|c| *c != Field::Status);
+    }
+    let secrets = input
+        .fingerprints
+        .check(&own.secret_sha256, &desired.secret_digest);
+    let desired = Box::new(desired.clone());
+    let spec_changed = own.spec_sha256 != desired.spec_sha256;
+    if spec_changed || secrets == FingerprintMatch::Changed {
+        let what = if spec_changed {
+            "the spec changed"
+        } else {
+            "a secret changed"
+        };
+        (head.reason, head.message) = (Reason::Changed, format!("{what}: verify and update"));
+        return Step::Update {
+            head,
+            desired,
+            owned,
+            drifted: Vec::new(),
+        };
+    }
+    if !drifted.is_empty() {
+        let names: Vec<&str> = drifted.iter().map(|f| f.as_str()).collect();
+        (head.reason, head.message) = (
+            Reason::Drift,
+            format!(
+                "the stored row was changed outside bccreds ({}): verify and restore",
+                names.join(", ")
+            ),
+        );
+        return Step::Update {
+            head,
+            desired,
+            owned,
+            drifted,
+        };
+    }
+    match reverify_reason(input, own, deactivated_by_us) {
+        Some((reason, message)) => {
+            (head.reason, head.message) = (reason, message.into());
+            Step::Reverify {
+                head,
+                desired,
+                owned,
+            }
+        }
+        None => {
+            head.message = "unchanged since the last verification".into();
+            Step::Unchanged {
+                head,
+                desired,
+                owned,
+            }
+        }
+    }
+}
+
+/// Why an unchanged credential is verified again, if it is.
+fn reverify_reason(
+    input: &PlanInput<'_>,
+    own: &Ownership,
+    deactivated_by_us: bool,
+) -> Option<(Reason, &'static str)> {
+    if own.last_result.is_some_and(|r| r != Reason::Verified) && !deactivated_by_us {
+        // The stored row is what was verified, but the last attempt (a change since reverted,
+        // an outage) failed: verify again rather than report it until the re-verify interval.
+        return Some((
+            Reason::LastVerificationFailed,
+            "unchanged, but the last verification failed: verify again",
+        ));
+    }
+    let age = |t: DateTime<Utc>| {
+        input
+            .now
+            .signed_duration_since(t)
+            .to_std()
+            .unwrap_or_default()
+    };
+    own.last_verified_at
+        .is_none_or(|t| age(t) >= input.reverify_interval)
+        .then_some((
+            Reason::ReverifyDue,
+            "unchanged, but the last verification is older than --reverify-interval",
+        ))
 }
 
 /// A row bccreds owns but cannot read fails on its own; the manifest may overwrite it when it
 /// gives every secret that cannot be read, since those cannot be kept.
-fn repair(desired: &Desired, problem: &ColumnError, id: i64, s: &mut Step) {
+fn repair(desired: &Desired, problem: &ColumnError, own: &Ownership, mut head: Head) -> Step {
     // The stored token cannot be read, whichever column failed, so verification needs the
     // manifest's.
     let mut missing = Vec::new();
     if matches!(desired.data.access_token, SecretUpdate::Keep) {
-        missing.push("accessToken");
+        missing.push(Field::AccessToken.as_str());
     }
-    if problem.column == "clientSecret" && matches!(desired.data.client_secret, SecretUpdate::Keep)
+    if problem.column == Field::ClientSecret.as_str()
+        && matches!(desired.data.client_secret, SecretUpdate::Keep)
     {
-        missing.push("clientSecret");
+        missing.push(Field::ClientSecret.as_str());
     }
+    let id = own.credential_id;
+    head.reason = Reason::StoredRowUnreadable;
     if !missing.is_empty() {
-        (s.action, s.reason, s.message) = (
-            Action::Skip,
-            Reason::StoredRowUnreadable,
-            format!(
-                "stored credential {id} cannot be read: {problem}; the row is kept as it is, and the manifest can overwrite it by setting {}",
-                missing.join(" and ")
-            ),
+        head.message = format!(
+            "stored credential {id} cannot be read: {problem}; the row is kept as it is, and the manifest can overwrite it by setting {}",
+            missing.join(" and ")
         );
-        s.failed = true;
-    } else {
-        (s.action, s.reason, s.message) = (
-            Action::Update,
-            Reason::StoredRowUnreadable,
-            format!("stored credential {id} cannot be read: {problem}; verify and overwrite it"),
-        );
+        return Step::Fail {
+            head,
+            refusal: Refusal::Unreadable {
+                ownership: Box::new(own.clone()),
+            },
+        };
+    }
+    head.message =
+        format!("stored credential {id} cannot be read: {problem}; verify and overwrite it");
+    Step::Repair {
+        head,
+        desired: Box::new(desired.clone()),
+        ownership: own.clone(),
     }
 }
 
@@ -433,42 +373,90 @@ fn creation(
     input: &PlanInput<'_>,
     desired: &Desired,
     owned_ids: &BTreeSet<i64>,
-    s: &mut Step,
+    mut head: Head,
     message: &str,
-) {
+) -> Step {
     let wanted = desired.data.label.to_lowercase();
     let taken = input
         .all_rows
         .iter()
         .find(|r| r.label.to_lowercase() == wanted && !owned_ids.contains(&r.id));
+    let desired = Box::new(desired.clone());
     match taken {
         Some(row) if row.owner_id.is_none() && desired.adopt => {
-            (s.action, s.reason, s.message) = (Action::Adopt, Reason::Adopt, "a row with this label exists and the manifest asks to adopt it: verify and take it over".into());
-            s.id = Some(row.id);
+            (head.reason, head.message) = (Reason::Adopt, "a row with this label exists and the manifest asks to adopt it: verify and take it over".into());
+            Step::Adopt {
+                head,
+                desired,
+                row: row.id,
+            }
         }
         Some(row) => {
             let by = row.owner_id.as_ref().map_or_else(
                 || "a credential bccreds does not manage (annotate the manifest with bigcommerce.unopim.io/adopt: \"true\" to take it over)".to_string(),
                 |o| format!("a credential managed by owner `{o}`"),
             );
-            (s.action, s.reason, s.message) = (
-                Action::Skip,
+            (head.reason, head.message) = (
                 Reason::LabelConflict,
                 format!("label `{}` is already used by {by}", desired.data.label),
             );
-            s.id = Some(row.id);
-            s.failed = true;
+            Step::Fail {
+                head,
+                refusal: Refusal::LabelConflict { row: row.id },
+            }
         }
         None if matches!(desired.data.access_token, SecretUpdate::Keep) => {
-            (s.action, s.reason, s.message) = (
-                Action::Skip,
+            (head.reason, head.message) = (
                 Reason::SecretNotFound,
                 "no accessToken (absent, or `**********` to keep a stored one): there is nothing to verify or create the credential with".into(),
             );
-            s.failed = true;
+            Step::Fail {
+                head,
+                refusal: Refusal::NoToken,
+            }
         }
         None => {
-            (s.action, s.reason, s.message) = (Action::Create, Reason::New, message.to_string())
+            (head.reason, head.message) = (Reason::New, message.to_string());
+            Step::Create { head, desired }
         }
     }
+}
+
+/// The steps of a verify-only pass (`bccreds verify`): every manifest that could be created is
+/// verified, and nothing else is planned, since there is no store.
+pub fn verification_steps(scan: &Scan) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for entry in &scan.entries {
+        match entry {
+            Entry::Desired(desired) => {
+                let mut head = head(&desired.key, &desired.data.label, Reason::New, "");
+                head.generation = desired.generation;
+                steps.push(if matches!(desired.data.access_token, SecretUpdate::Keep) {
+                    // No failure of the manifest: it keeps a token verify does not read.
+                    (head.reason, head.message) = (Reason::NotVerified, "the manifest keeps the stored access token (no accessToken, or `**********`), and verify reads no store: nothing to verify it with; `bccreds apply` verifies it with the stored token".into());
+                    Step::NotVerifiable { head }
+                } else {
+                    Step::Verify {
+                        head,
+                        desired: desired.clone(),
+                    }
+                });
+            }
+            Entry::Invalid(invalid) => {
+                let mut head = head(
+                    &invalid.key,
+                    invalid.label.as_deref().unwrap_or(""),
+                    invalid.reason,
+                    invalid.message.clone(),
+                );
+                head.generation = invalid.generation;
+                steps.push(Step::Fail {
+                    head,
+                    refusal: Refusal::Invalid { held: None },
+                });
+            }
+            Entry::Gone(_) => {}
+        }
+    }
+    steps
 }

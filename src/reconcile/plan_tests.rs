@@ -8,7 +8,8 @@ use chrono::{TimeZone, Utc};
 use super::desired::{
     secret_digest, spec_hash, Coverage, Desired, Entry, Invalid, Scan, SourceKey,
 };
-use super::plan::{plan, Action, PlanInput, Step};
+use super::plan::{plan, Action, PlanInput};
+use super::step::Step;
 use crate::crypto::SecretFingerprints;
 use crate::model::{DeletionPolicy, Reason};
 use crate::secret::SecretValue;
@@ -56,7 +57,7 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 /// The owned row bccreds would have written for `d`, verified `age_min` minutes ago.
-fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredential>) {
+pub(super) fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredential>) {
     let stored = StoredCredential {
         id,
         data: StoredData {
@@ -78,11 +79,11 @@ fn owned(id: i64, d: &Desired, age_min: i64) -> (Ownership, Option<StoredCredent
     let own = Ownership {
         credential_id: id,
         owner_id: "me".into(),
-        source_key: d.key.to_string(),
+        source_key: d.key.clone(),
         spec_sha256: d.spec_sha256.clone(),
         secret_sha256: d.secret_digest.clone(),
         last_verified_at: Some(now() - chrono::Duration::minutes(age_min)),
-        last_result: Some(Reason::Verified.to_string()),
+        last_result: Some(Reason::Verified),
         last_message: None,
         deletion_policy: DeletionPolicy::Delete,
         source_path: None,
@@ -137,7 +138,7 @@ fn run(
 fn actions(steps: &[Step]) -> Vec<(String, Action, Reason)> {
     steps
         .iter()
-        .map(|s| (s.key.name.clone(), s.action, s.reason))
+        .map(|s| (s.key().name.clone(), s.action(), s.head().reason))
         .collect()
 }
 
@@ -186,13 +187,13 @@ fn drift_is_detected_and_kept_secrets_are_not_drift() {
     }
     let steps = run(vec![entry(b.clone())], true, &[tampered], &[], false);
     assert_eq!(
-        (steps[0].action, steps[0].reason),
+        (steps[0].action(), steps[0].head().reason),
         (Action::Update, Reason::Drift)
     );
     assert!(
-        steps[0].message.contains("label, status"),
+        steps[0].head().message.contains("label, status"),
         "{}",
-        steps[0].message
+        steps[0].head().message
     );
 
     let mut keep = desired("b", "B");
@@ -203,7 +204,7 @@ fn drift_is_detected_and_kept_secrets_are_not_drift() {
         s.data.access_token = SecretValue::new("whatever-is-stored");
     }
     let steps = run(vec![entry(keep)], true, &[stored], &[], false);
-    assert_eq!(steps[0].action, Action::Unchanged);
+    assert_eq!(steps[0].action(), Action::Unchanged);
 }
 
 #[test]
@@ -224,7 +225,7 @@ fn gone_manifests_are_deleted_or_orphaned_but_only_after_a_complete_scan() {
     let steps = run(vec![entry(a)], false, &owned_rows, &[], false);
     assert!(steps[1..]
         .iter()
-        .all(|s| s.action == Action::Skip && s.reason == Reason::IncompleteScan));
+        .all(|s| s.action() == Action::Skip && s.head().reason == Reason::IncompleteScan));
 }
 
 #[test]
@@ -232,11 +233,11 @@ fn an_empty_desired_set_deletes_nothing_without_allow_empty() {
     let owned_rows = [owned(2, &desired("a", "A"), 5)];
     let steps = run(Vec::new(), true, &owned_rows, &[], false);
     assert_eq!(
-        (steps[0].action, steps[0].reason, steps[0].failed),
+        (steps[0].action(), steps[0].head().reason, steps[0].fails()),
         (Action::Skip, Reason::EmptySetGuard, true)
     );
     let steps = run(Vec::new(), true, &owned_rows, &[], true);
-    assert_eq!(steps[0].action, Action::Delete);
+    assert_eq!(steps[0].action(), Action::Delete);
 }
 
 #[test]
@@ -263,9 +264,12 @@ fn labels_taken_by_other_rows_conflict_unless_adopted() {
             ("t".into(), Action::Skip, Reason::LabelConflict),
         ]
     );
-    assert!(steps[0].message.contains("bigcommerce.unopim.io/adopt"));
-    assert!(steps[2].message.contains("owner `other`"));
-    assert_eq!(steps[1].id, Some(7));
+    assert!(steps[0]
+        .head()
+        .message
+        .contains("bigcommerce.unopim.io/adopt"));
+    assert!(steps[2].head().message.contains("owner `other`"));
+    assert_eq!(steps[1].row_id(), Some(7));
 }
 
 #[test]
@@ -282,7 +286,7 @@ fn creating_needs_a_token_and_a_deleted_row_is_recreated() {
             ("r".into(), Action::Create, Reason::New)
         ]
     );
-    assert!(steps[1].message.contains("deleted outside bccreds"));
+    assert!(steps[1].head().message.contains("deleted outside bccreds"));
 }
 
 #[test]
@@ -298,20 +302,20 @@ fn invalid_manifests_keep_their_rows() {
     let steps = run(vec![invalid], true, &owned_rows, &[], false);
     assert_eq!(steps.len(), 1, "no delete for an invalid manifest");
     assert_eq!(
-        (steps[0].action, steps[0].id, steps[0].failed),
+        (steps[0].action(), steps[0].row_id(), steps[0].fails()),
         (Action::Skip, Some(2), true)
     );
-    assert!(steps[0].message.contains("kept"));
+    assert!(steps[0].head().message.contains("kept"));
 }
 
 #[test]
 fn a_failed_last_verification_is_verified_again() {
     let b = desired("b", "B");
     let mut failed = owned(2, &b, 5);
-    failed.0.last_result = Some("InvalidToken".into());
+    failed.0.last_result = Some(Reason::InvalidToken);
     let steps = run(vec![entry(b)], true, &[failed], &[], false);
     assert_eq!(
-        (steps[0].action, steps[0].reason),
+        (steps[0].action(), steps[0].head().reason),
         (Action::Reverify, Reason::LastVerificationFailed)
     );
 }
@@ -349,8 +353,8 @@ fn a_gone_object_is_deleted_by_its_policy_and_other_rows_are_left_alone() {
         [("a".into(), Action::Delete, Reason::Deleted)],
         "only the gone object's row, not b's"
     );
-    assert_eq!(steps[0].id, Some(1));
-    assert_eq!(steps[0].label, "A");
+    assert_eq!(steps[0].row_id(), Some(1));
+    assert_eq!(steps[0].head().label, "A");
     // The object's own annotation decides, as the finalizer has it at deletion.
     let steps = plan_of(vec![gone("b", DeletionPolicy::Orphan)]);
     assert_eq!(
@@ -395,20 +399,20 @@ fn an_unreadable_row_is_overwritten_only_with_the_secrets_it_lost() {
     // The manifest keeps the client secret, which cannot be read: the row is kept.
     let steps = plan_with(d.clone());
     assert_eq!(
-        (steps[0].action, steps[0].reason, steps[0].failed),
+        (steps[0].action(), steps[0].head().reason, steps[0].fails()),
         (Action::Skip, Reason::StoredRowUnreadable, true)
     );
     assert!(
-        steps[0].message.contains("by setting clientSecret"),
+        steps[0].head().message.contains("by setting clientSecret"),
         "{}",
-        steps[0].message
+        steps[0].head().message
     );
     // With the client secret in the manifest, it is verified and overwritten.
     let mut full = d;
     full.data.client_secret = SecretUpdate::Set(SecretValue::new("s"));
     let steps = plan_with(full);
     assert_eq!(
-        (steps[0].action, steps[0].reason, steps[0].id),
+        (steps[0].action(), steps[0].head().reason, steps[0].row_id()),
         (Action::Update, Reason::StoredRowUnreadable, Some(1))
     );
 }
@@ -443,7 +447,7 @@ fn a_stored_fingerprint_under_an_old_key_or_a_plain_digest_is_the_same_secret() 
             on_revoked_deactivate: false,
             fingerprints: &fingerprints,
         });
-        (steps[0].action, steps[0].message.clone())
+        (steps[0].action(), steps[0].head().message.clone())
     };
     let current = fingerprints.current(&a.secret_digest);
     assert_eq!(plan_with(current).0, Action::Unchanged);

@@ -7,12 +7,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::conditions::StatusBook;
-use super::desired::{Coverage, Entry, Scan};
-use super::execute::{Bucket, Done};
-use super::plan::{Action, Step};
+use super::conditions::{NewCondition, StatusBook};
+use super::desired::{Coverage, Entry, Scan, SourceKey};
+use super::plan::Action;
+use super::step::Step;
 use super::verification::Verification;
-use crate::model::Reason;
+use crate::model::{Reason, StoreInfo};
 
 /// What came of one credential in a pass: the bucket of the summary it is counted in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -82,10 +82,9 @@ impl fmt::Display for ItemResult {
 /// One credential's line in `plan`/`apply` output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ItemReport {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
+    /// Namespace and name.
+    #[serde(flatten)]
+    pub key: SourceKey,
     /// Label.
     pub label: String,
     /// Action planned or attempted.
@@ -103,9 +102,55 @@ pub struct ItemReport {
     /// What BigCommerce said, when it was asked (`bccreds verify` prints it).
     #[serde(skip)]
     pub verification: Option<Verification>,
+    /// The conditions the step records in the status book (`None`: the status is left as it
+    /// was, or, for a deleted row, forgotten).
+    #[serde(skip)]
+    pub status: Option<StatusChange>,
+}
+
+/// What a step that ran records of its credential's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    /// `metadata.generation` the step acted on.
+    pub generation: Option<i64>,
+    /// The Verified condition.
+    pub verified: NewCondition,
+    /// The Stored condition.
+    pub stored: NewCondition,
+    /// The row, where there is one.
+    pub credential_id: Option<i64>,
+    /// The store as last verified.
+    pub store_info: Option<StoreInfo>,
+    /// Whether the row is active.
+    pub active: Option<bool>,
+    /// BigCommerce gave a verdict in this step.
+    pub verified_at: bool,
+    /// When the ownership row says it last did.
+    pub last_verified_before: Option<DateTime<Utc>>,
 }
 
 impl ItemReport {
+    /// An item with no result yet.
+    pub fn new(
+        key: SourceKey,
+        label: &str,
+        action: Action,
+        reason: Reason,
+        message: String,
+    ) -> ItemReport {
+        ItemReport {
+            key,
+            label: label.to_string(),
+            action,
+            result: None,
+            reason,
+            message,
+            diff: Vec::new(),
+            verification: None,
+            status: None,
+        }
+    }
+
     /// Whether this credential failed (or, in a plan, already fails).
     pub fn failed(&self) -> bool {
         self.result == Some(ItemResult::Failed)
@@ -133,8 +178,8 @@ impl fmt::Display for ItemReport {
             f,
             "{:<9} {}/{}",
             column,
-            safe(&self.namespace),
-            safe(&self.name)
+            safe(&self.key.namespace),
+            safe(&self.key.name)
         )?;
         if !self.label.is_empty() {
             write!(f, " ({})", safe(&self.label))?;
@@ -248,20 +293,6 @@ impl PassReport {
     }
 }
 
-fn item(step: &Step, reason: Reason, message: &str) -> ItemReport {
-    ItemReport {
-        namespace: step.key.namespace.clone(),
-        name: step.key.name.clone(),
-        label: step.label.clone(),
-        action: step.action,
-        result: None,
-        reason,
-        message: message.to_string(),
-        diff: Vec::new(),
-        verification: None,
-    }
-}
-
 /// Turns planned steps into a report without running them (`bccreds plan`).
 pub fn plan_report(steps: &[Step]) -> PassReport {
     plan_report_with(steps, false)
@@ -279,23 +310,22 @@ fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
     };
     let mut sorted: Vec<&Step> = steps.iter().collect();
     // The same order as `apply` reports, so that a plan and its apply read alike.
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    sorted.sort_by(|a, b| a.key().cmp(b.key()));
     for s in sorted {
-        let mut it = item(s, s.reason, &s.message);
+        let head = s.head();
+        let mut it = ItemReport::new(
+            head.key.clone(),
+            &head.label,
+            s.action(),
+            head.reason,
+            head.message.clone(),
+        );
         if diff {
             it.diff = super::diff::diff(s);
         }
         // What the step would come to; only a failure is already a result.
-        let intent = match s.action {
-            _ if s.failed => ItemResult::Failed,
-            Action::Create => ItemResult::Created,
-            Action::Update => ItemResult::Updated,
-            Action::Adopt => ItemResult::Adopted,
-            Action::Delete => ItemResult::Deleted,
-            Action::Orphan => ItemResult::Orphaned,
-            Action::Reverify | Action::Unchanged | Action::Skip => ItemResult::Unchanged,
-        };
-        if s.failed {
+        let intent = s.intent();
+        if intent == ItemResult::Failed {
             it.result = Some(ItemResult::Failed);
         }
         report.items.push(it);
@@ -305,55 +335,49 @@ fn plan_report_with(steps: &[Step], diff: bool) -> PassReport {
 }
 
 /// The report of steps that ran.
-pub(super) fn pass_report(done: Vec<Done>) -> PassReport {
+pub(super) fn pass_report(items: Vec<ItemReport>) -> PassReport {
     let mut report = PassReport::default();
-    for d in done {
-        let result = match d.bucket {
-            Bucket::Created => ItemResult::Created,
-            Bucket::Updated => ItemResult::Updated,
-            Bucket::Adopted => ItemResult::Adopted,
-            Bucket::Deleted => ItemResult::Deleted,
-            Bucket::Orphaned => ItemResult::Orphaned,
-            Bucket::Unchanged => ItemResult::Unchanged,
-            Bucket::Failed => ItemResult::Failed,
-        };
-        let mut line = item(&d.step, d.reason, &d.message);
-        line.result = Some(result);
-        line.verification = d.verification;
-        report.items.push(line);
-        report.summary.add(result);
+    for item in &items {
+        if let Some(result) = item.result {
+            report.summary.add(result);
+        }
     }
+    report.items = items;
     report
 }
 
 /// Records the conditions of steps that ran. A scan of the whole source also forgets every
 /// credential it did not see; a scan of some entries touches only those.
-pub(super) fn record(book: &mut StatusBook, done: &[Done], scan: &Scan, now: DateTime<Utc>) {
-    for d in done {
-        let s = &d.step;
-        if d.forget {
-            book.forget(&s.key);
+pub(super) fn record(book: &mut StatusBook, items: &[ItemReport], scan: &Scan, now: DateTime<Utc>) {
+    let gone =
+        |i: &ItemReport| matches!(i.result, Some(ItemResult::Deleted | ItemResult::Orphaned));
+    for item in items {
+        if gone(item) {
+            book.forget(&item.key);
             continue;
         }
-        let (Some(v), Some(st)) = (d.verified.clone(), d.stored.clone()) else {
+        let Some(change) = &item.status else {
             continue;
         };
-        let status = book.record(&s.key, s.generation, v, st, now);
-        if !s.label.is_empty() {
-            status.label = Some(s.label.clone());
+        let status = book.record(
+            &item.key,
+            change.generation,
+            change.verified.clone(),
+            change.stored.clone(),
+            now,
+        );
+        if !item.label.is_empty() {
+            status.label = Some(item.label.clone());
         }
-        status.credential_id = d.credential_id;
-        if d.store_info.is_some() {
-            status.store = d.store_info.clone();
+        status.credential_id = change.credential_id;
+        if change.store_info.is_some() {
+            status.store = change.store_info.clone();
         }
-        if let Some(active) = d.active {
+        if let Some(active) = change.active {
             status.credential_status = Some(if active { "Active" } else { "Inactive" }.into());
         }
-        if d.verified_now {
-            status.last_verified_time = Some(now);
-        } else if status.last_verified_time.is_none() {
-            status.last_verified_time = s.ownership.as_ref().and_then(|o| o.last_verified_at);
-        }
+        status.last_verified_time =
+            super::outcome::last_verified(change, now, status.last_verified_time);
     }
     for entry in &scan.entries {
         if let Entry::Gone(gone) = entry {
@@ -361,10 +385,10 @@ pub(super) fn record(book: &mut StatusBook, done: &[Done], scan: &Scan, now: Dat
         }
     }
     if scan.coverage != Coverage::Entries {
-        let keep: BTreeSet<_> = done
+        let keep: BTreeSet<_> = items
             .iter()
-            .filter(|d| !d.forget)
-            .map(|d| d.step.key.clone())
+            .filter(|i| !gone(i))
+            .map(|i| i.key.clone())
             .collect();
         book.retain(|k| keep.contains(k));
     }
@@ -375,18 +399,15 @@ mod tests {
     use super::*;
 
     fn line(action: Action, result: Option<ItemResult>, label: &str) -> String {
-        ItemReport {
-            namespace: "shop".into(),
-            name: "prod".into(),
-            label: label.into(),
+        let mut item = ItemReport::new(
+            SourceKey::new("shop", "prod"),
+            label,
             action,
-            result,
-            reason: Reason::InvalidToken,
-            message: "why".into(),
-            diff: Vec::new(),
-            verification: None,
-        }
-        .to_string()
+            Reason::InvalidToken,
+            "why".into(),
+        );
+        item.result = result;
+        item.to_string()
     }
 
     #[test]

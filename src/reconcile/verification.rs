@@ -1,20 +1,14 @@
 //! One credential's verification with BigCommerce: the request, what came of it, the token it
-//! uses, what the ownership row records of it, and the Verified condition an ownership row
-//! remembers when no verification ran.
+//! uses, and what the ownership row records of it.
 
 use chrono::Utc;
 
-use super::conditions::NewCondition;
 use super::desired::Desired;
-use super::plan::Step;
 use crate::crypto::SecretFingerprints;
-use crate::model::{ConditionStatus, ConditionType, Reason};
+use crate::model::{ConditionStatus, Reason};
 use crate::secret::SecretValue;
 use crate::store::{Ownership, SecretUpdate, Store, StoreError, StoredCredential};
 use crate::verify::{Outcome, VerifiedStore, Verifier, VerifyRequest};
-
-use ConditionStatus::{True, Unknown};
-use ConditionType::Verified;
 
 /// What BigCommerce said about one credential in a pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,42 +52,16 @@ pub(super) async fn verify_with_bigcommerce<V: Verifier>(
     (outcome, verification)
 }
 
-pub(super) fn verified_condition(v: &Verification) -> NewCondition {
-    NewCondition::new(Verified, v.status, v.reason, v.message.clone())
-}
-
-/// The condition Verified takes from what the ownership row remembers.
-pub(super) fn remembered(own: Option<&Ownership>) -> NewCondition {
-    let Some(own) = own.filter(|o| o.last_result.is_some()) else {
-        return NewCondition::new(Verified, Unknown, Reason::Pending, "not verified yet");
-    };
-    let message = own.last_message.clone().unwrap_or_default();
-    match own.last_reason() {
-        Some(r) if r == Reason::Verified => NewCondition::new(
-            Verified,
-            True,
-            r,
-            own.last_message
-                .clone()
-                .unwrap_or_else(|| "verified".into()),
-        ),
-        Some(r) => NewCondition::new(Verified, r.verified_status(), r, message),
-        // A result this version does not know (written by another version) decides nothing.
-        None => NewCondition::new(Verified, Unknown, Reason::Pending, message),
-    }
-}
-
 /// The token to verify with: the manifest's, or the stored one when the manifest keeps it
-/// (`adopted` is the row an adoption takes over).
+/// (`stored` is the row the step concerns, or the row an adoption takes over).
 pub(super) fn token_for(
-    step: &Step,
     desired: &Desired,
-    adopted: Option<&StoredCredential>,
+    stored: Option<&StoredCredential>,
 ) -> Result<SecretValue, String> {
     if let SecretUpdate::Set(v) = &desired.data.access_token {
         return Ok(v.clone());
     }
-    match step.stored.as_ref().or(adopted) {
+    match stored {
         Some(stored) => Ok(stored.data.access_token.clone()),
         None => Err("an accessToken is required to create a credential".into()),
     }
@@ -131,11 +99,11 @@ pub(super) fn ownership(
     Ownership {
         credential_id: id,
         owner_id: owner.to_string(),
-        source_key: desired.key.to_string(),
+        source_key: desired.key.clone(),
         spec_sha256: desired.spec_sha256.clone(),
         secret_sha256: fingerprints.current(&desired.secret_digest),
         last_verified_at: Some(now),
-        last_result: Some(verification.reason.as_str().to_string()),
+        last_result: Some(verification.reason),
         last_message: Some(verification.message.clone()),
         deletion_policy: desired.policy,
         source_path: desired.source_path.clone(),

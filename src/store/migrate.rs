@@ -40,69 +40,78 @@ fn migration(version: i64, d: Dialect, t: &Tables) -> Vec<(Guard, String)> {
         .collect()
 }
 
+/// The credential table as UnoPim's migration creates it.
+fn credentials_table(d: Dialect, t: &Tables) -> String {
+    let q = |name: &str| d.ident(name);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {creds} (
+            {id} {id_type},
+            {label} VARCHAR({MAX_LABEL_CHARS}) NOT NULL,
+            {api} VARCHAR({MAX_API_URL_CHARS}) NOT NULL,
+            {cid} VARCHAR({MAX_CLIENT_ID_CHARS}) NULL,
+            {csecret} TEXT NULL,
+            {token} TEXT NOT NULL,
+            {status} {bool} NOT NULL DEFAULT {yes},
+            {dlocale} VARCHAR(32) NULL,
+            {dcurrency} VARCHAR(3) NULL,
+            {lmap} {json} NULL,
+            {cmap} {json} NULL,
+            {info} {json} NULL,
+            {created} {ts} NULL,
+            {updated} {ts} NULL,
+            CONSTRAINT {unique} UNIQUE ({label})
+        ){opts}",
+        creds = q(&t.credentials),
+        id = q("id"),
+        id_type = d.id_column(),
+        label = q("label"),
+        api = q("apiUrl"),
+        cid = q("clientId"),
+        csecret = q("clientSecret"),
+        token = q("accessToken"),
+        status = q("status"),
+        bool = d.bool_type(),
+        yes = d.true_literal(),
+        dlocale = q("defaultLocale"),
+        dcurrency = q("defaultCurrency"),
+        lmap = q("localeMapping"),
+        cmap = q("currencyMapping"),
+        info = q("storeInfo"),
+        json = d.json_type(),
+        created = q("created_at"),
+        updated = q("updated_at"),
+        ts = d.laravel_timestamp_type(),
+        unique = q(&format!("{}_label_unique", t.credentials)),
+        opts = d.table_options(),
+    )
+}
+
+/// bccreds' ownership table, beside it.
+fn ownership_table(d: Dialect, t: &Tables) -> String {
+    let q = |name: &str| d.ident(name);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {own} (
+            credential_id BIGINT NOT NULL PRIMARY KEY,
+            owner_id VARCHAR({MAX_OWNER_CHARS}) NOT NULL,
+            source_key VARCHAR(320) NOT NULL,
+            spec_sha256 CHAR(64) NOT NULL,
+            secret_sha256 CHAR(64) NOT NULL,
+            last_verified_at {ts} NULL,
+            last_result VARCHAR(64) NULL,
+            last_message TEXT NULL,
+            CONSTRAINT {unique} UNIQUE (owner_id, source_key)
+        ){opts}",
+        own = q(&t.ownership),
+        ts = d.timestamp_type(),
+        unique = q(&format!("{}_source_unique", t.ownership)),
+        opts = d.table_options(),
+    )
+}
+
 fn migration_sql(version: i64, d: Dialect, t: &Tables) -> Vec<String> {
     let q = |name: &str| d.ident(name);
     match version {
-        1 => vec![
-            format!(
-                "CREATE TABLE IF NOT EXISTS {creds} (
-                    {id} {id_type},
-                    {label} VARCHAR({MAX_LABEL_CHARS}) NOT NULL,
-                    {api} VARCHAR({MAX_API_URL_CHARS}) NOT NULL,
-                    {cid} VARCHAR({MAX_CLIENT_ID_CHARS}) NULL,
-                    {csecret} TEXT NULL,
-                    {token} TEXT NOT NULL,
-                    {status} {bool} NOT NULL DEFAULT {yes},
-                    {dlocale} VARCHAR(32) NULL,
-                    {dcurrency} VARCHAR(3) NULL,
-                    {lmap} {json} NULL,
-                    {cmap} {json} NULL,
-                    {info} {json} NULL,
-                    {created} {ts} NULL,
-                    {updated} {ts} NULL,
-                    CONSTRAINT {unique} UNIQUE ({label})
-                ){opts}",
-                creds = q(&t.credentials),
-                id = q("id"),
-                id_type = d.id_column(),
-                label = q("label"),
-                api = q("apiUrl"),
-                cid = q("clientId"),
-                csecret = q("clientSecret"),
-                token = q("accessToken"),
-                status = q("status"),
-                bool = d.bool_type(),
-                yes = d.true_literal(),
-                dlocale = q("defaultLocale"),
-                dcurrency = q("defaultCurrency"),
-                lmap = q("localeMapping"),
-                cmap = q("currencyMapping"),
-                info = q("storeInfo"),
-                json = d.json_type(),
-                created = q("created_at"),
-                updated = q("updated_at"),
-                ts = d.laravel_timestamp_type(),
-                unique = q(&format!("{}_label_unique", t.credentials)),
-                opts = d.table_options(),
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {own} (
-                    credential_id BIGINT NOT NULL PRIMARY KEY,
-                    owner_id VARCHAR({MAX_OWNER_CHARS}) NOT NULL,
-                    source_key VARCHAR(320) NOT NULL,
-                    spec_sha256 CHAR(64) NOT NULL,
-                    secret_sha256 CHAR(64) NOT NULL,
-                    last_verified_at {ts} NULL,
-                    last_result VARCHAR(64) NULL,
-                    last_message TEXT NULL,
-                    CONSTRAINT {unique} UNIQUE (owner_id, source_key)
-                ){opts}",
-                own = q(&t.ownership),
-                ts = d.timestamp_type(),
-                unique = q(&format!("{}_source_unique", t.ownership)),
-                opts = d.table_options(),
-            ),
-        ],
+        1 => vec![credentials_table(d, t), ownership_table(d, t)],
         2 => vec![format!(
             "ALTER TABLE {} ADD COLUMN deletion_policy VARCHAR(16) NOT NULL DEFAULT 'Delete'",
             q(&t.ownership)

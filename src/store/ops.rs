@@ -18,11 +18,11 @@ macro_rules! insert_ownership {
         sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind($id)
             .bind(&$own.owner_id)
-            .bind(&$own.source_key)
+            .bind($own.source_key.to_string())
             .bind(&$own.spec_sha256)
             .bind(&$own.secret_sha256)
             .bind($crate::store::ops::naive($own.last_verified_at))
-            .bind(&$own.last_result)
+            .bind($own.last_result.map(|r| r.as_str()))
             .bind(&$own.last_message)
             .bind($own.deletion_policy.as_str())
             .bind(&$own.source_path)
@@ -89,7 +89,7 @@ macro_rules! create_row {
             store.injected_failure()?;
             let stale: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql.stale.as_str()))
                 .bind(&own.owner_id)
-                .bind(&own.source_key)
+                .bind(own.source_key.to_string())
                 .bind(id)
                 .fetch_all(&mut *$tx)
                 .await?;
@@ -328,86 +328,18 @@ impl Store {
         kind: Rewrite,
     ) -> Result<(), StoreError> {
         self.writable()?;
-        let adopt = kind == Rewrite::Adopt;
-        let d = self.dialect;
-        let q = |c: &str| d.ident(c);
-        let mut sql = Sql::new(d);
-        let mut sets = vec![
-            format!("{} = {}", q("label"), sql.p()),
-            format!("{} = {}", q("apiUrl"), sql.p()),
-            format!("{} = {}", q("clientId"), sql.p()),
-        ];
-        let client_secret = match &data.client_secret {
-            SecretUpdate::Set(v) => {
-                sets.push(format!("{} = {}", q("clientSecret"), sql.p()));
-                Some(self.seal(v))
-            }
+        let seal = |u: &SecretUpdate| match u {
+            SecretUpdate::Set(v) => Some(self.seal(v)),
             SecretUpdate::Keep => None,
         };
-        let token = match &data.access_token {
-            SecretUpdate::Set(v) => {
-                sets.push(format!("{} = {}", q("accessToken"), sql.p()));
-                Some(self.seal(v))
-            }
-            SecretUpdate::Keep => None,
-        };
-        for column in [
-            "status",
-            "defaultLocale",
-            "defaultCurrency",
-            "localeMapping",
-            "currencyMapping",
-            "updated_at",
-        ] {
-            sets.push(format!("{} = {}", q(column), sql.p()));
-        }
-        if data.store_info.is_some() {
-            sets.push(format!("{} = {}", q("storeInfo"), sql.p()));
-        }
-        if kind == Rewrite::Repair {
-            sets.push(format!("{} = {}", q("created_at"), sql.p()));
-        }
-        let update = format!(
-            "UPDATE {} SET {} WHERE {} = {}",
-            q(&self.tables.credentials),
-            sets.join(", "),
-            q("id"),
-            sql.p()
-        );
-        let owner_sql = format!(
-            "SELECT owner_id FROM {} WHERE credential_id = {}",
-            q(&self.tables.ownership),
-            d.param(1)
-        );
-        let conflict = self.conflict_sql(true);
-        let update_own = format!(
-            "UPDATE {} SET source_key = {}, spec_sha256 = {}, secret_sha256 = {}, last_verified_at = {}, last_result = {}, last_message = {}, deletion_policy = {}, source_path = {} WHERE credential_id = {} AND owner_id = {}",
-            q(&self.tables.ownership),
-            d.param(1),
-            d.param(2),
-            d.param(3),
-            d.param(4),
-            d.param(5),
-            d.param(6),
-            d.param(7),
-            d.param(8),
-            d.param(9),
-            d.param(10)
-        );
+        let (client_secret, token) = (seal(&data.client_secret), seal(&data.access_token));
+        let sql = self.rewrite_sql(data, kind);
         let stamp = now();
         let result = with_pool!(self, pool => { async {
             let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
-            let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(owner_sql.as_str())).bind(id).fetch_optional(&mut *tx).await?;
-            match (adopt, owner.as_deref()) {
-                (false, Some(o)) if o == own.owner_id => {}
-                (true, None) => {}
-                (true, Some(o)) if o != own.owner_id => {
-                    return Err(StoreError::LabelConflict { label: data.label.clone(), owner: Some(o.to_string()), taken_by: None });
-                }
-                (true, Some(_)) => {}
-                _ => return Err(StoreError::NotOwned { id, owner: own.owner_id.clone() }),
-            }
-            let existing: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(AssertSqlSafe(conflict.as_str()))
+            let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql.owner.as_str())).bind(id).fetch_optional(&mut *tx).await?;
+            may_rewrite(kind, owner.as_deref(), own, &data.label, id)?;
+            let existing: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql.conflict.as_str()))
                 .bind(&data.label)
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -415,15 +347,12 @@ impl Store {
             if let Some((_, other, taken_by)) = existing {
                 return Err(StoreError::LabelConflict { label: data.label.clone(), owner: other, taken_by });
             }
-            let mut query = sqlx::query(AssertSqlSafe(update.as_str()))
+            let mut query = sqlx::query(AssertSqlSafe(sql.update.as_str()))
                 .bind(&data.label)
                 .bind(&data.api_url)
                 .bind(&data.client_id);
-            if let Some(secret) = &client_secret {
-                query = query.bind(secret);
-            }
-            if let Some(token) = &token {
-                query = query.bind(token);
+            for sealed in client_secret.iter().chain(token.iter()) {
+                query = query.bind(sealed);
             }
             query = query
                 .bind(data.active)
@@ -446,12 +375,12 @@ impl Store {
             if owner.is_none() {
                 insert_ownership!(self, tx, id, own);
             } else {
-                sqlx::query(AssertSqlSafe(update_own.as_str()))
-                    .bind(&own.source_key)
+                sqlx::query(AssertSqlSafe(sql.update_own.as_str()))
+                    .bind(own.source_key.to_string())
                     .bind(&own.spec_sha256)
                     .bind(&own.secret_sha256)
                     .bind(naive(own.last_verified_at))
-                    .bind(&own.last_result)
+                    .bind(own.last_result.map(|r| r.as_str()))
                     .bind(&own.last_message)
                     .bind(own.deletion_policy.as_str())
                     .bind(&own.source_path)
@@ -464,6 +393,75 @@ impl Store {
             Ok(())
         }.await });
         self.label_taken(result, &data.label).await
+    }
+
+    /// The statements of a rewrite: the row's columns (secrets only where set), its owner, the
+    /// label check and the ownership row.
+    fn rewrite_sql(&self, data: &CredentialData, kind: Rewrite) -> RewriteSql {
+        let d = self.dialect;
+        let q = |c: &str| d.ident(c);
+        let mut sql = Sql::new(d);
+        let mut columns = vec!["label", "apiUrl", "clientId"];
+        if matches!(data.client_secret, SecretUpdate::Set(_)) {
+            columns.push("clientSecret");
+        }
+        if matches!(data.access_token, SecretUpdate::Set(_)) {
+            columns.push("accessToken");
+        }
+        columns.extend([
+            "status",
+            "defaultLocale",
+            "defaultCurrency",
+            "localeMapping",
+            "currencyMapping",
+            "updated_at",
+        ]);
+        if data.store_info.is_some() {
+            columns.push("storeInfo");
+        }
+        if kind == Rewrite::Repair {
+            columns.push("created_at");
+        }
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} = {}", q(c), sql.p()))
+            .collect();
+        let own_sets: Vec<String> = [
+            "source_key",
+            "spec_sha256",
+            "secret_sha256",
+            "last_verified_at",
+            "last_result",
+            "last_message",
+            "deletion_policy",
+            "source_path",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = {}", d.param(i + 1)))
+        .collect();
+        RewriteSql {
+            update: format!(
+                "UPDATE {} SET {} WHERE {} = {}",
+                q(&self.tables.credentials),
+                sets.join(", "),
+                q("id"),
+                sql.p()
+            ),
+            owner: format!(
+                "SELECT owner_id FROM {} WHERE credential_id = {}",
+                q(&self.tables.ownership),
+                d.param(1)
+            ),
+            conflict: self.conflict_sql(true),
+            update_own: format!(
+                "UPDATE {} SET {} WHERE credential_id = {} AND owner_id = {}",
+                q(&self.tables.ownership),
+                own_sets.join(", "),
+                d.param(9),
+                d.param(10)
+            ),
+        }
     }
 
     /// Deletes a credential this owner manages, with its ownership row.
@@ -555,5 +553,38 @@ impl Store {
             d.ident(&self.tables.ownership),
             d.params(1, 10)
         )
+    }
+}
+
+/// The statements of one rewrite.
+struct RewriteSql {
+    update: String,
+    owner: String,
+    conflict: String,
+    update_own: String,
+}
+
+/// Whether `own` may rewrite row `id`, which `owner` manages (`None`: nobody): an update needs
+/// the row to be its own, an adoption a row nobody else manages.
+fn may_rewrite(
+    kind: Rewrite,
+    owner: Option<&str>,
+    own: &Ownership,
+    label: &str,
+    id: i64,
+) -> Result<(), StoreError> {
+    match (kind == Rewrite::Adopt, owner) {
+        (false, Some(o)) if o == own.owner_id => Ok(()),
+        (true, None) => Ok(()),
+        (true, Some(o)) if o != own.owner_id => Err(StoreError::LabelConflict {
+            label: label.to_string(),
+            owner: Some(o.to_string()),
+            taken_by: None,
+        }),
+        (true, Some(_)) => Ok(()),
+        _ => Err(StoreError::NotOwned {
+            id,
+            owner: own.owner_id.clone(),
+        }),
     }
 }

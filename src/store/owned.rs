@@ -10,6 +10,7 @@ use sqlx::AssertSqlSafe;
 use super::rows::{CredentialRow, OwnershipRow, Sql, OWNERSHIP_COLUMNS};
 use super::types::{OwnedRows, Ownership, StoredCredential};
 use super::{with_pool, Store, StoreError};
+use crate::model::SourceKey;
 
 /// Keys per query: well under every engine's limit on placeholders.
 const KEYS_PER_QUERY: usize = 500;
@@ -39,8 +40,9 @@ impl Store {
     pub async fn owned_rows_for(
         &self,
         owner: &str,
-        keys: &[String],
+        keys: &[SourceKey],
     ) -> Result<OwnedRows, StoreError> {
+        let keys: Vec<String> = keys.iter().map(SourceKey::to_string).collect();
         let mut all = OwnedRows::default();
         for chunk in keys.chunks(KEYS_PER_QUERY) {
             let some = self.owned_where(owner, Some(chunk)).await?;

@@ -109,51 +109,13 @@ impl Store {
         // The rows must decrypt with the keys given; otherwise nothing is re-encrypted.
         self.check_key().await?;
         let d = self.dialect;
-        let q = |c: &str| d.ident(c);
-        let ids_sql = format!(
-            "SELECT credential_id FROM {} WHERE owner_id = {} ORDER BY credential_id",
-            q(&self.tables.ownership),
-            d.param(1)
-        );
-        // The ownership check sits in the same statement as the read, inside the transaction,
-        // and the read locks the row until the write commits.
-        let read_sql = format!(
-            "SELECT c.{tok}, c.{cs}, c.{cid}, o.secret_sha256 FROM {creds} c JOIN {own} o ON o.credential_id = c.{id} WHERE c.{id} = {} AND o.owner_id = {}{lock}",
-            d.param(1),
-            d.param(2),
-            tok = q("accessToken"),
-            cs = q("clientSecret"),
-            cid = q("clientId"),
-            creds = q(&self.tables.credentials),
-            own = q(&self.tables.ownership),
-            id = q("id"),
-            lock = d.for_update(),
-        );
-        let write_sql = format!(
-            "UPDATE {} SET {} = COALESCE({}, {}), {} = COALESCE({}, {}) WHERE {} = {}",
-            q(&self.tables.credentials),
-            q("accessToken"),
-            d.param(1),
-            q("accessToken"),
-            q("clientSecret"),
-            d.param(2),
-            q("clientSecret"),
-            q("id"),
-            d.param(3)
-        );
-        let fingerprint_sql = format!(
-            "UPDATE {} SET secret_sha256 = {} WHERE credential_id = {} AND owner_id = {}",
-            q(&self.tables.ownership),
-            d.param(1),
-            d.param(2),
-            d.param(3)
-        );
-        let ids: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(ids_sql.as_str())).bind(owner).fetch_all(pool).await?);
+        let sql = self.rekey_sql();
+        let ids: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar(AssertSqlSafe(sql.ids.as_str())).bind(owner).fetch_all(pool).await?);
         let mut report = RekeyReport::default();
         for id in ids {
             let outcome: Result<Option<(bool, bool)>, StoreError> = with_pool!(self, pool => { async {
                 let mut tx = pool.begin_with(d.begin_sql()).await?;
-                let row: Option<RekeyRow> = sqlx::query_as(AssertSqlSafe(read_sql.as_str()))
+                let row: Option<RekeyRow> = sqlx::query_as(AssertSqlSafe(sql.read.as_str()))
                     .bind(id)
                     .bind(owner)
                     .fetch_optional(&mut *tx)
@@ -167,7 +129,7 @@ impl Store {
                     .map_err(|problem| StoreError::Unreadable { id, problem })?;
                 let sealed = new.token.is_some() || new.client_secret.is_some();
                 if sealed {
-                    sqlx::query(AssertSqlSafe(write_sql.as_str()))
+                    sqlx::query(AssertSqlSafe(sql.write.as_str()))
                         .bind(&new.token)
                         .bind(&new.client_secret)
                         .bind(id)
@@ -175,7 +137,7 @@ impl Store {
                         .await?;
                 }
                 if let Some(fingerprint) = &new.fingerprint {
-                    sqlx::query(AssertSqlSafe(fingerprint_sql.as_str()))
+                    sqlx::query(AssertSqlSafe(sql.fingerprint.as_str()))
                         .bind(fingerprint)
                         .bind(id)
                         .bind(owner)
@@ -204,6 +166,65 @@ impl Store {
         self.record_current_key().await?;
         Ok(report)
     }
+
+    /// The statements of a rekey: the owner's rows, one row's secrets (locked until the write
+    /// commits), the re-sealed secrets and the fingerprint.
+    fn rekey_sql(&self) -> RekeySql {
+        let d = self.dialect;
+        let q = |c: &str| d.ident(c);
+        let ids = format!(
+            "SELECT credential_id FROM {} WHERE owner_id = {} ORDER BY credential_id",
+            q(&self.tables.ownership),
+            d.param(1)
+        );
+        // The ownership check sits in the same statement as the read, inside the transaction,
+        // and the read locks the row until the write commits.
+        let read = format!(
+            "SELECT c.{tok}, c.{cs}, c.{cid}, o.secret_sha256 FROM {creds} c JOIN {own} o ON o.credential_id = c.{id} WHERE c.{id} = {} AND o.owner_id = {}{lock}",
+            d.param(1),
+            d.param(2),
+            tok = q("accessToken"),
+            cs = q("clientSecret"),
+            cid = q("clientId"),
+            creds = q(&self.tables.credentials),
+            own = q(&self.tables.ownership),
+            id = q("id"),
+            lock = d.for_update(),
+        );
+        let write = format!(
+            "UPDATE {} SET {} = COALESCE({}, {}), {} = COALESCE({}, {}) WHERE {} = {}",
+            q(&self.tables.credentials),
+            q("accessToken"),
+            d.param(1),
+            q("accessToken"),
+            q("clientSecret"),
+            d.param(2),
+            q("clientSecret"),
+            q("id"),
+            d.param(3)
+        );
+        let fingerprint = format!(
+            "UPDATE {} SET secret_sha256 = {} WHERE credential_id = {} AND owner_id = {}",
+            q(&self.tables.ownership),
+            d.param(1),
+            d.param(2),
+            d.param(3)
+        );
+        RekeySql {
+            ids,
+            read,
+            write,
+            fingerprint,
+        }
+    }
+}
+
+/// The statements of one rekey.
+struct RekeySql {
+    ids: String,
+    read: String,
+    write: String,
+    fingerprint: String,
 }
 
 #[cfg(test)]

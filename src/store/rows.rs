@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 use super::decode::{self, ColumnError};
 use super::types::{Ownership, StoredCredential, StoredData};
 use super::{with_pool, Dialect, Store, StoreError};
-use crate::model::DeletionPolicy;
+use crate::model::{DeletionPolicy, Reason, SourceKey};
 
 /// Builds SQL with placeholders numbered in order, as PostgreSQL needs.
 pub(crate) struct Sql {
@@ -145,11 +145,11 @@ impl From<OwnershipRow> for Ownership {
         Ownership {
             credential_id: r.credential_id,
             owner_id: r.owner_id,
-            source_key: r.source_key,
+            source_key: SourceKey::stored(&r.source_key),
             spec_sha256: r.spec_sha256,
             secret_sha256: r.secret_sha256,
             last_verified_at: r.last_verified_at.map(|t| t.and_utc()),
-            last_result: r.last_result,
+            last_result: r.last_result.as_deref().and_then(Reason::parse),
             last_message: r.last_message,
             deletion_policy: DeletionPolicy::parse(&r.deletion_policy),
             source_path: r.source_path,

@@ -125,7 +125,7 @@ impl Detail {
         let client_secret_set = data.client_secret.as_ref().is_some_and(|s| !s.is_empty());
         let wanted = Wanted {
             id,
-            source_key: own.as_ref().map(|o| o.source_key.clone()),
+            source_key: own.as_ref().map(|o| o.source_key.to_string()),
         };
         let status = live.and_then(|l| l.statuses.iter().find(|s| wanted.matches(s)));
         let conditions = match (status, &own) {
@@ -160,7 +160,7 @@ impl Detail {
             owner: own.as_ref().map(|o| o.owner_id.clone()),
             source: own.as_ref().map(|o| match &o.source_path {
                 Some(path) => format!("{path} ({})", o.source_key),
-                None => o.source_key.clone(),
+                None => o.source_key.to_string(),
             }),
             last_verified_at: own.as_ref().and_then(|o| o.last_verified_at),
             created_at,
@@ -172,12 +172,9 @@ impl Detail {
 
 /// Ready as the store alone tells it: the last result recorded on the ownership row.
 fn stored_ready(own: &Ownership) -> ConditionView {
-    let (status, reason) = match own.last_result.as_deref() {
-        None => (ConditionStatus::Unknown, "NotVerified".to_string()),
-        Some(text) => (
-            Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status),
-            text.to_string(),
-        ),
+    let (status, reason) = match own.last_result {
+        None => (ConditionStatus::Unknown, Reason::NotVerified.to_string()),
+        Some(reason) => (reason.verified_status(), reason.to_string()),
     };
     ConditionView {
         type_: "Ready".into(),

@@ -294,11 +294,11 @@ pub fn ownership(owner: &str, key: &str) -> Ownership {
     Ownership {
         credential_id: 0,
         owner_id: owner.to_string(),
-        source_key: key.to_string(),
+        source_key: bccreds::model::SourceKey::stored(key),
         spec_sha256: "a".repeat(64),
         secret_sha256: "b".repeat(64),
         last_verified_at: None,
-        last_result: Some("Verified".into()),
+        last_result: Some(bccreds::model::Reason::Verified),
         last_message: None,
         deletion_policy: bccreds::model::DeletionPolicy::Delete,
         source_path: None,

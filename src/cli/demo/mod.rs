@@ -142,7 +142,7 @@ async fn run_steps(demo: &Demo, out: &mut impl Write) -> anyhow::Result<DemoSumm
     let item = broken
         .items
         .iter()
-        .find(|i| i.name == "europe-store")
+        .find(|i| i.key.name == "europe-store")
         .context("the pass did not report europe-store")?;
     let (broken_reason, broken_message) = (item.reason, item.message.clone());
     writeln!(out)?;
