@@ -9,6 +9,7 @@ mod store_support;
 
 use bccreds::crypto::AppKey;
 use bccreds::store::{Encryption, Store, StoreError, StoreOptions};
+use common::{Manifest, Source};
 use laravel_world::*;
 use serde_json::{json, Value};
 use store_support::each_engine;
@@ -51,11 +52,20 @@ async fn a_wrong_app_key_changes_no_byte_and_a_corrupted_row_is_repaired_alone()
         let w = World::new().await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .token(Source::file("outlet"))
+                .render(),
         );
         w.apply(&db, "", &[], "creating two credentials", [2, 0, 0, 0, 0])
             .await;

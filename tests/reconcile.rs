@@ -1,6 +1,7 @@
 //! The reconciler end to end: real manifest files, the simulator, and the store on every
 //! configured engine.
 
+mod common;
 mod store_support;
 
 use std::fs;
@@ -17,6 +18,7 @@ use bccreds::source::FileSource;
 use bccreds::store::{CredentialData, ListQuery, Ownership, SecretUpdate, Store};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use common::{Manifest, Source};
 use store_support::{each_engine, TestDb};
 
 const FIXTURE: &str = r#"
@@ -43,20 +45,6 @@ struct World {
     dir: tempfile::TempDir,
     store: Arc<Store>,
     rec: Reconciler<BigCommerceClient>,
-}
-
-fn manifest(
-    name: &str,
-    label: &str,
-    hash: &str,
-    token_file: &str,
-    extra_meta: &str,
-    extra_spec: &str,
-) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\n  namespace: shop\n{extra_meta}spec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/{hash}/\n{token}{extra_spec}",
-        token = if token_file.is_empty() { String::new() } else { format!("  accessToken:\n    file: {token_file}\n") }
-    )
 }
 
 impl World {
@@ -165,11 +153,20 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .token(Source::file("outlet"))
+                .render(),
         );
         let first = w.pass().await;
         assert_eq!(summary(&first), [2, 0, 0, 0, 0], "{first:?}");
@@ -192,14 +189,12 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
 
         w.write(
             "prod.yaml",
-            &manifest(
-                "prod",
-                "Production EU",
-                "abc123",
-                "prod",
-                "",
-                "  currencyMapping: {EUR: EUR}\n",
-            ),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production EU")
+                .token(Source::file("prod"))
+                .currency_mapping(&[("EUR", "EUR")])
+                .render(),
         );
         assert_eq!(summary(&w.pass().await), [0, 1, 0, 1, 0]);
         assert_eq!(w.labels().await[1].0, "Production EU");
@@ -221,7 +216,7 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
 async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
     each_engine(|db| async move {
         let w = World::new(&db, |_| {}).await;
-        w.write("prod.yaml", &manifest("prod", "Production", "abc123", "prod", "", ""));
+        w.write("prod.yaml", &Manifest::new("prod").namespace("shop").label("Production").token(Source::file("prod")).render());
         w.pass().await;
         let before = w.store.owned("test").await.expect("owned");
 
@@ -286,20 +281,20 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
 
         w.write(
             "hand.yaml",
-            &manifest("hand", "hand made", "abc123", "", "", ""),
+            &Manifest::new("hand")
+                .namespace("shop")
+                .label("hand made")
+                .render(),
         );
         let report = w.pass().await;
         assert_eq!(report.items[0].reason, Reason::LabelConflict, "{report:?}");
         w.write(
             "hand.yaml",
-            &manifest(
-                "hand",
-                "Hand Made",
-                "abc123",
-                "",
-                "  annotations:\n    bigcommerce.unopim.io/adopt: \"true\"\n",
-                "",
-            ),
+            &Manifest::new("hand")
+                .namespace("shop")
+                .label("Hand Made")
+                .adopt()
+                .render(),
         );
         let report = w.pass().await;
         assert_eq!(
@@ -356,7 +351,11 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
             let label = format!("Revoked {on_revoked:?}");
             w.write(
                 "prod.yaml",
-                &manifest("prod", &label, "abc123", "prod", "", ""),
+                &Manifest::new("prod")
+                    .namespace("shop")
+                    .label(&label)
+                    .token(Source::file("prod"))
+                    .render(),
             );
             assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
             w.sim.revoke_token("tok-prod-1");
@@ -413,18 +412,21 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest(
-                "prod",
-                "Production",
-                "abc123",
-                "prod",
-                "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n",
-                "",
-            ),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .deletion_policy("Orphan")
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .token(Source::file("outlet"))
+                .render(),
         );
         w.pass().await;
         fs::remove_file(w.manifests().join("prod.yaml")).expect("rm");
@@ -491,25 +493,11 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
         .await;
         w.write(
             "ok.yaml",
-            &manifest(
-                "ok",
-                "Fine",
-                "abc123",
-                "prod",
-                "",
-                "  defaultLocale: en_US\n  currencyMapping: {USD: USD}\n",
-            ),
+            &Manifest::new("ok").namespace("shop").label("Fine").token(Source::file("prod")).default_locale("en_US").currency_mapping(&[("USD", "USD")]).render(),
         );
         w.write(
             "bad.yaml",
-            &manifest(
-                "bad",
-                "Disabled",
-                "def456",
-                "outlet",
-                "",
-                "  localeMapping: {fr_FR: fr}\n",
-            ),
+            &Manifest::new("bad").namespace("shop").label("Disabled").store("def456").token(Source::file("outlet")).locale_mapping(&[("fr_FR", "fr")]).render(),
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
@@ -534,11 +522,20 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .token(Source::file("outlet"))
+                .render(),
         );
         assert_eq!(summary(&w.pass().await), [2, 0, 0, 0, 0]);
         let table = db.ident(w.store.credentials_table());
@@ -570,15 +567,26 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         // credential beside them is still created.
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .render(),
         );
         w.write(
             "new.yaml",
-            &manifest("new", "New", "abc123", "prod", "", ""),
+            &Manifest::new("new")
+                .namespace("shop")
+                .label("New")
+                .token(Source::file("prod"))
+                .render(),
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 2], "{report:?}");
@@ -603,7 +611,11 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         // With its token in the manifest, the verified credential overwrites the broken row.
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         let report = w.pass().await;
         let prod = report
@@ -640,7 +652,11 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         // UnoPim's credentials page deletes the row; bccreds' ownership record stays behind.
@@ -678,11 +694,20 @@ async fn a_one_object_pass_touches_only_its_own_object() {
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         w.write(
             "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456")
+                .token(Source::file("outlet"))
+                .render(),
         );
         let entries = w.scan().entries;
         let one = |name: &str| {
@@ -749,15 +774,24 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
             // Tables of their own per mode, so that both start from the same rows.
             let prefix = if kubernetes { "k8s_" } else { "files_" };
             let w = World::with_prefix(&db, prefix, |_| {}).await;
-            let orphan = "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n";
             let texts = [
                 (
                     "prod",
-                    manifest("prod", "Production", "abc123", "prod", "", ""),
+                    Manifest::new("prod")
+                        .namespace("shop")
+                        .label("Production")
+                        .token(Source::file("prod"))
+                        .render(),
                 ),
                 (
                     "outlet",
-                    manifest("outlet", "Outlet", "def456", "outlet", orphan, ""),
+                    Manifest::new("outlet")
+                        .namespace("shop")
+                        .label("Outlet")
+                        .store("def456")
+                        .token(Source::file("outlet"))
+                        .deletion_policy("Orphan")
+                        .render(),
                 ),
             ];
             for (name, text) in &texts {
@@ -782,7 +816,11 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                 // Another manifest keeps the tree from being empty (the empty-set guard).
                 w.write(
                     "other.yaml",
-                    &manifest("other", "Other", "abc123", "prod", "", ""),
+                    &Manifest::new("other")
+                        .namespace("shop")
+                        .label("Other")
+                        .token(Source::file("prod"))
+                        .render(),
                 );
                 let report = w.pass().await;
                 report
@@ -862,7 +900,11 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
         let w = World::new(&db, |_| {}).await;
         w.write(
             "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
+            &Manifest::new("prod")
+                .namespace("shop")
+                .label("Production")
+                .token(Source::file("prod"))
+                .render(),
         );
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         let ownership = |w: &World| {
@@ -923,7 +965,11 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
             if edit {
                 w.write(
                     "prod.yaml",
-                    &manifest("prod", "Production (US)", "abc123", "prod", "", ""),
+                    &Manifest::new("prod")
+                        .namespace("shop")
+                        .label("Production (US)")
+                        .token(Source::file("prod"))
+                        .render(),
                 );
             }
             let report = offline.apply(&w.scan()).await.expect("pass");

@@ -9,11 +9,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn manifest(name: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
-}
+use common::{Manifest, Source};
 
 const KINDS: [&str; 4] = ["fifo", "socket", "chardev", "dir"];
 
@@ -39,7 +35,9 @@ fn special(root: &Path, kind: &str, keep: &mut Vec<std::os::unix::net::UnixListe
         "socket" => keep.push(std::os::unix::net::UnixListener::bind(&path).expect("socket")),
         _ => fs::create_dir(&path).expect("mkdir"),
     }
-    fs::write(m.join(format!("{kind}.yaml")), manifest(kind, kind)).expect("w");
+    Manifest::new(kind)
+        .token(Source::file(kind))
+        .write(m.join(format!("{kind}.yaml")));
     true
 }
 
@@ -195,7 +193,9 @@ async fn a_special_file_in_place_of_a_manifest_deletes_nothing() {
         fs::create_dir_all(&secrets).expect("mkdir");
         fs::write(secrets.join("tok"), "tok-special").expect("w");
         for name in ["kept", "hidden"] {
-            fs::write(m.join(format!("{name}.yaml")), manifest(name, "tok")).expect("w");
+            Manifest::new(name)
+                .token(Source::file("tok"))
+                .write(m.join(format!("{name}.yaml")));
         }
         let apply = |path: &str| {
             let base = base.clone();

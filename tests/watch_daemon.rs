@@ -2,6 +2,8 @@
 //! follows edits; publishing methods give exactly one update; a vanished directory deletes
 //! nothing; failures keep the old row and show in /status.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions};
 use bccreds::watch::WatchOptions;
+use common::{Manifest, Source};
 
 const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: tok-watch-1\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
 
@@ -25,12 +28,6 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
     _tmp: tempfile::TempDir,
     secrets: PathBuf,
-}
-
-fn manifest(name: &str, label: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
 }
 
 async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
@@ -191,7 +188,10 @@ async fn the_store_follows_create_edit_and_delete() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     assert_eq!(d.get("/readyz").await.0, 200);
@@ -219,10 +219,16 @@ async fn the_store_follows_create_edit_and_delete() {
         "{text}"
     );
 
-    fs::write(dir.join("b.yaml"), manifest("b", "Beta", "good")).expect("w");
+    Manifest::new("b")
+        .label("Beta")
+        .token(Source::file("good"))
+        .write(dir.join("b.yaml"));
     d.wait_labels("the new file", |l| l == ["Alpha", "Beta"])
         .await;
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Two")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     d.wait_labels("the edit", |l| l == ["Alpha Two", "Beta"])
         .await;
     fs::remove_file(dir.join("b.yaml")).expect("rm");
@@ -231,11 +237,10 @@ async fn the_store_follows_create_edit_and_delete() {
     // An editor's save: write a temporary file, then rename it over the manifest.
     d.wait_passes(d.passes().await).await;
     let updated = d.updated().await;
-    fs::write(
-        dir.join(".a.yaml.swp"),
-        manifest("a", "Alpha Saved", "good"),
-    )
-    .expect("w");
+    Manifest::new("a")
+        .label("Alpha Saved")
+        .token(Source::file("good"))
+        .write(dir.join(".a.yaml.swp"));
     fs::rename(dir.join(".a.yaml.swp"), dir.join("a.yaml")).expect("rename");
     d.wait_labels("the editor's save", |l| l == ["Alpha Saved"])
         .await;
@@ -247,7 +252,10 @@ async fn the_store_follows_create_edit_and_delete() {
     );
 
     // A wrong token keeps the old row and shows in /status.
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Three", "bad")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Three")
+        .token(Source::file("bad"))
+        .write(dir.join("a.yaml"));
     for _ in 0..200 {
         let s = d.status().await;
         if s["credentials"][0]["conditions"]
@@ -320,7 +328,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     fs::create_dir(&dir).expect("mkdir");
     let v1 = dir.join("..2026_11_26_12_00_00.1");
     fs::create_dir(&v1).expect("mkdir");
-    fs::write(v1.join("shop.yaml"), manifest("shop", "Shop", "good")).expect("w");
+    Manifest::new("shop")
+        .label("Shop")
+        .token(Source::file("good"))
+        .write(v1.join("shop.yaml"));
     std::os::unix::fs::symlink("..2026_11_26_12_00_00.1", dir.join("..data")).expect("link");
     std::os::unix::fs::symlink("..data/shop.yaml", dir.join("shop.yaml")).expect("link");
     let d = start(&dir, tmp).await;
@@ -329,7 +340,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     let (passes, updated) = (d.passes().await, d.updated().await);
     let v2 = dir.join("..2026_11_26_12_05_00.2");
     fs::create_dir(&v2).expect("mkdir");
-    fs::write(v2.join("shop.yaml"), manifest("shop", "Shop v2", "good")).expect("w");
+    Manifest::new("shop")
+        .label("Shop v2")
+        .token(Source::file("good"))
+        .write(v2.join("shop.yaml"));
     swap_symlink(&dir.join("..data"), Path::new("..2026_11_26_12_05_00.2"));
     fs::remove_dir_all(&v1).expect("rm old");
     d.wait_labels("the ConfigMap swap", |l| l == ["Shop v2"])
@@ -348,11 +362,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     let root = tmp.path().join("git");
     for (tree, label) in [("aaa", "Synced"), ("bbb", "Synced v2")] {
         fs::create_dir_all(root.join(".worktrees").join(tree)).expect("mkdir");
-        fs::write(
-            root.join(".worktrees").join(tree).join("shop.yaml"),
-            manifest("shop", label, "good"),
-        )
-        .expect("w");
+        Manifest::new("shop")
+            .label(label)
+            .token(Source::file("good"))
+            .write(root.join(".worktrees").join(tree).join("shop.yaml"));
     }
     let link = root.join("current");
     std::os::unix::fs::symlink(root.join(".worktrees/aaa"), &link).expect("link");
@@ -377,7 +390,10 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     d.wait_passes(1.0).await;
@@ -398,7 +414,10 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
         "an empty directory deletes nothing"
     );
     // Back with files: the watch follows again.
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Again", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Again")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     d.wait_labels("the recreated directory", |l| l == ["Alpha Again"])
         .await;
     let _ = &d.sim;
@@ -410,7 +429,10 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     let (code, page) = d.get("/").await;
@@ -429,7 +451,10 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
         "text/event-stream"
     );
     let edited = std::time::Instant::now();
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Two")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let mut seen = String::new();
     while !seen.contains("event: pass") {
         let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
@@ -454,11 +479,10 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
     for i in 0..FILES {
-        fs::write(
-            dir.join(format!("m{i:03}.yaml")),
-            manifest(&format!("m{i}"), &format!("M{i:03}"), "good"),
-        )
-        .expect("w");
+        Manifest::new(&format!("m{i}"))
+            .label(&format!("M{i:03}"))
+            .token(Source::file("good"))
+            .write(dir.join(format!("m{i:03}.yaml")));
     }
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l.len() == FILES).await;
@@ -468,7 +492,10 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let unchanged = "bccreds_results_total{result=\"unchanged\"} ";
     let unchanged_before = d.metric(unchanged).await;
     assert_eq!(unchanged_before, 0.0);
-    fs::write(dir.join("m007.yaml"), manifest("m7", "Edited", "good")).expect("w");
+    Manifest::new("m7")
+        .label("Edited")
+        .token(Source::file("good"))
+        .write(dir.join("m007.yaml"));
     d.wait_labels("the edit", |l| l.iter().any(|x| x == "Edited"))
         .await;
     assert_eq!(d.metric(parsed).await, FILES as f64 + 1.0);

@@ -18,15 +18,10 @@ use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions};
 use bccreds::watch::WatchOptions;
+use common::{Manifest, Source};
 use store_support::{each_engine, Engine, TestDb, TEST_APP_KEY};
 
 const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - {token: tok-first-1a2b, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n  - {token: tok-second-3c4d, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n";
-
-fn manifest(name: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
-}
 
 async fn simulator() -> Simulator {
     Simulator::start(
@@ -138,8 +133,12 @@ async fn a_rewritten_secret_file_and_a_data_swap_reach_the_store_within_two_seco
     std::os::unix::fs::symlink("..2026_01", mounted.join("..data")).expect("link");
     std::os::unix::fs::symlink("..data/token", mounted.join("token")).expect("link");
     fs::write(secrets.join("plain"), "tok-first-1a2b").expect("w");
-    fs::write(dir.join("a.yaml"), manifest("plain", "plain")).expect("w");
-    fs::write(dir.join("b.yaml"), manifest("mounted", "mounted/token")).expect("w");
+    Manifest::new("plain")
+        .token(Source::file("plain"))
+        .write(dir.join("a.yaml"));
+    Manifest::new("mounted")
+        .token(Source::file("mounted/token"))
+        .write(dir.join("b.yaml"));
     let url = format!("sqlite://{}", tmp.path().join("s.db").display());
     let (store, stop) = watch(&sim, &url, Encryption::KeyFile, &dir, &secrets).await;
     until_token(&store, "plain", "tok-first-1a2b", 10).await;
@@ -213,7 +212,9 @@ async fn a_pass_that_failed_on_a_database_outage_is_retried_when_it_returns() {
         fs::create_dir_all(&dir).expect("mkdir");
         fs::create_dir_all(&secrets).expect("mkdir");
         fs::write(secrets.join("tok"), "tok-first-1a2b").expect("w");
-        fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
+        Manifest::new("alpha")
+            .token(Source::file("tok"))
+            .write(dir.join("a.yaml"));
         let mut url = url::Url::parse(&db.url).expect("url");
         let target = format!(
             "{}:{}",
@@ -231,7 +232,9 @@ async fn a_pass_that_failed_on_a_database_outage_is_retried_when_it_returns() {
         until_token(&store, "alpha", "tok-first-1a2b", 10).await;
 
         proxy.set_down(true);
-        fs::write(dir.join("b.yaml"), manifest("beta", "tok")).expect("w");
+        Manifest::new("beta")
+            .token(Source::file("tok"))
+            .write(dir.join("b.yaml"));
         // Long enough for the pass (and the pool's 10 s wait for a connection) to fail.
         tokio::time::sleep(Duration::from_secs(13)).await;
         proxy.set_down(false);
@@ -257,7 +260,9 @@ async fn watching_dot_survives_the_directory_being_deleted_and_recreated() {
     fs::create_dir_all(&dir).expect("mkdir");
     fs::create_dir_all(&secrets).expect("mkdir");
     fs::write(secrets.join("tok"), "tok-first-1a2b").expect("w");
-    fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::file("tok"))
+        .write(dir.join("a.yaml"));
     let db = tmp.path().join("s.db");
     let mut child = common::bccreds()
         .current_dir(&dir)
@@ -316,8 +321,12 @@ async fn watching_dot_survives_the_directory_being_deleted_and_recreated() {
     fs::remove_dir_all(&dir).expect("rm");
     tokio::time::sleep(Duration::from_millis(500)).await;
     fs::create_dir_all(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
-    fs::write(dir.join("b.yaml"), manifest("beta", "tok")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::file("tok"))
+        .write(dir.join("a.yaml"));
+    Manifest::new("beta")
+        .token(Source::file("tok"))
+        .write(dir.join("b.yaml"));
     wait(vec!["alpha", "beta"]).await;
     let _ = child.kill();
     let _ = child.wait();

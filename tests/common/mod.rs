@@ -1,5 +1,12 @@
-//! Helpers shared by the integration tests: running the built binary and reading its output.
+//! Helpers shared by the integration tests: running the built binary and reading its output, and
+//! the manifest template.
 #![allow(dead_code)]
+
+pub mod manifest;
+
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use manifest::{Manifest, Source};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

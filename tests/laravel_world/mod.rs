@@ -210,28 +210,6 @@ pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A manifest; `meta` and `spec` are extra indented YAML lines for metadata and spec.
-pub fn manifest(
-    name: &str,
-    label: &str,
-    hash: &str,
-    token_file: &str,
-    meta: &str,
-    spec: &str,
-) -> String {
-    let token = if token_file.is_empty() {
-        String::new()
-    } else {
-        format!("  accessToken:\n    file: {token_file}\n")
-    };
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\n\
-         metadata:\n  name: {name}\n  namespace: shop\n{meta}\
-         spec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/{hash}/\n\
-         {token}{spec}"
-    )
-}
-
 /// The simulator, a manifest directory and a secrets directory.
 pub struct World {
     pub sim: Simulator,
