@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 use bccreds::store::ListQuery;
 use common::{Manifest, Source};
 use store_support::{each_engine, TEST_APP_KEY};
@@ -56,15 +56,7 @@ fn apply(sim: &Simulator, manifests: &Path, secrets: &Path, url: &str) -> std::p
 }
 
 async fn simulator() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
+    common::simulator(&common::one_store("Shop", &[TOKEN])).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 use common::{Manifest, Source};
 use serde_json::Value;
 
@@ -17,15 +17,7 @@ const TOKEN_A: &str = "tok-PLAIN-LEAK-aaaa";
 const TOKEN_B: &str = "tok-PLAIN-LEAK-bbbb";
 
 async fn simulator() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: {TOKEN_A}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n  - token: {TOKEN_B}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
+    common::simulator(&common::one_store("Demo", &[TOKEN_A, TOKEN_B])).await
 }
 
 /// `bccreds apply --output json DIR` with the tokens in the environment.

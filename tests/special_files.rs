@@ -160,14 +160,7 @@ fn watch_reports_every_special_secret_file_and_still_stops_on_sigterm() {
 /// the special file is met while walking the tree or named on the command line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_special_file_in_place_of_a_manifest_deletes_nothing() {
-    use bccreds::simulator::{Fixture, Simulator};
-    const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: tok-special\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("simulator");
+    let sim = common::simulator(&common::one_store("Shop", &["tok-special"])).await;
     let base = sim.base_url();
     let labels = |root: &Path| {
         let out = common::bccreds()

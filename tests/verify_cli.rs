@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 use common::{Manifest, Source};
 
 const TOKEN: &str = "tok-CLI-LEAK-0e4d9b3a21";
@@ -24,10 +24,7 @@ tokens:
 "#;
 
 async fn start() -> Simulator {
-    let fixture = Fixture::from_yaml(FIXTURE, "test").expect("fixture");
-    Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("simulator")
+    common::simulator(FIXTURE).await
 }
 
 async fn verify(sim: &Simulator, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {

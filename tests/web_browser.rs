@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bccreds::simulator::{Fixture, Simulator};
 use common::{Manifest, Source};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -352,12 +351,7 @@ fn the_credentials_page_works_in_a_real_browser() {
         .enable_all()
         .build()
         .expect("runtime");
-    let sim = rt
-        .block_on(Simulator::start(
-            Fixture::from_yaml(&fixture(), "web-browser fixture").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        ))
-        .expect("simulator");
+    let sim = rt.block_on(common::simulator(&fixture()));
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let manifests = tmp.path().join("manifests");

@@ -8,7 +8,6 @@ mod store_support;
 
 use std::path::Path;
 
-use bccreds::simulator::{Fixture, Simulator};
 use common::{serve, Manifest, Source};
 
 const FIXTURE: &str = r#"
@@ -33,12 +32,7 @@ const SECRETS: [&str; 3] = [
 /// A store with three credentials applied: one with mappings and a client secret, one whose
 /// label is markup, and one whose token was revoked after it was stored.
 async fn store(dir: &Path) -> String {
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("simulator");
+    let sim = common::simulator(FIXTURE).await;
     let m = dir.join("m");
     std::fs::create_dir(&m).expect("mkdir");
     Manifest::new("mapped")

@@ -1,12 +1,16 @@
-//! Helpers shared by the integration tests: running the built binary and reading its output, and
-//! the manifest template.
+//! Helpers shared by the integration tests: running the built binary and reading its output, the
+//! manifest template and the simulator.
 #![allow(dead_code)]
 
 pub mod manifest;
+pub mod sim;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
-pub use manifest::{Manifest, Source};
+pub use {
+    manifest::{Manifest, Source},
+    sim::{one_store, simulator, start_fixture},
+};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
