@@ -383,7 +383,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
         let e = db.engine;
         let w = World::new().await;
         laravel(&db, "", "migrate", json!({})).await;
-        let rec = w.reconciler(&db, "").await;
+        let rec = w.reconciler_on(&db, "").await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -393,7 +393,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
                 .currency_mapping(&[("USD", "USD")])
                 .render(),
         );
-        let first = w.pass(&rec, &db, "creating the credential").await;
+        let first = w.pass_with(&rec, &db, "creating the credential").await;
         assert_eq!(summary(&first), [1, 0, 0, 0, 0], "[{e:?}] {first:?}");
         assert_eq!(
             labels(&laravel_rows(&db, "").await),
@@ -408,7 +408,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
         );
 
         let again = w
-            .pass(&rec, &db, "after the row was deleted outside bccreds")
+            .pass_with(&rec, &db, "after the row was deleted outside bccreds")
             .await;
         assert_eq!(
             summary(&again),
@@ -423,7 +423,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
             map(&[("USD", "USD")]),
             "[{e:?}] {prod:#}"
         );
-        let steady = w.pass(&rec, &db, "a resync after recreation").await;
+        let steady = w.pass_with(&rec, &db, "a resync after recreation").await;
         assert_eq!(summary(&steady), [0, 0, 0, 1, 0], "[{e:?}] {steady:?}");
         rec.store().close().await;
         db

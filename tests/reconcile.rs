@@ -5,7 +5,6 @@ mod common;
 mod store_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +12,11 @@ use bccreds::model::{ConditionStatus, ConditionType, Reason};
 use bccreds::reconcile::{
     Action, Coverage, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan,
 };
-use bccreds::simulator::{Fixture, Simulator};
 use bccreds::source::FileSource;
-use bccreds::store::{CredentialData, ListQuery, Ownership, SecretUpdate, Store};
+use bccreds::store::{CredentialData, Ownership, SecretUpdate};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
-use common::{Manifest, Source};
+use common::{Manifest, Source, World};
 use store_support::{each_engine, TestDb};
 
 const FIXTURE: &str = r#"
@@ -40,106 +38,16 @@ tokens:
     scopes: [store_v2_information_read_only, store_v2_products_read_only]
 "#;
 
-struct World {
-    sim: Simulator,
-    dir: tempfile::TempDir,
-    store: Arc<Store>,
-    rec: Reconciler<BigCommerceClient>,
-}
-
-impl World {
-    async fn new(db: &TestDb, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
-        World::with_prefix(db, "", config).await
-    }
-
-    /// A world whose connector tables carry `prefix`, beside other worlds on the same database.
-    async fn with_prefix(
-        db: &TestDb,
-        prefix: &str,
-        config: impl FnOnce(&mut ReconcilerConfig),
-    ) -> World {
-        let sim = Simulator::start(
-            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
+/// A world on `db` whose connector tables carry `prefix` (beside other worlds on the same
+/// database), its reconciler configured by `config`.
+async fn world(db: &TestDb, prefix: &str, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
+    World::builder(FIXTURE)
+        .store(db.store(prefix).await)
+        .config(config)
+        .secret("prod", "tok-prod-1")
+        .secret("outlet", "tok-outlet")
+        .build()
         .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
-        for (file, token) in [("prod", "tok-prod-1"), ("outlet", "tok-outlet")] {
-            fs::write(dir.path().join("secrets").join(file), token).expect("secret");
-        }
-        let store = Arc::new(db.store(prefix).await);
-        let client = BigCommerceClient::new(&ClientOptions {
-            base_url: sim.base_url(),
-            retry: RetryPolicy {
-                base_delay: Duration::from_millis(5),
-                ..RetryPolicy::default()
-            },
-            ..ClientOptions::default()
-        })
-        .expect("client");
-        let mut cfg = ReconcilerConfig {
-            owner: "test".into(),
-            concurrency: 4,
-            reverify_interval: Duration::from_secs(3600),
-            on_revoked: OnRevoked::Keep,
-            allow_empty: false,
-            prune: true,
-        };
-        config(&mut cfg);
-        let rec = Reconciler::new(store.clone(), Arc::new(client), cfg);
-        World {
-            sim,
-            dir,
-            store,
-            rec,
-        }
-    }
-
-    fn manifests(&self) -> PathBuf {
-        self.dir.path().join("manifests")
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        fs::write(self.manifests().join(file), text).expect("write manifest");
-    }
-
-    fn scan(&self) -> Scan {
-        FileSource::new(vec![self.manifests()], ValidateOptions::default())
-            .with_secrets_dir(Some(self.dir.path().join("secrets")))
-            .scan()
-    }
-
-    async fn pass(&self) -> PassReport {
-        self.rec.apply(&self.scan()).await.expect("pass")
-    }
-
-    async fn labels(&self) -> Vec<(String, bool)> {
-        self.store
-            .list(&ListQuery::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|r| (r.label, r.active))
-            .collect()
-    }
-
-    fn condition(&self, name: &str, type_: ConditionType) -> (ConditionStatus, Reason) {
-        let status = self
-            .rec
-            .statuses()
-            .into_iter()
-            .find(|s| s.name == name)
-            .expect("status");
-        let c = status
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == type_)
-            .expect("condition");
-        (c.status, c.reason)
-    }
 }
 
 fn summary(r: &PassReport) -> [usize; 5] {
@@ -150,7 +58,7 @@ fn summary(r: &PassReport) -> [usize; 5] {
 #[tokio::test]
 async fn create_update_delete_and_an_unchanged_resync_without_requests() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -171,7 +79,7 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
         let first = w.pass().await;
         assert_eq!(summary(&first), [2, 0, 0, 0, 0], "{first:?}");
         assert_eq!(
-            w.labels().await,
+            w.labels_active().await,
             [("Outlet".into(), true), ("Production".into(), true)]
         );
         assert_eq!(
@@ -197,11 +105,11 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
                 .render(),
         );
         assert_eq!(summary(&w.pass().await), [0, 1, 0, 1, 0]);
-        assert_eq!(w.labels().await[1].0, "Production EU");
+        assert_eq!(w.labels_active().await[1].0, "Production EU");
 
         fs::remove_file(w.manifests().join("outlet.yaml")).expect("rm");
         assert_eq!(summary(&w.pass().await), [0, 0, 1, 1, 0]);
-        assert_eq!(w.labels().await, [("Production EU".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production EU".into(), true)]);
         assert!(
             w.rec.statuses().iter().all(|s| s.name != "outlet"),
             "a deleted manifest's status is forgotten"
@@ -215,7 +123,7 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
 #[tokio::test]
 async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write("prod.yaml", &Manifest::new("prod").namespace("shop").label("Production").token(Source::file("prod")).render());
         w.pass().await;
         let before = w.store.owned("test").await.expect("owned");
@@ -238,7 +146,7 @@ async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
         let report = w.rec.apply(&scan).await.expect("pass");
         assert_eq!(summary(&report), [0, 0, 0, 1, 0], "{report:?}");
         assert_eq!(report.items[0].reason, Reason::IncompleteScan);
-        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production".into(), true)]);
         assert_eq!(w.rec.problems()[0].line, 8);
         w.store.close().await;
         db
@@ -249,7 +157,7 @@ async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
 #[tokio::test]
 async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         // A credential made by hand on the credentials page: no ownership row.
         let hand = CredentialData {
             label: "Hand Made".into(),
@@ -331,7 +239,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
             "{report:?}"
         );
         assert!(report.items[0].message.contains("verified"), "{report:?}");
-        assert_eq!(w.labels().await, [("Hand Made".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Hand Made".into(), true)]);
         w.store.close().await;
         db
     })
@@ -342,7 +250,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
 async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() {
     each_engine(|db| async move {
         for on_revoked in [OnRevoked::Keep, OnRevoked::Deactivate] {
-            let w = World::new(&db, |c| {
+            let w = world(&db, "", |c| {
                 c.reverify_interval = Duration::ZERO;
                 c.on_revoked = on_revoked;
                 c.owner = format!("{on_revoked:?}");
@@ -365,7 +273,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
                 (ConditionStatus::False, Reason::InvalidToken)
             );
             let row = w
-                .labels()
+                .labels_active()
                 .await
                 .into_iter()
                 .find(|(l, _)| *l == label)
@@ -381,7 +289,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
                     // Deactivation is not drift: the next pass does not flip it back.
                     let again = w.pass().await;
                     assert!(
-                        !w.labels()
+                        !w.labels_active()
                             .await
                             .into_iter()
                             .find(|(l, _)| *l == label)
@@ -409,7 +317,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
 #[tokio::test]
 async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -434,7 +342,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
         // Released, not deleted: the orphan has a bucket of its own.
         assert_eq!(summary(&report), [0, 0, 0, 1, 0]);
         assert_eq!(report.summary.orphaned, 1, "{report:?}");
-        assert_eq!(w.labels().await.len(), 2, "the orphaned row stays");
+        assert_eq!(w.labels_active().await.len(), 2, "the orphaned row stays");
         assert_eq!(
             w.store.owned("test").await.expect("owned").len(),
             1,
@@ -446,7 +354,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
         assert_eq!(report.items[0].reason, Reason::EmptySetGuard);
         assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
         assert_eq!(
-            w.labels().await.len(),
+            w.labels_active().await.len(),
             2,
             "nothing deleted by an empty tree"
         );
@@ -469,7 +377,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
 #[tokio::test]
 async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         let (bool_type, t, f) = match db.engine {
             store_support::Engine::MySql => ("TINYINT(1)", "1", "0"),
             store_support::Engine::Postgres => ("BOOLEAN", "TRUE", "FALSE"),
@@ -509,7 +417,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
             ),
             "{bad:?}"
         );
-        assert_eq!(w.labels().await, [("Fine".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Fine".into(), true)]);
         w.store.close().await;
         db
     })
@@ -519,7 +427,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
 #[tokio::test]
 async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrites_it() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -649,7 +557,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
 #[tokio::test]
 async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -673,7 +581,7 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 0], "{report:?}");
-        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production".into(), true)]);
         let owned = w.store.owned("test").await.expect("owned");
         assert_eq!(owned.len(), 1, "the stale record was replaced");
         assert!(owned[0].1.is_some(), "and points at the new row");
@@ -691,7 +599,7 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
 #[tokio::test]
 async fn a_one_object_pass_touches_only_its_own_object() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -737,7 +645,7 @@ async fn a_one_object_pass_touches_only_its_own_object() {
         let again = w.rec.apply(&one("prod")).await.expect("pass");
         assert_eq!(again.items.len(), 1, "{again:?}");
         assert_eq!(again.items[0].name, "prod");
-        assert_eq!(w.labels().await.len(), 2);
+        assert_eq!(w.labels_active().await.len(), 2);
         let outlet = |statuses: Vec<bccreds::reconcile::CredentialStatus>| {
             statuses
                 .into_iter()
@@ -773,7 +681,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
         for kubernetes in [false, true] {
             // Tables of their own per mode, so that both start from the same rows.
             let prefix = if kubernetes { "k8s_" } else { "files_" };
-            let w = World::with_prefix(&db, prefix, |_| {}).await;
+            let w = world(&db, prefix, |_| {}).await;
             let texts = [
                 (
                     "prod",
@@ -841,7 +749,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                 "{report:?}"
             );
             assert_eq!(
-                w.labels().await,
+                w.labels_active().await,
                 if kubernetes {
                     vec![("Outlet".to_string(), true)]
                 } else {
@@ -891,13 +799,10 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
     .await;
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
-
 #[tokio::test]
 async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_time() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         w.write(
             "prod.yaml",
             &Manifest::new("prod")
@@ -953,9 +858,7 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
                 owner: "test".into(),
                 concurrency: 1,
                 reverify_interval: Duration::ZERO,
-                on_revoked: OnRevoked::Keep,
-                allow_empty: false,
-                prune: true,
+                ..Default::default()
             },
         )
         .one_shot();
@@ -1007,7 +910,7 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
             );
         }
         assert_eq!(
-            w.labels().await,
+            w.labels_active().await,
             [("Production".to_string(), true)],
             "nothing unverified is stored"
         );

@@ -1,15 +1,17 @@
 //! Helpers shared by the integration tests: running the built binary and reading its output, the
-//! manifest template and the simulator.
+//! manifest template, the simulator and the reconciler's world.
 #![allow(dead_code)]
 
 pub mod manifest;
 pub mod sim;
+pub mod world;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
 pub use {
     manifest::{Manifest, Source},
     sim::{one_store, simulator, start_fixture},
+    world::World,
 };
 
 use std::io::{BufRead, BufReader};
