@@ -5,145 +5,48 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ops::Deref;
+use std::path::Path;
 use std::time::Duration;
 
-use bccreds::daemon::{Daemon, DaemonConfig};
-use bccreds::reconcile::{OnRevoked, Reconciler, ReconcilerConfig};
-use bccreds::simulator::{Fixture, Simulator};
-use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
-use bccreds::validate::ValidateOptions;
-use bccreds::verify::{BigCommerceClient, ClientOptions};
-use bccreds::watch::WatchOptions;
-use common::{Manifest, Source};
+use common::{Manifest, Source, Watch, World};
 
-const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: tok-watch-1\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
-
+/// A watch of a test's tree, and the temporary directory that holds the tree.
 struct Running {
-    sim: Simulator,
-    store: Arc<Store>,
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    watch: Watch,
     _tmp: tempfile::TempDir,
-    secrets: PathBuf,
 }
 
+impl Deref for Running {
+    type Target = Watch;
+
+    fn deref(&self) -> &Watch {
+        &self.watch
+    }
+}
+
+/// Watches `watched` (under `tmp`) with the secret files `good` and `bad`.
 async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("a"),
-    )
-    .await
-    .expect("sim");
-    let secrets = tmp.path().join("secrets");
-    fs::create_dir_all(&secrets).expect("mkdir");
-    fs::write(secrets.join("good"), "tok-watch-1").expect("w");
-    fs::write(secrets.join("bad"), "tok-watch-wrong").expect("w");
-    let store = Arc::new(
-        Store::connect(StoreOptions {
-            url: format!("sqlite://{}", tmp.path().join("s.db").display()),
-            table_prefix: String::new(),
-            encryption: Encryption::KeyFile,
-        })
-        .await
-        .expect("store"),
-    );
-    let client = Arc::new(
-        BigCommerceClient::new(&ClientOptions {
-            base_url: sim.base_url(),
-            ..ClientOptions::default()
-        })
-        .expect("client"),
-    );
-    let rec = Arc::new(Reconciler::new(
-        store.clone(),
-        client.clone(),
-        ReconcilerConfig {
-            owner: "watch".into(),
-            concurrency: 4,
-            reverify_interval: Duration::from_secs(3600),
-            on_revoked: OnRevoked::Keep,
-            allow_empty: false,
-            prune: true,
-        },
-    ));
-    let config = DaemonConfig {
-        dir: watched.to_path_buf(),
-        validate: ValidateOptions::default(),
-        secrets_dir: Some(secrets.clone()),
-        watch: WatchOptions {
-            debounce: Duration::from_millis(150),
-            resync_interval: Duration::from_secs(3600),
-            poll: None,
-        },
-        listen: "127.0.0.1:0".parse().expect("a"),
-        status_token: None,
-        status_hosts: Vec::new(),
-    };
-    let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
-    let base = format!("http://{}", daemon.addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        daemon
-            .run(config, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("daemon runs");
-    });
+    let world = World::builder(&common::one_store("Demo", &["tok-watch-1"]))
+        .owner("watch")
+        .secret("good", "tok-watch-1")
+        .secret("bad", "tok-watch-wrong")
+        .build()
+        .await;
     Running {
-        sim,
-        store,
-        base,
-        stop: Some(tx),
-        task,
+        watch: Watch::start(world, watched).await,
         _tmp: tmp,
-        secrets,
     }
 }
 
 impl Running {
-    async fn get(&self, path: &str) -> (u16, String) {
-        bccreds::tls::install_crypto_provider();
-        let r = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .expect("endpoint");
-        (r.status().as_u16(), r.text().await.unwrap_or_default())
-    }
-
-    async fn status(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/status").await.1).expect("json")
-    }
-
-    async fn metric(&self, line_prefix: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(line_prefix)
-                    .map(|v| v.trim().parse().unwrap_or(-1.0))
-            })
-            .unwrap_or(0.0)
-    }
-
-    async fn passes(&self) -> f64 {
-        self.metric("bccreds_passes_total ").await
-    }
-
     async fn updated(&self) -> f64 {
         self.metric("bccreds_results_total{result=\"updated\"} ")
             .await
     }
 
     async fn labels(&self) -> Vec<String> {
-        self.store
-            .list(&ListQuery::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|r| r.label)
-            .collect()
+        self.world.labels().await
     }
 
     /// Waits (bounded) until `check` holds on the store's labels.
@@ -172,14 +75,8 @@ impl Running {
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
-            .await
-            .expect("stops")
-            .expect("no panic");
+    async fn stop(self) {
+        self.watch.stop().await;
     }
 }
 
@@ -306,7 +203,6 @@ async fn the_store_follows_create_edit_and_delete() {
         "{problem}"
     );
     assert_eq!(d.labels().await, ["Alpha Saved"]);
-    let _ = d.secrets.clone();
     d.stop().await;
 }
 
@@ -420,7 +316,6 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
         .write(dir.join("a.yaml"));
     d.wait_labels("the recreated directory", |l| l == ["Alpha Again"])
         .await;
-    let _ = &d.sim;
     d.stop().await;
 }
 
