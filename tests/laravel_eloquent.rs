@@ -28,23 +28,15 @@ async fn eloquent_reads_and_decrypts_rows_bccreds_created_and_updated() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        let first = Manifest::new("prod")
-            .namespace("shop")
-            .label("Production")
-            .token(Source::file("prod"))
+        let first = Manifest::prod()
             .client_id("client-1")
-            .default_locale("en_US")
             .client_secret(Source::file("prod-secret"))
+            .default_locale("en_US")
             .default_currency("USD")
             .locale_mapping(&[("en_US", "en"), ("fr_FR", "fr")])
             .currency_mapping(&[("USD", "USD"), ("EUR", "EUR")]);
-        w.write("prod.yaml", &first.render());
-        let outlet = Manifest::new("outlet")
-            .namespace("shop")
-            .label("Outlet")
-            .store("def456")
-            .token(Source::file("outlet"));
-        w.write("outlet.yaml", &outlet.render());
+        w.put(&first);
+        w.put(&Manifest::outlet());
         w.apply(&db, "", &[], "creating two credentials", [2, 0, 0, 0, 0])
             .await;
 
@@ -91,8 +83,7 @@ async fn eloquent_reads_and_decrypts_rows_bccreds_created_and_updated() {
         let prod_id = prod["id"].clone();
 
         // An update: new label, token, mappings and status, on the same row.
-        let update = Manifest::new("prod")
-            .namespace("shop")
+        let update = Manifest::prod()
             .label("Production EU")
             .token(Source::file("prod-2"))
             .active(false)
@@ -101,7 +92,7 @@ async fn eloquent_reads_and_decrypts_rows_bccreds_created_and_updated() {
             .default_currency("EUR")
             .locale_mapping(&[("de_DE", "de")])
             .currency_mapping(&[("EUR", "EUR")]);
-        w.write("prod.yaml", &update.render());
+        w.put(&update);
         w.apply(&db, "", &[], "updating one credential", [0, 1, 0, 1, 0])
             .await;
         let rows = laravel_rows(&db, "").await;
@@ -200,7 +191,7 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
             .label("Keeper")
             .store("def456")
             .token(Source::file("outlet"));
-        w.write("keeper.yaml", &keeper.render());
+        w.put(&keeper);
         // Adoption: the same label, no token (the hand-made one is kept and verified).
         let adopting = Manifest::new("hand")
             .namespace("shop")
@@ -208,7 +199,7 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
             .adopt()
             .default_locale("en_US")
             .locale_mapping(&[("en_US", "en")]);
-        w.write("hand.yaml", &adopting.render());
+        w.put(&adopting);
         let report = w
             .apply(
                 &db,
@@ -262,7 +253,7 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
             .token(Source::file("hand-2"))
             .active(false)
             .currency_mapping(&[("USD", "USD")]);
-        w.write("hand.yaml", &adopting.render());
+        w.put(&adopting);
         w.apply(
             &db,
             prefix,
@@ -312,15 +303,7 @@ async fn a_row_deleted_through_eloquent_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .locale_mapping(&[("en_US", "en")])
-                .render(),
-        );
+        w.put(&Manifest::prod().locale_mapping(&[("en_US", "en")]));
         w.apply(&db, "", &[], "creating the credential", [1, 0, 0, 0, 0])
             .await;
         assert_eq!(
@@ -384,15 +367,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
         let w = World::new().await;
         laravel(&db, "", "migrate", json!({})).await;
         let rec = w.reconciler_on(&db, "").await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .currency_mapping(&[("USD", "USD")])
-                .render(),
-        );
+        w.put(&Manifest::prod().currency_mapping(&[("USD", "USD")]));
         let first = w.pass_with(&rec, &db, "creating the credential").await;
         assert_eq!(summary(&first), [1, 0, 0, 0, 0], "[{e:?}] {first:?}");
         assert_eq!(
@@ -442,14 +417,7 @@ async fn eloquent_writes_into_a_table_bccreds_made_and_bccreds_lists_it() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
         w.apply(&db, "", &[], "creating the credential", [1, 0, 0, 0, 0])
             .await;
         laravel(
@@ -509,14 +477,7 @@ async fn a_laravel_foreign_key_can_reference_the_table_bccreds_made() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
         w.apply(
             &db,
             "",

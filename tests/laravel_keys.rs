@@ -9,7 +9,7 @@ mod store_support;
 
 use bccreds::crypto::AppKey;
 use bccreds::store::{Encryption, Store, StoreError, StoreOptions};
-use common::{Manifest, Source};
+use common::Manifest;
 use laravel_world::*;
 use serde_json::{json, Value};
 use store_support::each_engine;
@@ -50,23 +50,8 @@ async fn a_wrong_app_key_changes_no_byte_and_a_corrupted_row_is_repaired_alone()
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
-            &Manifest::new("outlet")
-                .namespace("shop")
-                .label("Outlet")
-                .store("def456")
-                .token(Source::file("outlet"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         w.apply(&db, "", &[], "creating two credentials", [2, 0, 0, 0, 0])
             .await;
         let before = laravel(&db, "", "raw", json!({})).await;

@@ -59,23 +59,8 @@ fn summary(r: &PassReport) -> [usize; 5] {
 async fn create_update_delete_and_an_unchanged_resync_without_requests() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
-            &Manifest::new("outlet")
-                .namespace("shop")
-                .label("Outlet")
-                .store("def456")
-                .token(Source::file("outlet"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         let first = w.pass().await;
         assert_eq!(summary(&first), [2, 0, 0, 0, 0], "{first:?}");
         assert_eq!(
@@ -95,14 +80,10 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
             w.sim.requests()
         );
 
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
+        w.put(
+            &Manifest::prod()
                 .label("Production EU")
-                .token(Source::file("prod"))
-                .currency_mapping(&[("EUR", "EUR")])
-                .render(),
+                .currency_mapping(&[("EUR", "EUR")]),
         );
         assert_eq!(summary(&w.pass().await), [0, 1, 0, 1, 0]);
         assert_eq!(w.labels_active().await[1].0, "Production EU");
@@ -124,7 +105,7 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
 async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write("prod.yaml", &Manifest::new("prod").namespace("shop").label("Production").token(Source::file("prod")).render());
+        w.put(&Manifest::prod());
         w.pass().await;
         let before = w.store.owned("test").await.expect("owned");
 
@@ -187,22 +168,14 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         let id = w.store.create(&hand, &own).await.expect("hand row");
         w.store.release("someone", id).await.expect("unowned");
 
-        w.write(
-            "hand.yaml",
-            &Manifest::new("hand")
-                .namespace("shop")
-                .label("hand made")
-                .render(),
-        );
+        w.put(&Manifest::new("hand").namespace("shop").label("hand made"));
         let report = w.pass().await;
         assert_eq!(report.items[0].reason, Reason::LabelConflict, "{report:?}");
-        w.write(
-            "hand.yaml",
+        w.put(
             &Manifest::new("hand")
                 .namespace("shop")
                 .label("Hand Made")
-                .adopt()
-                .render(),
+                .adopt(),
         );
         let report = w.pass().await;
         assert_eq!(
@@ -257,14 +230,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
             })
             .await;
             let label = format!("Revoked {on_revoked:?}");
-            w.write(
-                "prod.yaml",
-                &Manifest::new("prod")
-                    .namespace("shop")
-                    .label(&label)
-                    .token(Source::file("prod"))
-                    .render(),
-            );
+            w.put(&Manifest::prod().label(&label));
             assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
             w.sim.revoke_token("tok-prod-1");
             let report = w.pass().await;
@@ -318,24 +284,8 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
 async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .deletion_policy("Orphan")
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
-            &Manifest::new("outlet")
-                .namespace("shop")
-                .label("Outlet")
-                .store("def456")
-                .token(Source::file("outlet"))
-                .render(),
-        );
+        w.put(&Manifest::prod().deletion_policy("Orphan"));
+        w.put(&Manifest::outlet());
         w.pass().await;
         fs::remove_file(w.manifests().join("prod.yaml")).expect("rm");
         let report = w.pass().await;
@@ -399,14 +349,20 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
             "INSERT INTO currencies (id, code, status) VALUES (1, 'USD', {t})"
         ))
         .await;
-        w.write(
-            "ok.yaml",
-            &Manifest::new("ok").namespace("shop").label("Fine").token(Source::file("prod")).default_locale("en_US").currency_mapping(&[("USD", "USD")]).render(),
-        );
-        w.write(
-            "bad.yaml",
-            &Manifest::new("bad").namespace("shop").label("Disabled").store("def456").token(Source::file("outlet")).locale_mapping(&[("fr_FR", "fr")]).render(),
-        );
+        let fine = Manifest::new("ok")
+            .namespace("shop")
+            .label("Fine")
+            .token(Source::file("prod"))
+            .default_locale("en_US")
+            .currency_mapping(&[("USD", "USD")]);
+        w.put(&fine);
+        let disabled = Manifest::new("bad")
+            .namespace("shop")
+            .label("Disabled")
+            .store("def456")
+            .token(Source::file("outlet"))
+            .locale_mapping(&[("fr_FR", "fr")]);
+        w.put(&disabled);
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
         let bad = report.items.iter().find(|i| i.name == "bad").expect("bad");
@@ -428,23 +384,8 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
 async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrites_it() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
-            &Manifest::new("outlet")
-                .namespace("shop")
-                .label("Outlet")
-                .store("def456")
-                .token(Source::file("outlet"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         assert_eq!(summary(&w.pass().await), [2, 0, 0, 0, 0]);
         let table = db.ident(w.store.credentials_table());
         let set = |column: &str, value: &str, label: &str| {
@@ -473,28 +414,18 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         }
         // The manifests keep the stored secrets, so nothing can repair those rows; a new
         // credential beside them is still created.
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
+        w.put(&Manifest::new("prod").namespace("shop").label("Production"));
+        w.put(
             &Manifest::new("outlet")
                 .namespace("shop")
                 .label("Outlet")
-                .store("def456")
-                .render(),
+                .store("def456"),
         );
-        w.write(
-            "new.yaml",
+        w.put(
             &Manifest::new("new")
                 .namespace("shop")
                 .label("New")
-                .token(Source::file("prod"))
-                .render(),
+                .token(Source::file("prod")),
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 2], "{report:?}");
@@ -517,14 +448,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
             (ConditionStatus::False, Reason::StoredRowUnreadable)
         );
         // With its token in the manifest, the verified credential overwrites the broken row.
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
         let report = w.pass().await;
         let prod = report
             .items
@@ -558,14 +482,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
 async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         // UnoPim's credentials page deletes the row; bccreds' ownership record stays behind.
         db.exec(&format!(
@@ -600,23 +517,8 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
 async fn a_one_object_pass_touches_only_its_own_object() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
-        w.write(
-            "outlet.yaml",
-            &Manifest::new("outlet")
-                .namespace("shop")
-                .label("Outlet")
-                .store("def456")
-                .token(Source::file("outlet"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         let entries = w.scan().entries;
         let one = |name: &str| {
             Scan::of_entries(
@@ -683,23 +585,10 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
             let prefix = if kubernetes { "k8s_" } else { "files_" };
             let w = world(&db, prefix, |_| {}).await;
             let texts = [
-                (
-                    "prod",
-                    Manifest::new("prod")
-                        .namespace("shop")
-                        .label("Production")
-                        .token(Source::file("prod"))
-                        .render(),
-                ),
+                ("prod", Manifest::prod().render()),
                 (
                     "outlet",
-                    Manifest::new("outlet")
-                        .namespace("shop")
-                        .label("Outlet")
-                        .store("def456")
-                        .token(Source::file("outlet"))
-                        .deletion_policy("Orphan")
-                        .render(),
+                    Manifest::outlet().deletion_policy("Orphan").render(),
                 ),
             ];
             for (name, text) in &texts {
@@ -722,13 +611,11 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                     fs::remove_file(w.manifests().join(format!("{name}.yaml"))).expect("rm");
                 }
                 // Another manifest keeps the tree from being empty (the empty-set guard).
-                w.write(
-                    "other.yaml",
+                w.put(
                     &Manifest::new("other")
                         .namespace("shop")
                         .label("Other")
-                        .token(Source::file("prod"))
-                        .render(),
+                        .token(Source::file("prod")),
                 );
                 let report = w.pass().await;
                 report
@@ -803,14 +690,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
 async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_time() {
     each_engine(|db| async move {
         let w = world(&db, "", |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &Manifest::new("prod")
-                .namespace("shop")
-                .label("Production")
-                .token(Source::file("prod"))
-                .render(),
-        );
+        w.put(&Manifest::prod());
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         let ownership = |w: &World| {
             let store = w.store.clone();
@@ -866,13 +746,11 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
         // A re-verification, then an update: neither reaches a verdict.
         for (edit, action) in [(false, Action::Reverify), (true, Action::Update)] {
             if edit {
-                w.write(
-                    "prod.yaml",
+                w.put(
                     &Manifest::new("prod")
                         .namespace("shop")
                         .label("Production (US)")
-                        .token(Source::file("prod"))
-                        .render(),
+                        .token(Source::file("prod")),
                 );
             }
             let report = offline.apply(&w.scan()).await.expect("pass");

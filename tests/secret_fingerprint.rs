@@ -125,7 +125,7 @@ async fn after_rekey_the_old_key_can_go_without_any_credential_looking_changed()
             .clone()
             .client_secret(Source::file("secret"))
             .token(Source::file("kept"));
-        w.write("kept.yaml", &keeping.render());
+        w.put(&keeping);
         w.secret("kept", "tok-prod-2");
         w.secret("secret", "client-secret");
         let keyed = |key: &str, previous: &[&str]| Encryption::Key {
@@ -145,7 +145,7 @@ async fn after_rekey_the_old_key_can_go_without_any_credential_looking_changed()
 
         assert_eq!(counts(&w.pass().await), [2, 0, 0]);
         // The second manifest now keeps its stored token and client secret.
-        w.write("kept.yaml", &kept.render());
+        w.put(&kept);
         assert_eq!(counts(&w.pass().await), [0, 1, 1]);
         w.store.close().await;
 

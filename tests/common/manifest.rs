@@ -84,6 +84,28 @@ impl Manifest {
         }
     }
 
+    /// `shop/prod`: "Production" on store abc123, its token the secret file `prod`.
+    pub fn prod() -> Manifest {
+        Manifest::new("prod")
+            .namespace("shop")
+            .label("Production")
+            .token(Source::file("prod"))
+    }
+
+    /// `shop/outlet`: "Outlet" on store def456, its token the secret file `outlet`.
+    pub fn outlet() -> Manifest {
+        Manifest::new("outlet")
+            .namespace("shop")
+            .label("Outlet")
+            .store("def456")
+            .token(Source::file("outlet"))
+    }
+
+    /// `NAME.yaml`.
+    pub fn file_name(&self) -> String {
+        format!("{}.yaml", self.name)
+    }
+
     pub fn namespace(mut self, namespace: &str) -> Manifest {
         self.namespace = Some(namespace.into());
         self

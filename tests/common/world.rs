@@ -13,6 +13,7 @@ use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
 
+use super::manifest::Manifest;
 use super::sim::simulator;
 
 pub struct World {
@@ -70,6 +71,11 @@ impl World {
     /// Writes the manifest file `file` (a path under `manifests/`).
     pub fn write(&self, file: &str, text: &str) {
         std::fs::write(self.manifests().join(file), text).expect("write manifest");
+    }
+
+    /// Writes `manifest` to `manifests/NAME.yaml`.
+    pub fn put(&self, manifest: &Manifest) {
+        manifest.write(self.manifests().join(manifest.file_name()));
     }
 
     pub fn remove(&self, file: &str) {
