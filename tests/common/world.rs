@@ -37,8 +37,8 @@ pub struct WorldBuilder {
 }
 
 impl World {
-    /// A world whose simulator serves the fixture `yaml`; owner `test`, the command line's other
-    /// defaults, retries 5 ms apart, and an SQLite store with a key file.
+    /// A world whose simulator serves the fixture `yaml`: owner `test` and the command line's other
+    /// defaults, an SQLite store with a key file, and retries from 5 ms so that failures stay fast.
     pub fn builder(yaml: &str) -> WorldBuilder {
         WorldBuilder {
             fixture: yaml.into(),
