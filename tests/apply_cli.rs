@@ -6,26 +6,13 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
+use common::{Manifest, Source};
 
 const TOKEN: &str = "tok-APPLY-LEAK-5f1e2d";
 
 async fn start() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
-}
-
-fn manifest(name: &str, env: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: {env}\n"
-    )
+    common::simulator(&common::one_store("Demo", &[TOKEN])).await
 }
 
 async fn bccreds(sim: &Simulator, db: &Path, args: &[&str]) -> Output {
@@ -55,7 +42,9 @@ async fn plan_then_apply_then_a_failure() {
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     let m = manifests.display().to_string();
 
     let plan = bccreds(&sim, &db, &["plan", &m]).await;
@@ -76,7 +65,9 @@ async fn plan_then_apply_then_a_failure() {
     assert!(String::from_utf8_lossy(&apply.stdout)
         .ends_with("1 created, 0 updated, 0 deleted, 0 orphaned, 0 unchanged, 0 failed\n"));
 
-    fs::write(manifests.join("b.yaml"), manifest("beta", "BC_BAD_TOKEN")).expect("w");
+    Manifest::new("beta")
+        .token(Source::env("BC_BAD_TOKEN"))
+        .write(manifests.join("b.yaml"));
     let apply = bccreds(&sim, &db, &["apply", "--output", "json", &m]).await;
     assert_eq!(apply.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("json");
@@ -146,11 +137,9 @@ async fn usage_errors_exit_2() {
 fn reading_commands_in_an_empty_directory_leave_it_empty() {
     let cwd = tempfile::tempdir().expect("cwd");
     let manifests = tempfile::tempdir().expect("manifests");
-    fs::write(
-        manifests.path().join("a.yaml"),
-        manifest("alpha", "BC_GOOD_TOKEN"),
-    )
-    .expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.path().join("a.yaml"));
     let m = manifests.path().display().to_string();
     // The default store is sqlite://bccreds.db in the working directory.
     for args in [
@@ -259,7 +248,9 @@ async fn empty_secrets_are_refused_before_any_request_and_the_row_keeps_its_toke
     let db = dir.path().join("s.db");
     let m = manifests.display().to_string();
     let s = secrets.display().to_string();
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     let created = bccreds(&sim, &db, &["apply", &m]).await;
     assert_eq!(
         created.status.code(),
@@ -391,7 +382,9 @@ async fn a_revoked_token_fails_whatever_on_revoked_does_to_the_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     let m = manifests.display().to_string();
     let summary = |out: &Output| {
         String::from_utf8_lossy(&out.stdout)
@@ -514,7 +507,9 @@ async fn allow_empty_on_an_emptied_directory_deletes_the_rows_and_exits_0() {
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
     let m = manifests.display().to_string();
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     let out = bccreds(&sim, &db, &["apply", &m]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     fs::remove_file(manifests.join("a.yaml")).expect("rm");
@@ -553,8 +548,10 @@ async fn an_env_source_outside_env_allow_is_refused_before_anything_is_read_or_s
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
     // The reconciler's own APP_KEY, copied into the plaintext clientId column UnoPim shows.
-    let borrowed = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: APP_KEY\n";
-    fs::write(manifests.join("a.yaml"), borrowed).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .client_id_from(Source::env("APP_KEY"))
+        .write(manifests.join("a.yaml"));
     let m = manifests.display().to_string();
     let app_key = [("APP_KEY", "APPLY-LEAK-0123456789abcdefghijk")];
     let out = bccreds_with(&sim, &db, &["apply", &m], &app_key).await;
@@ -573,8 +570,10 @@ async fn values_longer_than_their_columns_are_refused_before_any_request_on_sqli
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
-    let long_id = manifest("alpha", "BC_GOOD_TOKEN") + "  clientId:\n    env: BC_LONG_ID\n";
-    fs::write(manifests.join("a.yaml"), long_id).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .client_id_from(Source::env("BC_LONG_ID"))
+        .write(manifests.join("a.yaml"));
     let m = manifests.display().to_string();
     let id_value = "i".repeat(300);
     let out = bccreds_with(&sim, &db, &["apply", &m], &[("BC_LONG_ID", &id_value)]).await;
@@ -590,7 +589,9 @@ async fn values_longer_than_their_columns_are_refused_before_any_request_on_sqli
     assert!(rows(&db).await.is_empty(), "nothing was stored");
 
     // An owner id longer than owner_id is a usage error, before the store is opened.
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     let owner = "o".repeat(256);
     let out = bccreds(&sim, &db, &["apply", &m, "--owner", &owner]).await;
     let text = common::all_output(&out);
@@ -613,13 +614,16 @@ async fn an_orphan_is_counted_apart_and_a_plan_speaks_of_intent() {
     fs::create_dir(&manifests).expect("mkdir");
     let db = dir.path().join("s.db");
     let m = manifests.display().to_string();
-    let orphan = manifest("alpha", "BC_GOOD_TOKEN").replace(
-        "  name: alpha\n",
-        "  name: alpha\n  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n",
-    );
-    fs::write(manifests.join("a.yaml"), orphan).expect("w");
-    fs::write(manifests.join("b.yaml"), manifest("beta", "BC_GOOD_TOKEN")).expect("w");
-    fs::write(manifests.join("c.yaml"), manifest("gamma", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .deletion_policy("Orphan")
+        .write(manifests.join("a.yaml"));
+    Manifest::new("beta")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("b.yaml"));
+    Manifest::new("gamma")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("c.yaml"));
     let out = bccreds(&sim, &db, &["apply", &m]).await;
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -707,7 +711,9 @@ async fn a_one_shot_apply_does_not_promise_a_retry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
-    fs::write(manifests.join("a.yaml"), manifest("alpha", "BC_GOOD_TOKEN")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::env("BC_GOOD_TOKEN"))
+        .write(manifests.join("a.yaml"));
     // Nothing listens on a port just closed.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base_url = format!("http://{}", closed.local_addr().expect("addr"));

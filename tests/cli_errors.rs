@@ -5,6 +5,8 @@ mod common;
 
 use std::process::Output;
 
+use common::{Manifest, Source};
+
 fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = common::bccreds();
     cmd.current_dir(dir).args(args).env_remove("APP_KEY");
@@ -14,14 +16,14 @@ fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output 
     cmd.output().expect("runs")
 }
 
-fn manifests(dir: &std::path::Path) -> String {
+/// A directory `m` under `dir` with one manifest, whose token comes from `BC_A`.
+fn tree(dir: &std::path::Path) -> String {
     let m = dir.join("m");
     std::fs::create_dir_all(&m).expect("mkdir");
-    std::fs::write(
-        m.join("a.yaml"),
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: a\nspec:\n  label: A\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: BC_A\n",
-    )
-    .expect("w");
+    Manifest::new("a")
+        .label("A")
+        .token(Source::env("BC_A"))
+        .write(m.join("a.yaml"));
     m.display().to_string()
 }
 
@@ -44,7 +46,7 @@ fn said_once(line: &str, cause: &str) {
 #[test]
 fn invocation_mistakes_exit_2_with_one_line() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let m = manifests(tmp.path());
+    let m = tree(tmp.path());
     for (args, env, words) in [
         (
             vec![
@@ -100,7 +102,7 @@ fn invocation_mistakes_exit_2_with_one_line() {
 #[test]
 fn each_cause_is_said_once() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let m = manifests(tmp.path());
+    let m = tree(tmp.path());
     let out = run_in(
         tmp.path(),
         &["apply", &m, "--store", "sqlite:///nonexistent-dir/x/s.db"],

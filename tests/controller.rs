@@ -1,6 +1,7 @@
 //! `bccreds controller` against the fake API server, the simulator and SQLite: finalizers,
 //! status, Events, Secret rotation, deletion, unreachable BigCommerce and leader election.
 
+mod common;
 mod fake_apiserver;
 mod kube_world;
 
@@ -31,7 +32,7 @@ async fn create_verifies_stores_and_reports_ready() {
     assert_eq!(obj["status"]["credentialStatus"], "Active");
     assert_eq!(obj["status"]["store"]["name"], "Demo");
     assert!(obj["status"]["credentialId"].as_i64().is_some());
-    assert_eq!(w.rows().await, ["Production"]);
+    assert_eq!(w.labels().await, ["Production"]);
     let _ = stop.send(());
     task.await.expect("join").expect("clean stop");
 }
@@ -47,7 +48,7 @@ async fn a_wrong_token_is_not_stored_and_raises_a_warning_event() {
         ready_now(&w, "prod", "False", "InvalidToken")
     })
     .await;
-    assert!(w.rows().await.is_empty(), "nothing stored");
+    assert!(w.labels().await.is_empty(), "nothing stored");
     eventually(10, "a Warning event", || async {
         let events: Vec<Value> = [w.api.list("events", Some("shop"))].concat();
         events
@@ -121,7 +122,7 @@ async fn deleting_removes_the_row_and_the_finalizer_unless_orphaned() {
         json!({"bigcommerce.unopim.io/deletion-policy": "Orphan"}),
     )
     .await;
-    eventually(10, "both stored", || async { w.rows().await.len() == 2 }).await;
+    eventually(10, "both stored", || async { w.labels().await.len() == 2 }).await;
     eventually(10, "finalizers", || async {
         ["gone", "kept"].iter().all(|n| {
             w.api
@@ -146,7 +147,7 @@ async fn deleting_removes_the_row_and_the_finalizer_unless_orphaned() {
     })
     .await;
     assert_eq!(
-        w.rows().await,
+        w.labels().await,
         ["Kept"],
         "the deleted credential's row is gone; the orphan stays"
     );
@@ -195,7 +196,7 @@ async fn a_deletion_the_store_refuses_keeps_the_finalizer_until_it_succeeds() {
     w.put_secret("bc", "tok-one").await;
     w.put_credential("held", "Held", "abc123", "bc", json!({}))
         .await;
-    eventually(10, "stored", || async { w.rows().await.len() == 1 }).await;
+    eventually(10, "stored", || async { w.labels().await.len() == 1 }).await;
     // The database refuses deletes of credential rows, as a locked or read-only one would.
     let pool = sqlx::SqlitePool::connect(&w.store_url).await.expect("pool");
     let table = w.store.credentials_table().to_string();
@@ -216,7 +217,7 @@ async fn a_deletion_the_store_refuses_keeps_the_finalizer_until_it_succeeds() {
         .get("bigcommercecredentials", "shop", "held")
         .expect("the object waits for its row to go");
     assert_eq!(obj["metadata"]["finalizers"], json!([FINALIZER]));
-    assert_eq!(w.rows().await, ["Held"]);
+    assert_eq!(w.labels().await, ["Held"]);
     sqlx::query("DROP TRIGGER refuse_delete")
         .execute(&pool)
         .await
@@ -225,7 +226,7 @@ async fn a_deletion_the_store_refuses_keeps_the_finalizer_until_it_succeeds() {
         w.api
             .get("bigcommercecredentials", "shop", "held")
             .is_none()
-            && w.rows().await.is_empty()
+            && w.labels().await.is_empty()
     })
     .await;
     pool.close().await;
@@ -249,7 +250,7 @@ async fn an_unreachable_bigcommerce_is_unknown_retried_and_never_written() {
         w.sim.requests().len() > first
     })
     .await;
-    assert!(w.rows().await.is_empty(), "never a store write");
+    assert!(w.labels().await.is_empty(), "never a store write");
     let _ = stop.send(());
     task.await.expect("join").expect("clean stop");
 }
@@ -301,7 +302,7 @@ async fn only_the_leader_writes_and_the_other_takes_over() {
     eventually(
         10,
         "the new leader to store the second credential",
-        || async { w.rows().await.len() == 2 },
+        || async { w.labels().await.len() == 2 },
     )
     .await;
     let _ = stop_b.send(());

@@ -11,13 +11,10 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bccreds::simulator::{Fixture, Simulator};
 use fake_apiserver::{refused_url, FakeApiServer, Fault};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::{json, Value};
-
-const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - {token: tok-good, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n";
 
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -175,12 +172,7 @@ async fn not_ready_and_stopping_within_5_s_while_the_api_refuses_or_forbids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_logs_name_a_failed_verification_and_nothing_from_other_crates() {
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("a"),
-    )
-    .await
-    .expect("sim");
+    let sim = common::simulator(&common::one_store("Demo", &["tok-good"])).await;
     let api = FakeApiServer::start().await;
     let secrets: Api<Secret> = Api::namespaced(api.client(), "shop");
     let secret: Secret = serde_json::from_value(json!({

@@ -1,6 +1,7 @@
 //! Kubernetes mode takes secrets as given, as file mode does: one trailing newline of a Secret's
 //! value is trimmed, and an empty value is refused before any request, naming the Secret and key.
 
+mod common;
 mod fake_apiserver;
 mod kube_world;
 

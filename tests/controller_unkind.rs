@@ -3,6 +3,7 @@
 //! real server showed (hot loops, lost status, endless Events, a pod ready without an API) must
 //! not happen here.
 
+mod common;
 mod fake_apiserver;
 mod kube_world;
 
@@ -204,7 +205,7 @@ async fn editing_one_credential_leaves_the_others_status_byte_for_byte() {
         .expect("edit c3");
     eventually(10, "c3 updated", || async {
         let s = w.status("c3");
-        s["observedGeneration"] == json!(2) && w.rows().await.contains(&"Shop 3 renamed".into())
+        s["observedGeneration"] == json!(2) && w.labels().await.contains(&"Shop 3 renamed".into())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;

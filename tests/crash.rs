@@ -10,18 +10,22 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 use bccreds::store::ListQuery;
+use common::{Manifest, Source};
 use store_support::{each_engine, TEST_APP_KEY};
 
 const CREDENTIALS: usize = 8;
 const KILLS: usize = 30;
 const TOKEN: &str = "tok-crash-0c1d";
 
-fn manifest(i: usize, round: usize) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: shop-{i}\n  namespace: shop\nspec:\n  label: Shop {i} round {round}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: tok\n  localeMapping: {{en_US: en}}\n"
-    )
+/// Credential `i` as `round` labels it, its token the secret file `tok`.
+fn shop(i: usize, round: usize) -> Manifest {
+    Manifest::new(&format!("shop-{i}"))
+        .namespace("shop")
+        .label(&format!("Shop {i} round {round}"))
+        .token(Source::file("tok"))
+        .locale_mapping(&[("en_US", "en")])
 }
 
 /// Writes the manifests of `round`: every label changes, and one manifest in three is absent
@@ -32,7 +36,7 @@ fn write_round(dir: &Path, round: usize) {
         if round % 2 == 1 && i % 3 == 0 {
             let _ = fs::remove_file(&path);
         } else {
-            fs::write(&path, manifest(i, round)).expect("write manifest");
+            shop(i, round).write(&path);
         }
     }
 }
@@ -52,15 +56,7 @@ fn apply(sim: &Simulator, manifests: &Path, secrets: &Path, url: &str) -> std::p
 }
 
 async fn simulator() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
+    common::simulator(&common::one_store("Shop", &[TOKEN])).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +146,7 @@ async fn migrations_killed_at_random_points_finish_on_the_next_start() {
         fs::create_dir_all(&manifests).expect("mkdir");
         fs::create_dir_all(&secrets).expect("mkdir");
         fs::write(secrets.join("tok"), TOKEN).expect("token");
-        fs::write(manifests.join("shop.yaml"), manifest(0, 0)).expect("manifest");
+        shop(0, 0).write(manifests.join("shop.yaml"));
         // Each round migrates its own tables from nothing (a prefix per round) and is killed
         // somewhere between starting and finishing.
         for round in 0..KILLS {
@@ -205,7 +201,7 @@ async fn eight_processes_applying_at_once_on_a_fresh_database_all_succeed() {
         for i in 0..8 {
             let manifests = dir.path().join(format!("m{i}"));
             fs::create_dir_all(&manifests).expect("mkdir");
-            fs::write(manifests.join("shop.yaml"), manifest(i, 0)).expect("manifest");
+            shop(i, 0).write(manifests.join("shop.yaml"));
             let mut cmd = apply(sim, &manifests, &secrets, &db.url);
             cmd.args(["--owner", &format!("owner-{i}")])
                 .stdout(Stdio::piped())

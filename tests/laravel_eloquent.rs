@@ -13,6 +13,7 @@ mod common;
 mod laravel_world;
 mod store_support;
 
+use common::{Manifest, Source};
 use laravel_world::*;
 use serde_json::{json, Value};
 use store_support::each_engine;
@@ -27,14 +28,15 @@ async fn eloquent_reads_and_decrypts_rows_bccreds_created_and_updated() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        let spec = "  clientId: client-1\n  clientSecret:\n    file: prod-secret\n\
-                    \x20 defaultLocale: en_US\n  defaultCurrency: USD\n\
-                    \x20 localeMapping: {en_US: en, fr_FR: fr}\n\
-                    \x20 currencyMapping: {USD: USD, EUR: EUR}\n";
-        let prod_yaml = manifest("prod", "Production", "abc123", "prod", "", spec);
-        w.write("prod.yaml", &prod_yaml);
-        let outlet_yaml = manifest("outlet", "Outlet", "def456", "outlet", "", "");
-        w.write("outlet.yaml", &outlet_yaml);
+        let first = Manifest::prod()
+            .client_id("client-1")
+            .client_secret(Source::file("prod-secret"))
+            .default_locale("en_US")
+            .default_currency("USD")
+            .locale_mapping(&[("en_US", "en"), ("fr_FR", "fr")])
+            .currency_mapping(&[("USD", "USD"), ("EUR", "EUR")]);
+        w.put(&first);
+        w.put(&Manifest::outlet());
         w.apply(&db, "", &[], "creating two credentials", [2, 0, 0, 0, 0])
             .await;
 
@@ -81,11 +83,16 @@ async fn eloquent_reads_and_decrypts_rows_bccreds_created_and_updated() {
         let prod_id = prod["id"].clone();
 
         // An update: new label, token, mappings and status, on the same row.
-        let spec = "  active: false\n  clientId: client-1\n  defaultLocale: de_DE\n\
-                    \x20 defaultCurrency: EUR\n  localeMapping: {de_DE: de}\n\
-                    \x20 currencyMapping: {EUR: EUR}\n";
-        let prod_yaml = manifest("prod", "Production EU", "abc123", "prod-2", "", spec);
-        w.write("prod.yaml", &prod_yaml);
+        let update = Manifest::prod()
+            .label("Production EU")
+            .token(Source::file("prod-2"))
+            .active(false)
+            .client_id("client-1")
+            .default_locale("de_DE")
+            .default_currency("EUR")
+            .locale_mapping(&[("de_DE", "de")])
+            .currency_mapping(&[("EUR", "EUR")]);
+        w.put(&update);
         w.apply(&db, "", &[], "updating one credential", [0, 1, 0, 1, 0])
             .await;
         let rows = laravel_rows(&db, "").await;
@@ -179,15 +186,20 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
         );
 
         // A credential of bccreds' own beside it, so that the manifest tree never becomes empty.
-        let keeper = manifest("keeper", "Keeper", "def456", "outlet", "", "");
-        w.write("keeper.yaml", &keeper);
+        let keeper = Manifest::new("keeper")
+            .namespace("shop")
+            .label("Keeper")
+            .store("def456")
+            .token(Source::file("outlet"));
+        w.put(&keeper);
         // Adoption: the same label, no token (the hand-made one is kept and verified).
-        let adopt = "  annotations:\n    bigcommerce.unopim.io/adopt: \"true\"\n";
-        let spec = "  defaultLocale: en_US\n  localeMapping: {en_US: en}\n";
-        w.write(
-            "hand.yaml",
-            &manifest("hand", "Hand Made", "abc123", "", adopt, spec),
-        );
+        let adopting = Manifest::new("hand")
+            .namespace("shop")
+            .label("Hand Made")
+            .adopt()
+            .default_locale("en_US")
+            .locale_mapping(&[("en_US", "en")]);
+        w.put(&adopting);
         let report = w
             .apply(
                 &db,
@@ -237,12 +249,11 @@ async fn bccreds_lists_adopts_updates_and_deletes_rows_laravel_made() {
 
         // A later change of the manifest updates the adopted row.
         w.secret("hand-2", "tok-prod-2");
-        let spec = "  active: false\n  defaultLocale: en_US\n  localeMapping: {en_US: en}\n\
-                    \x20 currencyMapping: {USD: USD}\n";
-        w.write(
-            "hand.yaml",
-            &manifest("hand", "Hand Made", "abc123", "hand-2", adopt, spec),
-        );
+        let adopting = adopting
+            .token(Source::file("hand-2"))
+            .active(false)
+            .currency_mapping(&[("USD", "USD")]);
+        w.put(&adopting);
         w.apply(
             &db,
             prefix,
@@ -292,17 +303,7 @@ async fn a_row_deleted_through_eloquent_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &manifest(
-                "prod",
-                "Production",
-                "abc123",
-                "prod",
-                "",
-                "  localeMapping: {en_US: en}\n",
-            ),
-        );
+        w.put(&Manifest::prod().locale_mapping(&[("en_US", "en")]));
         w.apply(&db, "", &[], "creating the credential", [1, 0, 0, 0, 0])
             .await;
         assert_eq!(
@@ -365,19 +366,9 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
         let e = db.engine;
         let w = World::new().await;
         laravel(&db, "", "migrate", json!({})).await;
-        let rec = w.reconciler(&db, "").await;
-        w.write(
-            "prod.yaml",
-            &manifest(
-                "prod",
-                "Production",
-                "abc123",
-                "prod",
-                "",
-                "  currencyMapping: {USD: USD}\n",
-            ),
-        );
-        let first = w.pass(&rec, &db, "creating the credential").await;
+        let rec = w.reconciler_on(&db, "").await;
+        w.put(&Manifest::prod().currency_mapping(&[("USD", "USD")]));
+        let first = w.pass_with(&rec, &db, "creating the credential").await;
         assert_eq!(summary(&first), [1, 0, 0, 0, 0], "[{e:?}] {first:?}");
         assert_eq!(
             labels(&laravel_rows(&db, "").await),
@@ -392,7 +383,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
         );
 
         let again = w
-            .pass(&rec, &db, "after the row was deleted outside bccreds")
+            .pass_with(&rec, &db, "after the row was deleted outside bccreds")
             .await;
         assert_eq!(
             summary(&again),
@@ -407,7 +398,7 @@ async fn a_long_running_reconciler_recreates_a_row_deleted_through_eloquent() {
             map(&[("USD", "USD")]),
             "[{e:?}] {prod:#}"
         );
-        let steady = w.pass(&rec, &db, "a resync after recreation").await;
+        let steady = w.pass_with(&rec, &db, "a resync after recreation").await;
         assert_eq!(summary(&steady), [0, 0, 0, 1, 0], "[{e:?}] {steady:?}");
         rec.store().close().await;
         db
@@ -426,10 +417,7 @@ async fn eloquent_writes_into_a_table_bccreds_made_and_bccreds_lists_it() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
+        w.put(&Manifest::prod());
         w.apply(&db, "", &[], "creating the credential", [1, 0, 0, 0, 0])
             .await;
         laravel(
@@ -489,10 +477,7 @@ async fn a_laravel_foreign_key_can_reference_the_table_bccreds_made() {
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
+        w.put(&Manifest::prod());
         w.apply(
             &db,
             "",

@@ -9,6 +9,7 @@ mod store_support;
 
 use bccreds::crypto::AppKey;
 use bccreds::store::{Encryption, Store, StoreError, StoreOptions};
+use common::Manifest;
 use laravel_world::*;
 use serde_json::{json, Value};
 use store_support::each_engine;
@@ -49,14 +50,8 @@ async fn a_wrong_app_key_changes_no_byte_and_a_corrupted_row_is_repaired_alone()
     each_engine(|db| async move {
         let e = db.engine;
         let w = World::new().await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
-        );
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         w.apply(&db, "", &[], "creating two credentials", [2, 0, 0, 0, 0])
             .await;
         let before = laravel(&db, "", "raw", json!({})).await;

@@ -9,29 +9,15 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
+use common::{Manifest, Source};
 use serde_json::Value;
 
 const TOKEN_A: &str = "tok-PLAIN-LEAK-aaaa";
 const TOKEN_B: &str = "tok-PLAIN-LEAK-bbbb";
 
 async fn simulator() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: {TOKEN_A}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n  - token: {TOKEN_B}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
-}
-
-/// A manifest whose token comes from `env` and whose spec ends with `extra` lines.
-fn manifest(name: &str, env: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: {env}\n{extra}"
-    )
+    common::simulator(&common::one_store("Demo", &[TOKEN_A, TOKEN_B])).await
 }
 
 /// `bccreds apply --output json DIR` with the tokens in the environment.
@@ -85,38 +71,34 @@ async fn a_client_id_that_copies_a_secret_is_refused_and_nothing_lands_in_the_cl
     fs::create_dir_all(dir.join("m")).expect("mkdir");
     fs::create_dir_all(dir.join("secrets")).expect("mkdir");
     fs::write(dir.join("secrets/a-token"), TOKEN_A).expect("w");
-    fs::write(
-        dir.join("m/b.yaml"),
-        manifest("b", "BC_B_TOKEN", "  clientId: client-b\n"),
-    )
-    .expect("w");
+    let b = Manifest::new("b").token(Source::env("BC_B_TOKEN"));
+    b.clone().client_id("client-b").write(dir.join("m/b.yaml"));
     // Another credential's token through env, its own token through a file, and inline.
     let copies = [
         (
             "from-env",
-            "BC_A_TOKEN",
-            "  clientId:\n    env: BC_B_TOKEN\n",
+            Manifest::new("from-env")
+                .token(Source::env("BC_A_TOKEN"))
+                .client_id_from(Source::env("BC_B_TOKEN")),
             "the accessToken of default/b",
         ),
         (
             "from-file",
-            "BC_A_TOKEN",
-            "  clientId:\n    file: a-token\n",
+            Manifest::new("from-file")
+                .token(Source::env("BC_A_TOKEN"))
+                .client_id_from(Source::file("a-token")),
             "this credential's own accessToken",
         ),
         (
             "inline",
-            "BC_B_TOKEN",
-            &format!("  clientId: {TOKEN_A}\n"),
+            Manifest::new("inline")
+                .token(Source::env("BC_B_TOKEN"))
+                .client_id(TOKEN_A),
             "the accessToken of default/",
         ),
     ];
-    for (name, env, extra, _) in &copies {
-        fs::write(
-            dir.join(format!("m/{name}.yaml")),
-            manifest(name, env, extra),
-        )
-        .expect("w");
+    for (name, manifest, _) in &copies {
+        manifest.write(dir.join(format!("m/{name}.yaml")));
     }
     sim.clear_requests();
     let (out, report) = apply(&sim, dir, &[]).await;
@@ -124,7 +106,7 @@ async fn a_client_id_that_copies_a_secret_is_refused_and_nothing_lands_in_the_cl
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(report["summary"]["created"], 1, "{report:#}");
     assert_eq!(report["summary"]["failed"], 3, "{report:#}");
-    for (name, _, _, whose) in &copies {
+    for (name, _, whose) in &copies {
         let it = item(&report, name);
         assert_eq!(it["reason"], "InvalidSpec", "{it:#}");
         let message = it["message"].as_str().unwrap_or_default();
@@ -148,11 +130,8 @@ async fn a_client_id_that_copies_a_secret_is_refused_and_nothing_lands_in_the_cl
     );
 
     // A stored credential whose clientId becomes a copy keeps its row as it was.
-    fs::write(
-        dir.join("m/b.yaml"),
-        manifest("b", "BC_B_TOKEN", "  clientId:\n    env: BC_A_TOKEN\n"),
-    )
-    .expect("w");
+    b.client_id_from(Source::env("BC_A_TOKEN"))
+        .write(dir.join("m/b.yaml"));
     let (out, report) = apply(&sim, dir, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
     assert_eq!(item(&report, "b")["reason"], "InvalidSpec", "{report:#}");
@@ -170,7 +149,9 @@ async fn a_token_with_a_control_character_is_an_invalid_spec_and_no_request() {
     let dir = tmp.path();
     fs::create_dir_all(dir.join("m")).expect("mkdir");
     fs::create_dir_all(dir.join("secrets")).expect("mkdir");
-    fs::write(dir.join("m/ctl.yaml"), manifest("ctl", "BC_CTL_TOKEN", "")).expect("w");
+    Manifest::new("ctl")
+        .token(Source::env("BC_CTL_TOKEN"))
+        .write(dir.join("m/ctl.yaml"));
     let (out, _) = apply(&sim, dir, &[("BC_CTL_TOKEN", TOKEN_A)]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     let verified_at = |dir: &Path| {

@@ -8,20 +8,12 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 
 const TOKEN: &str = "tok-PRUNE-7c1d";
 
 async fn start() -> Simulator {
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: {TOKEN}\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n"
-    );
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("sim")
+    common::simulator(&common::one_store("Demo", &[TOKEN])).await
 }
 
 fn credential(name: &str) -> String {

@@ -1,10 +1,10 @@
 //! The reconciler end to end: real manifest files, the simulator, and the store on every
 //! configured engine.
 
+mod common;
 mod store_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +12,11 @@ use bccreds::model::{ConditionStatus, ConditionType, Reason};
 use bccreds::reconcile::{
     Action, Coverage, OnRevoked, PassReport, Reconciler, ReconcilerConfig, Scan,
 };
-use bccreds::simulator::{Fixture, Simulator};
 use bccreds::source::FileSource;
-use bccreds::store::{CredentialData, ListQuery, Ownership, SecretUpdate, Store};
+use bccreds::store::{CredentialData, Ownership, SecretUpdate};
 use bccreds::validate::ValidateOptions;
 use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use common::{Manifest, Source, World};
 use store_support::{each_engine, TestDb};
 
 const FIXTURE: &str = r#"
@@ -38,120 +38,16 @@ tokens:
     scopes: [store_v2_information_read_only, store_v2_products_read_only]
 "#;
 
-struct World {
-    sim: Simulator,
-    dir: tempfile::TempDir,
-    store: Arc<Store>,
-    rec: Reconciler<BigCommerceClient>,
-}
-
-fn manifest(
-    name: &str,
-    label: &str,
-    hash: &str,
-    token_file: &str,
-    extra_meta: &str,
-    extra_spec: &str,
-) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\n  namespace: shop\n{extra_meta}spec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/{hash}/\n{token}{extra_spec}",
-        token = if token_file.is_empty() { String::new() } else { format!("  accessToken:\n    file: {token_file}\n") }
-    )
-}
-
-impl World {
-    async fn new(db: &TestDb, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
-        World::with_prefix(db, "", config).await
-    }
-
-    /// A world whose connector tables carry `prefix`, beside other worlds on the same database.
-    async fn with_prefix(
-        db: &TestDb,
-        prefix: &str,
-        config: impl FnOnce(&mut ReconcilerConfig),
-    ) -> World {
-        let sim = Simulator::start(
-            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
+/// A world on `db` whose connector tables carry `prefix` (beside other worlds on the same
+/// database), its reconciler configured by `config`.
+async fn world(db: &TestDb, prefix: &str, config: impl FnOnce(&mut ReconcilerConfig)) -> World {
+    World::builder(FIXTURE)
+        .store(db.store(prefix).await)
+        .config(config)
+        .secret("prod", "tok-prod-1")
+        .secret("outlet", "tok-outlet")
+        .build()
         .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
-        for (file, token) in [("prod", "tok-prod-1"), ("outlet", "tok-outlet")] {
-            fs::write(dir.path().join("secrets").join(file), token).expect("secret");
-        }
-        let store = Arc::new(db.store(prefix).await);
-        let client = BigCommerceClient::new(&ClientOptions {
-            base_url: sim.base_url(),
-            retry: RetryPolicy {
-                base_delay: Duration::from_millis(5),
-                ..RetryPolicy::default()
-            },
-            ..ClientOptions::default()
-        })
-        .expect("client");
-        let mut cfg = ReconcilerConfig {
-            owner: "test".into(),
-            concurrency: 4,
-            reverify_interval: Duration::from_secs(3600),
-            on_revoked: OnRevoked::Keep,
-            allow_empty: false,
-            prune: true,
-        };
-        config(&mut cfg);
-        let rec = Reconciler::new(store.clone(), Arc::new(client), cfg);
-        World {
-            sim,
-            dir,
-            store,
-            rec,
-        }
-    }
-
-    fn manifests(&self) -> PathBuf {
-        self.dir.path().join("manifests")
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        fs::write(self.manifests().join(file), text).expect("write manifest");
-    }
-
-    fn scan(&self) -> Scan {
-        FileSource::new(vec![self.manifests()], ValidateOptions::default())
-            .with_secrets_dir(Some(self.dir.path().join("secrets")))
-            .scan()
-    }
-
-    async fn pass(&self) -> PassReport {
-        self.rec.apply(&self.scan()).await.expect("pass")
-    }
-
-    async fn labels(&self) -> Vec<(String, bool)> {
-        self.store
-            .list(&ListQuery::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|r| (r.label, r.active))
-            .collect()
-    }
-
-    fn condition(&self, name: &str, type_: ConditionType) -> (ConditionStatus, Reason) {
-        let status = self
-            .rec
-            .statuses()
-            .into_iter()
-            .find(|s| s.name == name)
-            .expect("status");
-        let c = status
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == type_)
-            .expect("condition");
-        (c.status, c.reason)
-    }
 }
 
 fn summary(r: &PassReport) -> [usize; 5] {
@@ -162,19 +58,13 @@ fn summary(r: &PassReport) -> [usize; 5] {
 #[tokio::test]
 async fn create_update_delete_and_an_unchanged_resync_without_requests() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         let first = w.pass().await;
         assert_eq!(summary(&first), [2, 0, 0, 0, 0], "{first:?}");
         assert_eq!(
-            w.labels().await,
+            w.labels_active().await,
             [("Outlet".into(), true), ("Production".into(), true)]
         );
         assert_eq!(
@@ -190,23 +80,17 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
             w.sim.requests()
         );
 
-        w.write(
-            "prod.yaml",
-            &manifest(
-                "prod",
-                "Production EU",
-                "abc123",
-                "prod",
-                "",
-                "  currencyMapping: {EUR: EUR}\n",
-            ),
+        w.put(
+            &Manifest::prod()
+                .label("Production EU")
+                .currency_mapping(&[("EUR", "EUR")]),
         );
         assert_eq!(summary(&w.pass().await), [0, 1, 0, 1, 0]);
-        assert_eq!(w.labels().await[1].0, "Production EU");
+        assert_eq!(w.labels_active().await[1].0, "Production EU");
 
         fs::remove_file(w.manifests().join("outlet.yaml")).expect("rm");
         assert_eq!(summary(&w.pass().await), [0, 0, 1, 1, 0]);
-        assert_eq!(w.labels().await, [("Production EU".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production EU".into(), true)]);
         assert!(
             w.rec.statuses().iter().all(|s| s.name != "outlet"),
             "a deleted manifest's status is forgotten"
@@ -220,8 +104,8 @@ async fn create_update_delete_and_an_unchanged_resync_without_requests() {
 #[tokio::test]
 async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write("prod.yaml", &manifest("prod", "Production", "abc123", "prod", "", ""));
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
         w.pass().await;
         let before = w.store.owned("test").await.expect("owned");
 
@@ -243,7 +127,7 @@ async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
         let report = w.rec.apply(&scan).await.expect("pass");
         assert_eq!(summary(&report), [0, 0, 0, 1, 0], "{report:?}");
         assert_eq!(report.items[0].reason, Reason::IncompleteScan);
-        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production".into(), true)]);
         assert_eq!(w.rec.problems()[0].line, 8);
         w.store.close().await;
         db
@@ -254,7 +138,7 @@ async fn a_wrong_token_or_a_broken_file_keeps_the_stored_row() {
 #[tokio::test]
 async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         // A credential made by hand on the credentials page: no ownership row.
         let hand = CredentialData {
             label: "Hand Made".into(),
@@ -284,22 +168,14 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
         let id = w.store.create(&hand, &own).await.expect("hand row");
         w.store.release("someone", id).await.expect("unowned");
 
-        w.write(
-            "hand.yaml",
-            &manifest("hand", "hand made", "abc123", "", "", ""),
-        );
+        w.put(&Manifest::new("hand").namespace("shop").label("hand made"));
         let report = w.pass().await;
         assert_eq!(report.items[0].reason, Reason::LabelConflict, "{report:?}");
-        w.write(
-            "hand.yaml",
-            &manifest(
-                "hand",
-                "Hand Made",
-                "abc123",
-                "",
-                "  annotations:\n    bigcommerce.unopim.io/adopt: \"true\"\n",
-                "",
-            ),
+        w.put(
+            &Manifest::new("hand")
+                .namespace("shop")
+                .label("Hand Made")
+                .adopt(),
         );
         let report = w.pass().await;
         assert_eq!(
@@ -336,7 +212,7 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
             "{report:?}"
         );
         assert!(report.items[0].message.contains("verified"), "{report:?}");
-        assert_eq!(w.labels().await, [("Hand Made".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Hand Made".into(), true)]);
         w.store.close().await;
         db
     })
@@ -347,17 +223,14 @@ async fn adoption_keeps_the_hand_made_token_and_drift_is_restored() {
 async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() {
     each_engine(|db| async move {
         for on_revoked in [OnRevoked::Keep, OnRevoked::Deactivate] {
-            let w = World::new(&db, |c| {
+            let w = world(&db, "", |c| {
                 c.reverify_interval = Duration::ZERO;
                 c.on_revoked = on_revoked;
                 c.owner = format!("{on_revoked:?}");
             })
             .await;
             let label = format!("Revoked {on_revoked:?}");
-            w.write(
-                "prod.yaml",
-                &manifest("prod", &label, "abc123", "prod", "", ""),
-            );
+            w.put(&Manifest::prod().label(&label));
             assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
             w.sim.revoke_token("tok-prod-1");
             let report = w.pass().await;
@@ -366,7 +239,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
                 (ConditionStatus::False, Reason::InvalidToken)
             );
             let row = w
-                .labels()
+                .labels_active()
                 .await
                 .into_iter()
                 .find(|(l, _)| *l == label)
@@ -382,7 +255,7 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
                     // Deactivation is not drift: the next pass does not flip it back.
                     let again = w.pass().await;
                     assert!(
-                        !w.labels()
+                        !w.labels_active()
                             .await
                             .into_iter()
                             .find(|(l, _)| *l == label)
@@ -410,29 +283,16 @@ async fn a_revoked_token_shows_after_the_reverify_interval_and_can_deactivate() 
 #[tokio::test]
 async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest(
-                "prod",
-                "Production",
-                "abc123",
-                "prod",
-                "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n",
-                "",
-            ),
-        );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod().deletion_policy("Orphan"));
+        w.put(&Manifest::outlet());
         w.pass().await;
         fs::remove_file(w.manifests().join("prod.yaml")).expect("rm");
         let report = w.pass().await;
         // Released, not deleted: the orphan has a bucket of its own.
         assert_eq!(summary(&report), [0, 0, 0, 1, 0]);
         assert_eq!(report.summary.orphaned, 1, "{report:?}");
-        assert_eq!(w.labels().await.len(), 2, "the orphaned row stays");
+        assert_eq!(w.labels_active().await.len(), 2, "the orphaned row stays");
         assert_eq!(
             w.store.owned("test").await.expect("owned").len(),
             1,
@@ -444,7 +304,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
         assert_eq!(report.items[0].reason, Reason::EmptySetGuard);
         assert_eq!(summary(&report), [0, 0, 0, 0, 1]);
         assert_eq!(
-            w.labels().await.len(),
+            w.labels_active().await.len(),
             2,
             "nothing deleted by an empty tree"
         );
@@ -467,7 +327,7 @@ async fn orphan_policy_and_the_empty_set_guard_keep_rows() {
 #[tokio::test]
 async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
+        let w = world(&db, "", |_| {}).await;
         let (bool_type, t, f) = match db.engine {
             store_support::Engine::MySql => ("TINYINT(1)", "1", "0"),
             store_support::Engine::Postgres => ("BOOLEAN", "TRUE", "FALSE"),
@@ -489,28 +349,20 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
             "INSERT INTO currencies (id, code, status) VALUES (1, 'USD', {t})"
         ))
         .await;
-        w.write(
-            "ok.yaml",
-            &manifest(
-                "ok",
-                "Fine",
-                "abc123",
-                "prod",
-                "",
-                "  defaultLocale: en_US\n  currencyMapping: {USD: USD}\n",
-            ),
-        );
-        w.write(
-            "bad.yaml",
-            &manifest(
-                "bad",
-                "Disabled",
-                "def456",
-                "outlet",
-                "",
-                "  localeMapping: {fr_FR: fr}\n",
-            ),
-        );
+        let fine = Manifest::new("ok")
+            .namespace("shop")
+            .label("Fine")
+            .token(Source::file("prod"))
+            .default_locale("en_US")
+            .currency_mapping(&[("USD", "USD")]);
+        w.put(&fine);
+        let disabled = Manifest::new("bad")
+            .namespace("shop")
+            .label("Disabled")
+            .store("def456")
+            .token(Source::file("outlet"))
+            .locale_mapping(&[("fr_FR", "fr")]);
+        w.put(&disabled);
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 1], "{report:?}");
         let bad = report.items.iter().find(|i| i.key.name == "bad").expect("bad");
@@ -521,7 +373,7 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
             ),
             "{bad:?}"
         );
-        assert_eq!(w.labels().await, [("Fine".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Fine".into(), true)]);
         w.store.close().await;
         db
     })
@@ -531,15 +383,9 @@ async fn unopim_codes_must_be_enabled_when_its_tables_exist() {
 #[tokio::test]
 async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrites_it() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         assert_eq!(summary(&w.pass().await), [2, 0, 0, 0, 0]);
         let table = db.ident(w.store.credentials_table());
         let set = |column: &str, value: &str, label: &str| {
@@ -568,17 +414,18 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
         }
         // The manifests keep the stored secrets, so nothing can repair those rows; a new
         // credential beside them is still created.
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "", "", ""),
+        w.put(&Manifest::new("prod").namespace("shop").label("Production"));
+        w.put(
+            &Manifest::new("outlet")
+                .namespace("shop")
+                .label("Outlet")
+                .store("def456"),
         );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "", "", ""),
-        );
-        w.write(
-            "new.yaml",
-            &manifest("new", "New", "abc123", "prod", "", ""),
+        w.put(
+            &Manifest::new("new")
+                .namespace("shop")
+                .label("New")
+                .token(Source::file("prod")),
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 2], "{report:?}");
@@ -601,10 +448,7 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
             (ConditionStatus::False, Reason::StoredRowUnreadable)
         );
         // With its token in the manifest, the verified credential overwrites the broken row.
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
+        w.put(&Manifest::prod());
         let report = w.pass().await;
         let prod = report
             .items
@@ -637,11 +481,8 @@ async fn an_unreadable_row_fails_alone_and_a_manifest_with_its_secrets_overwrite
 #[tokio::test]
 async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         // UnoPim's credentials page deletes the row; bccreds' ownership record stays behind.
         db.exec(&format!(
@@ -657,7 +498,7 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
         );
         let report = w.pass().await;
         assert_eq!(summary(&report), [1, 0, 0, 0, 0], "{report:?}");
-        assert_eq!(w.labels().await, [("Production".into(), true)]);
+        assert_eq!(w.labels_active().await, [("Production".into(), true)]);
         let owned = w.store.owned("test").await.expect("owned");
         assert_eq!(owned.len(), 1, "the stale record was replaced");
         assert!(owned[0].1.is_some(), "and points at the new row");
@@ -675,15 +516,9 @@ async fn a_row_deleted_in_unopim_is_recreated_by_the_next_apply() {
 #[tokio::test]
 async fn a_one_object_pass_touches_only_its_own_object() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
-        w.write(
-            "outlet.yaml",
-            &manifest("outlet", "Outlet", "def456", "outlet", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
+        w.put(&Manifest::outlet());
         let entries = w.scan().entries;
         let one = |name: &str| {
             Scan::of_entries(
@@ -712,7 +547,7 @@ async fn a_one_object_pass_touches_only_its_own_object() {
         let again = w.rec.apply(&one("prod")).await.expect("pass");
         assert_eq!(again.items.len(), 1, "{again:?}");
         assert_eq!(again.items[0].key.name, "prod");
-        assert_eq!(w.labels().await.len(), 2);
+        assert_eq!(w.labels_active().await.len(), 2);
         let outlet = |statuses: Vec<bccreds::reconcile::CredentialStatus>| {
             statuses
                 .into_iter()
@@ -748,16 +583,12 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
         for kubernetes in [false, true] {
             // Tables of their own per mode, so that both start from the same rows.
             let prefix = if kubernetes { "k8s_" } else { "files_" };
-            let w = World::with_prefix(&db, prefix, |_| {}).await;
-            let orphan = "  annotations:\n    bigcommerce.unopim.io/deletion-policy: Orphan\n";
+            let w = world(&db, prefix, |_| {}).await;
             let texts = [
-                (
-                    "prod",
-                    manifest("prod", "Production", "abc123", "prod", "", ""),
-                ),
+                ("prod", Manifest::prod().render()),
                 (
                     "outlet",
-                    manifest("outlet", "Outlet", "def456", "outlet", orphan, ""),
+                    Manifest::outlet().deletion_policy("Orphan").render(),
                 ),
             ];
             for (name, text) in &texts {
@@ -780,9 +611,11 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                     fs::remove_file(w.manifests().join(format!("{name}.yaml"))).expect("rm");
                 }
                 // Another manifest keeps the tree from being empty (the empty-set guard).
-                w.write(
-                    "other.yaml",
-                    &manifest("other", "Other", "abc123", "prod", "", ""),
+                w.put(
+                    &Manifest::new("other")
+                        .namespace("shop")
+                        .label("Other")
+                        .token(Source::file("prod")),
                 );
                 let report = w.pass().await;
                 report
@@ -803,7 +636,7 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
                 "{report:?}"
             );
             assert_eq!(
-                w.labels().await,
+                w.labels_active().await,
                 if kubernetes {
                     vec![("Outlet".to_string(), true)]
                 } else {
@@ -853,17 +686,11 @@ async fn kubernetes_deletion_reports_and_counts_as_file_mode_deletion_does() {
     .await;
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
-
 #[tokio::test]
 async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_time() {
     each_engine(|db| async move {
-        let w = World::new(&db, |_| {}).await;
-        w.write(
-            "prod.yaml",
-            &manifest("prod", "Production", "abc123", "prod", "", ""),
-        );
+        let w = world(&db, "", |_| {}).await;
+        w.put(&Manifest::prod());
         assert_eq!(summary(&w.pass().await), [1, 0, 0, 0, 0]);
         let ownership = |w: &World| {
             let store = w.store.clone();
@@ -911,9 +738,7 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
                 owner: "test".into(),
                 concurrency: 1,
                 reverify_interval: Duration::ZERO,
-                on_revoked: OnRevoked::Keep,
-                allow_empty: false,
-                prune: true,
+                ..Default::default()
             },
         )
         .one_shot();
@@ -921,9 +746,11 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
         // A re-verification, then an update: neither reaches a verdict.
         for (edit, action) in [(false, Action::Reverify), (true, Action::Update)] {
             if edit {
-                w.write(
-                    "prod.yaml",
-                    &manifest("prod", "Production (US)", "abc123", "prod", "", ""),
+                w.put(
+                    &Manifest::new("prod")
+                        .namespace("shop")
+                        .label("Production (US)")
+                        .token(Source::file("prod")),
                 );
             }
             let report = offline.apply(&w.scan()).await.expect("pass");
@@ -961,7 +788,7 @@ async fn an_attempt_without_a_verdict_records_its_result_but_not_a_verification_
             );
         }
         assert_eq!(
-            w.labels().await,
+            w.labels_active().await,
             [("Production".to_string(), true)],
             "nothing unverified is stored"
         );

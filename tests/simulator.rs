@@ -1,9 +1,10 @@
 //! The BigCommerce simulator over real HTTP: response shapes, tokens, scopes, unknown stores,
 //! paging, the request log and the admin endpoints.
 
+mod common;
 mod simulator_support;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Fixture;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -11,7 +12,7 @@ use simulator_support::*;
 
 #[tokio::test]
 async fn v2_store_has_the_real_shape() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let resp = get(&sim, "/stores/abc123/v2/store", "tok-full-secret").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "x-rate-limit-requests-quota"), 150);
@@ -36,7 +37,7 @@ async fn v2_store_has_the_real_shape() {
 
 #[tokio::test]
 async fn bad_missing_and_foreign_tokens_get_401() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let expected = json!({"status":401,"title":"Unauthorized","type":"/api-docs/getting-started/api-status-codes","errors":{}});
     for token in [None, Some("wrong"), Some(""), Some("tok-eu-secret")] {
         let resp = call(&sim, Method::GET, "/stores/abc123/v2/time", token).await;
@@ -51,7 +52,7 @@ async fn bad_missing_and_foreign_tokens_get_401() {
 
 #[tokio::test]
 async fn a_missing_scope_gets_the_exact_403() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     for path in [
         "v2/store",
         "v2/currencies",
@@ -96,7 +97,7 @@ async fn a_missing_scope_gets_the_exact_403() {
 
 #[tokio::test]
 async fn an_unknown_store_is_404_or_the_configured_403() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let resp = get(&sim, "/stores/zzz999/v2/store", "tok-full-secret").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -106,7 +107,7 @@ async fn an_unknown_store_is_404_or_the_configured_403() {
     assert_eq!(sim.requests()[0].store, "zzz999");
     assert_eq!(sim.requests()[0].status, 404);
 
-    let sim403 = start(&format!("unknownStoreStatus: 403\n{FIXTURE}")).await;
+    let sim403 = common::simulator(&format!("unknownStoreStatus: 403\n{FIXTURE}")).await;
     let resp = get(&sim403, "/stores/zzz999/v2/store", "tok-full-secret").await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(resp.text().await.expect("body"), SCOPE_BODY);
@@ -114,7 +115,7 @@ async fn an_unknown_store_is_404_or_the_configured_403() {
 
 #[tokio::test]
 async fn currencies_are_paged_and_an_empty_page_is_204() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let page = |n: u32| format!("/stores/abc123/v2/currencies?page={n}&limit=2");
     let first = json_of(get(&sim, &page(1), "tok-full-secret").await).await;
     let codes: Vec<&str> = first
@@ -153,7 +154,7 @@ async fn currencies_are_paged_and_an_empty_page_is_204() {
 
 #[tokio::test]
 async fn locale_channels_assignments_graphql_and_summary() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let locale = json_of(
         get(
             &sim,
@@ -268,7 +269,7 @@ async fn locale_channels_assignments_graphql_and_summary() {
 
 #[tokio::test]
 async fn the_request_log_and_the_admin_endpoints() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     get(&sim, "/stores/abc123/v2/store", "tok-full-secret").await;
     get(
         &sim,
@@ -334,9 +335,7 @@ async fn the_request_log_and_the_admin_endpoints() {
 async fn the_example_fixture_serves_the_example_manifests() {
     let fixture =
         Fixture::load("examples/simulator/fixture.yaml".as_ref()).expect("example fixture");
-    let sim = Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let sim = common::start_fixture(fixture).await;
     for (hash, token) in [
         ("abc123", "demo-production-access-token"),
         ("eu4567", "demo-europe-access-token"),
@@ -387,7 +386,7 @@ async fn the_example_fixture_serves_the_example_manifests() {
 
 #[tokio::test]
 async fn shutdown_stops_serving() {
-    let sim = start(FIXTURE).await;
+    let sim = common::simulator(FIXTURE).await;
     let url = format!("{}/stores/abc123/v2/time", sim.base_url());
     sim.shutdown().await;
     let fresh = Client::builder().build().expect("client");

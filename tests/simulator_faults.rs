@@ -1,5 +1,6 @@
 //! The simulator's rate limits and injected faults over real HTTP.
 
+mod common;
 mod simulator_support;
 
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ async fn every_store_response_carries_the_rate_limit_headers() {
     let yaml = format!(
         "{FIXTURE}  - token: tok-faulty-secret\n    store: abc123\n    faults: [{{status: 500, path: v2/time}}]\n"
     );
-    let sim = start(&yaml).await;
+    let sim = common::simulator(&yaml).await;
     let cases = [
         ("/stores/abc123/v2/store", Some("tok-full-secret"), 200),
         ("/stores/abc123/v2/time", None, 401),
@@ -38,7 +39,7 @@ async fn every_store_response_carries_the_rate_limit_headers() {
 #[tokio::test]
 async fn the_quota_is_enforced_per_window() {
     let yaml = "stores:\n  - {hash: s1, name: S, quota: 3, windowMs: 60000}\ntokens:\n  - {token: tok-s1-secret, store: s1}\n";
-    let sim = start(yaml).await;
+    let sim = common::simulator(yaml).await;
     for left in [2, 1, 0] {
         let resp = get(&sim, "/stores/s1/v2/time", "tok-s1-secret").await;
         assert_eq!(resp.status(), StatusCode::OK);
@@ -62,7 +63,7 @@ async fn the_quota_is_enforced_per_window() {
 async fn a_new_window_refills_the_quota() {
     // A window long enough that three requests fit in it on a loaded machine.
     let yaml = "stores:\n  - {hash: s1, name: S, quota: 2, windowMs: 2000}\ntokens:\n  - {token: tok-s1-secret, store: s1}\n";
-    let sim = start(yaml).await;
+    let sim = common::simulator(yaml).await;
     // A 401 counts against the quota too.
     assert_eq!(
         call(&sim, Method::GET, "/stores/s1/v2/time", None)
@@ -88,7 +89,7 @@ async fn a_new_window_refills_the_quota() {
 
 #[tokio::test]
 async fn a_fault_with_times_fails_then_recovers() {
-    let sim = start(&faulty("[{status: 500, times: 2}]", "[]")).await;
+    let sim = common::simulator(&faulty("[{status: 500, times: 2}]", "[]")).await;
     for expected in [500, 500, 200, 200] {
         let resp = get(&sim, "/stores/f1/v2/time", "tok-f1-secret").await;
         assert_eq!(resp.status().as_u16(), expected);
@@ -101,7 +102,7 @@ async fn a_fault_with_times_fails_then_recovers() {
 
 #[tokio::test]
 async fn latency_delays_the_answer_and_then_serves_it() {
-    let sim = start(&faulty("[{latencyMs: 300, path: v2/time, times: 1}]", "[]")).await;
+    let sim = common::simulator(&faulty("[{latencyMs: 300, path: v2/time, times: 1}]", "[]")).await;
     let started = Instant::now();
     let resp = get(&sim, "/stores/f1/v2/time", "tok-f1-secret").await;
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -115,7 +116,7 @@ async fn latency_delays_the_answer_and_then_serves_it() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_a_client_error() {
-    let sim = start(&faulty("[{dropConnection: true, times: 1}]", "[]")).await;
+    let sim = common::simulator(&faulty("[{dropConnection: true, times: 1}]", "[]")).await;
     let url = format!("{}/stores/f1/v2/store", sim.base_url());
     let outcome = client()
         .get(&url)
@@ -133,7 +134,7 @@ async fn a_dropped_connection_is_a_client_error() {
 
 #[tokio::test]
 async fn faults_can_be_limited_to_a_path_or_a_token() {
-    let sim = start(&faulty(
+    let sim = common::simulator(&faulty(
         "[{path: v2/currencies, status: 503}]",
         "[{status: 502}]",
     ))
@@ -157,7 +158,7 @@ async fn faults_can_be_limited_to_a_path_or_a_token() {
 
 #[tokio::test]
 async fn an_injected_429_has_the_rate_limit_headers() {
-    let sim = start(&faulty("[{status: 429, resetMs: 1500, times: 1}]", "[]")).await;
+    let sim = common::simulator(&faulty("[{status: 429, resetMs: 1500, times: 1}]", "[]")).await;
     let resp = get(&sim, "/stores/f1/v2/store", "tok-f1-secret").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(header(&resp, "x-rate-limit-time-reset-ms"), 1500);
@@ -171,7 +172,7 @@ async fn an_injected_429_has_the_rate_limit_headers() {
 
 #[tokio::test]
 async fn a_request_abandoned_during_latency_is_logged_with_status_0() {
-    let sim = start(&faulty("[{latencyMs: 5000, times: 1}]", "[]")).await;
+    let sim = common::simulator(&faulty("[{latencyMs: 5000, times: 1}]", "[]")).await;
     bccreds::tls::install_crypto_provider();
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(200))

@@ -7,10 +7,9 @@ mod simulator_support;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use bccreds::simulator::{Fixture, Simulator, FIXTURE_MAX_NODES, MAX_GENERATED_STORES};
+use bccreds::simulator::{Fixture, FIXTURE_MAX_NODES, MAX_GENERATED_STORES};
+use common::sim::SCOPES;
 use simulator_support::get;
-
-const SCOPES: &str = "[store_v2_information_read_only, store_v2_products_read_only]";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generate_section_makes_100000_stores() {
@@ -20,9 +19,7 @@ async fn a_generate_section_makes_100000_stores() {
     let fixture = Fixture::from_yaml(&yaml, "big.yaml").expect("loads");
     assert_eq!(fixture.stores.len(), 100_001);
     assert_eq!(fixture.tokens.len(), 100_000);
-    let sim = Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("starts");
+    let sim = common::start_fixture(fixture).await;
     let response = get(&sim, "/stores/gen100000/v2/store", "tok-gen-100000").await;
     assert_eq!(response.status().as_u16(), 200);
     let body: serde_json::Value = response.json().await.expect("json");

@@ -9,11 +9,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn manifest(name: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
-}
+use common::{Manifest, Source};
 
 const KINDS: [&str; 4] = ["fifo", "socket", "chardev", "dir"];
 
@@ -39,7 +35,9 @@ fn special(root: &Path, kind: &str, keep: &mut Vec<std::os::unix::net::UnixListe
         "socket" => keep.push(std::os::unix::net::UnixListener::bind(&path).expect("socket")),
         _ => fs::create_dir(&path).expect("mkdir"),
     }
-    fs::write(m.join(format!("{kind}.yaml")), manifest(kind, kind)).expect("w");
+    Manifest::new(kind)
+        .token(Source::file(kind))
+        .write(m.join(format!("{kind}.yaml")));
     true
 }
 
@@ -162,14 +160,7 @@ fn watch_reports_every_special_secret_file_and_still_stops_on_sigterm() {
 /// the special file is met while walking the tree or named on the command line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_special_file_in_place_of_a_manifest_deletes_nothing() {
-    use bccreds::simulator::{Fixture, Simulator};
-    const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Shop\ntokens:\n  - token: tok-special\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("simulator");
+    let sim = common::simulator(&common::one_store("Shop", &["tok-special"])).await;
     let base = sim.base_url();
     let labels = |root: &Path| {
         let out = common::bccreds()
@@ -195,7 +186,9 @@ async fn a_special_file_in_place_of_a_manifest_deletes_nothing() {
         fs::create_dir_all(&secrets).expect("mkdir");
         fs::write(secrets.join("tok"), "tok-special").expect("w");
         for name in ["kept", "hidden"] {
-            fs::write(m.join(format!("{name}.yaml")), manifest(name, "tok")).expect("w");
+            Manifest::new(name)
+                .token(Source::file("tok"))
+                .write(m.join(format!("{name}.yaml")));
         }
         let apply = |path: &str| {
             let base = base.clone();

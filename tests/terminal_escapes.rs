@@ -6,8 +6,6 @@ mod common;
 
 use std::fs;
 
-use bccreds::simulator::{Fixture, Simulator};
-
 /// What must never reach a terminal raw.
 const RAW: &[char] = &['\u{1b}', '\u{7}', '\r', '\0'];
 
@@ -33,15 +31,8 @@ const EVIL: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_store_names_and_file_names_are_escaped() {
     // A store whose name BigCommerce returns with escape sequences and a forged line.
-    let fixture = format!(
-        "stores:\n  - hash: abc123\n    name: \"{EVIL}\"\ntokens:\n  - {{token: tok-esc, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}}\n"
-    );
-    let sim = Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("a"),
-    )
-    .await
-    .expect("sim");
+    let fixture = common::one_store(&format!("\"{EVIL}\""), &["tok-esc"]);
+    let sim = common::simulator(&fixture).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let m = tmp.path().join("m");
     fs::create_dir(&m).expect("mkdir");

@@ -44,12 +44,6 @@ tokens:
     Fixture::from_yaml(&text, "test").expect("fixture")
 }
 
-async fn start(fixture: Fixture) -> Simulator {
-    Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("simulator starts")
-}
-
 fn client(sim: &Simulator) -> BigCommerceClient {
     client_with(sim, Duration::from_secs(5), 3)
 }
@@ -86,7 +80,7 @@ fn count(sim: &Simulator, path: &str) -> usize {
 
 #[tokio::test]
 async fn a_good_token_verifies_and_reports_the_store() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let mut req = request("abc123", TOKEN);
     req.currency_mapping.insert("EUR".into(), "EUR".into());
     req.locale_mapping.insert("fr_FR".into(), "fr".into());
@@ -125,7 +119,7 @@ async fn a_good_token_verifies_and_reports_the_store() {
 
 #[tokio::test]
 async fn a_wrong_token_is_invalid() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let outcome = client(&sim).verify(&request("abc123", "wrong-token")).await;
     assert_eq!(outcome, Outcome::InvalidToken);
     let msg = outcome.message("shop/prod", "abc123");
@@ -137,7 +131,7 @@ async fn a_wrong_token_is_invalid() {
 
 #[tokio::test]
 async fn a_read_only_token_without_products_is_forbidden() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: info-only\n    store: abc123\n    scopes: [store_v2_information_read_only]\n",
     ))
@@ -155,7 +149,7 @@ async fn a_read_only_token_without_products_is_forbidden() {
 
 #[tokio::test]
 async fn an_unknown_store_is_not_found() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let outcome = client(&sim).verify(&request("nosuch1", TOKEN)).await;
     assert_eq!(outcome, Outcome::StoreNotFound);
     let msg = outcome.message("shop/prod", "nosuch1");
@@ -167,7 +161,7 @@ async fn an_unknown_store_is_not_found() {
 
 #[tokio::test]
 async fn a_currency_mapping_target_the_store_lacks_lists_its_currencies() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let mut req = request("abc123", TOKEN);
     req.currency_mapping.insert("USD".into(), "USD".into());
     req.currency_mapping.insert("JPY".into(), "JPY".into());
@@ -181,7 +175,7 @@ async fn a_currency_mapping_target_the_store_lacks_lists_its_currencies() {
 
 #[tokio::test]
 async fn a_locale_mapping_target_the_store_lacks_lists_its_locales() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let mut req = request("abc123", TOKEN);
     req.locale_mapping.insert("de_DE".into(), "de".into());
     let outcome = client(&sim).verify(&req).await;
@@ -193,7 +187,7 @@ async fn a_locale_mapping_target_the_store_lacks_lists_its_locales() {
 
 #[tokio::test]
 async fn no_currencies_is_204_and_an_empty_list() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "  - hash: empty1\n    name: Empty\n",
         "  - token: empty-token\n    store: empty1\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n",
     ))
@@ -217,7 +211,7 @@ async fn no_currencies_is_204_and_an_empty_list() {
 
 #[tokio::test]
 async fn two_500s_then_200_verifies_after_three_requests() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: flaky\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n    faults:\n      - {path: v2/store, status: 500, times: 2}\n",
     ))
@@ -235,7 +229,7 @@ async fn two_500s_then_200_verifies_after_three_requests() {
 
 #[tokio::test]
 async fn endless_500s_are_unreachable_after_bounded_retries() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: broken\n    store: abc123\n    scopes: [store_v2_information_read_only]\n    faults:\n      - {status: 500}\n",
     ))
@@ -252,7 +246,7 @@ async fn endless_500s_are_unreachable_after_bounded_retries() {
 
 #[tokio::test]
 async fn a_429_is_retried_after_the_announced_reset() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: limited\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n    faults:\n      - {path: v2/store, status: 429, times: 1, resetMs: 300}\n",
     ))
@@ -271,7 +265,7 @@ async fn a_429_is_retried_after_the_announced_reset() {
 
 #[tokio::test]
 async fn a_hung_response_times_out_as_unreachable() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: slow\n    store: abc123\n    scopes: [store_v2_information_read_only]\n    faults:\n      - {latencyMs: 10000}\n",
     ))
@@ -289,7 +283,7 @@ async fn a_hung_response_times_out_as_unreachable() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_retried_then_unreachable() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "",
         "  - token: dropped\n    store: abc123\n    scopes: [store_v2_information_read_only]\n    faults:\n      - {dropConnection: true}\n",
     ))
@@ -303,7 +297,7 @@ async fn a_dropped_connection_is_retried_then_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_verifications_of_one_store_never_trip_its_quota() {
-    let sim = start(fixture(
+    let sim = common::start_fixture(fixture(
         "  - hash: busy1\n    name: Busy\n    quota: 20\n    windowMs: 1000\n    currencies: [{code: USD}]\n",
         "  - token: busy-token\n    store: busy1\n    scopes: [store_v2_information_read_only, store_v2_products_read_only, store_channel_settings_read_only]\n",
     ))
@@ -347,7 +341,7 @@ fn unsafe_base_urls_are_refused() {
 
 #[tokio::test]
 async fn a_manifest_without_mappings_costs_two_requests() {
-    let sim = start(fixture("", "")).await;
+    let sim = common::start_fixture(fixture("", "")).await;
     let outcome = client(&sim).verify(&request("abc123", TOKEN)).await;
     assert!(outcome.is_verified(), "{outcome:?}");
     let mut paths: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
+use common::{Manifest, Source};
 
 const TOKEN: &str = "tok-CLI-LEAK-0e4d9b3a21";
 
@@ -22,17 +23,8 @@ tokens:
     scopes: [store_v2_information_read_only, store_v2_products_read_only]
 "#;
 
-fn manifest(name: &str, url: &str, token_source: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: {url}\n  accessToken:\n    {token_source}\n{extra}"
-    )
-}
-
 async fn start() -> Simulator {
-    let fixture = Fixture::from_yaml(FIXTURE, "test").expect("fixture");
-    Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("simulator")
+    common::simulator(FIXTURE).await
 }
 
 async fn verify(sim: &Simulator, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
@@ -58,12 +50,9 @@ async fn verify(sim: &Simulator, dir: &Path, extra: &[&str], env: &[(&str, &str)
 async fn verify_prints_each_outcome_and_exits_1_on_any_failure() {
     let sim = start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = "https://api.bigcommerce.com/stores/abc123/";
-    fs::write(
-        dir.path().join("good.yaml"),
-        manifest("good", url, "env: BC_TOKEN", ""),
-    )
-    .expect("w");
+    Manifest::new("good")
+        .token(Source::env("BC_TOKEN"))
+        .write(dir.path().join("good.yaml"));
     let out = verify(&sim, dir.path(), &[], &[("BC_TOKEN", TOKEN)]).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::all_output(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -80,16 +69,10 @@ async fn verify_prints_each_outcome_and_exits_1_on_any_failure() {
     // The credential is named once, not again at the start of the message.
     assert!(!stdout.contains("default/good: "), "{stdout}");
 
-    fs::write(
-        dir.path().join("bad.yaml"),
-        manifest(
-            "bad",
-            url,
-            "env: BC_TOKEN",
-            "  currencyMapping: {JPY: JPY}\n",
-        ),
-    )
-    .expect("w");
+    Manifest::new("bad")
+        .token(Source::env("BC_TOKEN"))
+        .currency_mapping(&[("JPY", "JPY")])
+        .write(dir.path().join("bad.yaml"));
     let out = verify(
         &sim,
         dir.path(),
@@ -130,11 +113,10 @@ async fn unsafe_api_urls_are_refused_before_any_request() {
             &format!("https://{}/stores/abc123/", sim.addr()),
         ),
     ] {
-        fs::write(
-            dir.path().join(format!("{name}.yaml")),
-            manifest(name, url, "env: BC_TOKEN", ""),
-        )
-        .expect("w");
+        Manifest::new(name)
+            .api_url(url)
+            .token(Source::env("BC_TOKEN"))
+            .write(dir.path().join(format!("{name}.yaml")));
     }
     let out = verify(&sim, dir.path(), &[], &[("BC_TOKEN", TOKEN)]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -162,41 +144,28 @@ async fn the_token_never_appears_in_output_or_trace_logs() {
     let secrets = dir.path().join("secrets");
     fs::create_dir(&secrets).expect("mkdir");
     fs::write(secrets.join("token"), format!("{TOKEN}\n")).expect("w");
-    let url = "https://api.bigcommerce.com/stores/abc123/";
     let manifests = dir.path().join("manifests");
     fs::create_dir(&manifests).expect("mkdir");
-    fs::write(
-        manifests.join("env.yaml"),
-        manifest("from-env", url, "env: BC_TOKEN", ""),
-    )
-    .expect("w");
-    fs::write(
-        manifests.join("file.yaml"),
-        manifest("from-file", url, "file: token", ""),
-    )
-    .expect("w");
+    Manifest::new("from-env")
+        .token(Source::env("BC_TOKEN"))
+        .write(manifests.join("env.yaml"));
+    Manifest::new("from-file")
+        .token(Source::file("token"))
+        .write(manifests.join("file.yaml"));
     fs::write(
         manifests.join("ref.yaml"),
-        manifest("from-ref", url, "secretKeyRef: {name: bc, key: token}", "")
+        Manifest::new("from-ref").token(Source::secret("bc", "token")).render()
             + &format!("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: bc\nstringData:\n  token: {TOKEN}\n"),
     )
     .expect("w");
     // A wrong token and a store that does not exist produce error paths too.
-    fs::write(
-        manifests.join("wrong.yaml"),
-        manifest("wrong", url, "env: BC_WRONG", ""),
-    )
-    .expect("w");
-    fs::write(
-        manifests.join("nostore.yaml"),
-        manifest(
-            "nostore",
-            "https://api.bigcommerce.com/stores/zzz999/",
-            "env: BC_TOKEN",
-            "",
-        ),
-    )
-    .expect("w");
+    Manifest::new("wrong")
+        .token(Source::env("BC_WRONG"))
+        .write(manifests.join("wrong.yaml"));
+    Manifest::new("nostore")
+        .api_url("https://api.bigcommerce.com/stores/zzz999/")
+        .token(Source::env("BC_TOKEN"))
+        .write(manifests.join("nostore.yaml"));
     let secrets_arg = secrets.display().to_string();
     for output in ["text", "json"] {
         let out = verify(
@@ -253,44 +222,53 @@ async fn empty_secrets_are_refused_before_any_request() {
     let secrets_arg = secrets.display().to_string();
     let manifests = dir.path().join("m");
     fs::create_dir(&manifests).expect("mkdir");
-    let url = "https://api.bigcommerce.com/stores/abc123/";
-    let by_ref = "secretKeyRef: {name: bc, key: token}";
     let cases = [
         (
-            manifest("a", url, "env: BC_EMPTY_TOKEN", ""),
+            Manifest::new("a")
+                .token(Source::env("BC_EMPTY_TOKEN"))
+                .render(),
             "accessToken: env BC_EMPTY_TOKEN is empty",
         ),
         (
-            manifest("a", url, "env: BC_NEWLINE_TOKEN", ""),
+            Manifest::new("a")
+                .token(Source::env("BC_NEWLINE_TOKEN"))
+                .render(),
             "accessToken: env BC_NEWLINE_TOKEN is empty",
         ),
         (
-            manifest("a", url, "file: empty", ""),
+            Manifest::new("a").token(Source::file("empty")).render(),
             "accessToken: file empty is empty",
         ),
         (
-            manifest("a", url, "file: newline", ""),
+            Manifest::new("a").token(Source::file("newline")).render(),
             "accessToken: file newline is empty",
         ),
         (
-            manifest("a", url, by_ref, "") + &secret_doc("stringData", ""),
+            Manifest::new("a")
+                .token(Source::secret("bc", "token"))
+                .render()
+                + &secret_doc("stringData", ""),
             "accessToken: Secret default/bc key token is empty",
         ),
         (
-            manifest("a", url, by_ref, "") + &secret_doc("data", ""),
+            Manifest::new("a")
+                .token(Source::secret("bc", "token"))
+                .render()
+                + &secret_doc("data", ""),
             "accessToken: Secret default/bc key token is empty",
         ),
         (
-            manifest("a", url, by_ref, "") + &secret_doc("data", &echo_base64("")),
+            Manifest::new("a")
+                .token(Source::secret("bc", "token"))
+                .render()
+                + &secret_doc("data", &echo_base64("")),
             "accessToken: Secret default/bc key token is empty",
         ),
         (
-            manifest(
-                "a",
-                url,
-                "env: BC_TOKEN",
-                "  clientSecret:\n    env: BC_EMPTY_TOKEN\n",
-            ),
+            Manifest::new("a")
+                .token(Source::env("BC_TOKEN"))
+                .client_secret(Source::env("BC_EMPTY_TOKEN"))
+                .render(),
             "clientSecret: env BC_EMPTY_TOKEN is empty",
         ),
     ];
@@ -331,12 +309,10 @@ async fn secret_data_made_with_echo_base64_verifies_without_its_newline() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(
         dir.path().join("a.yaml"),
-        manifest(
-            "a",
-            "https://api.bigcommerce.com/stores/abc123/",
-            "secretKeyRef: {name: bc, key: token}",
-            "",
-        ) + &secret_doc("data", &echo_base64(TOKEN)),
+        Manifest::new("a")
+            .token(Source::secret("bc", "token"))
+            .render()
+            + &secret_doc("data", &echo_base64(TOKEN)),
     )
     .expect("w");
     let out = verify(&sim, dir.path(), &[], &[]).await;
@@ -353,18 +329,13 @@ async fn secret_data_made_with_echo_base64_verifies_without_its_newline() {
 async fn a_kept_token_is_skipped_and_invalid_manifests_are_failed_items() {
     let sim = start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = "https://api.bigcommerce.com/stores/abc123/";
-    fs::write(
-        dir.path().join("good.yaml"),
-        manifest("good", url, "env: BC_TOKEN", ""),
-    )
-    .expect("w");
+    Manifest::new("good")
+        .token(Source::env("BC_TOKEN"))
+        .write(dir.path().join("good.yaml"));
     // `**********` keeps the stored token: without a store there is nothing to verify.
-    fs::write(
-        dir.path().join("kept.yaml"),
-        manifest("kept", url, "env: BC_KEEP", ""),
-    )
-    .expect("w");
+    Manifest::new("kept")
+        .token(Source::env("BC_KEEP"))
+        .write(dir.path().join("kept.yaml"));
     let env = [("BC_TOKEN", TOKEN), ("BC_KEEP", "**********")];
     let out = verify(&sim, dir.path(), &[], &env).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -381,16 +352,10 @@ async fn a_kept_token_is_skipped_and_invalid_manifests_are_failed_items() {
     );
 
     // An invalid manifest is a failed item with its reason, in JSON as in text.
-    fs::write(
-        dir.path().join("invalid.yaml"),
-        manifest(
-            "invalid",
-            "http://api.bigcommerce.com/stores/abc123/",
-            "env: BC_TOKEN",
-            "",
-        ),
-    )
-    .expect("w");
+    Manifest::new("invalid")
+        .api_url("http://api.bigcommerce.com/stores/abc123/")
+        .token(Source::env("BC_TOKEN"))
+        .write(dir.path().join("invalid.yaml"));
     let out = verify(&sim, dir.path(), &["--output", "json"], &env).await;
     assert_eq!(out.status.code(), Some(1), "{}", common::all_output(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -437,16 +402,9 @@ async fn a_kept_token_is_skipped_and_invalid_manifests_are_failed_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_shot_run_does_not_promise_a_retry() {
     let dir = tempfile::tempdir().expect("tempdir");
-    fs::write(
-        dir.path().join("a.yaml"),
-        manifest(
-            "a",
-            "https://api.bigcommerce.com/stores/abc123/",
-            "env: BC_TOKEN",
-            "",
-        ),
-    )
-    .expect("w");
+    Manifest::new("a")
+        .token(Source::env("BC_TOKEN"))
+        .write(dir.path().join("a.yaml"));
     // Nothing listens on a port just closed.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base_url = format!("http://{}", closed.local_addr().expect("addr"));

@@ -2,151 +2,51 @@
 //! follows edits; publishing methods give exactly one update; a vanished directory deletes
 //! nothing; failures keep the old row and show in /status.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ops::Deref;
+use std::path::Path;
 use std::time::Duration;
 
-use bccreds::daemon::{Daemon, DaemonConfig};
-use bccreds::reconcile::{OnRevoked, Reconciler, ReconcilerConfig};
-use bccreds::simulator::{Fixture, Simulator};
-use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
-use bccreds::validate::ValidateOptions;
-use bccreds::verify::{BigCommerceClient, ClientOptions};
-use bccreds::watch::WatchOptions;
+use common::{Manifest, Source, Watch, World};
 
-const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - token: tok-watch-1\n    store: abc123\n    scopes: [store_v2_information_read_only, store_v2_products_read_only]\n";
-
+/// A watch of a test's tree, and the temporary directory that holds the tree.
 struct Running {
-    sim: Simulator,
-    store: Arc<Store>,
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    watch: Watch,
     _tmp: tempfile::TempDir,
-    secrets: PathBuf,
 }
 
-fn manifest(name: &str, label: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
+impl Deref for Running {
+    type Target = Watch;
+
+    fn deref(&self) -> &Watch {
+        &self.watch
+    }
 }
 
+/// Watches `watched` (under `tmp`) with the secret files `good` and `bad`.
 async fn start(watched: &Path, tmp: tempfile::TempDir) -> Running {
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("a"),
-    )
-    .await
-    .expect("sim");
-    let secrets = tmp.path().join("secrets");
-    fs::create_dir_all(&secrets).expect("mkdir");
-    fs::write(secrets.join("good"), "tok-watch-1").expect("w");
-    fs::write(secrets.join("bad"), "tok-watch-wrong").expect("w");
-    let store = Arc::new(
-        Store::connect(StoreOptions {
-            url: format!("sqlite://{}", tmp.path().join("s.db").display()),
-            table_prefix: String::new(),
-            encryption: Encryption::KeyFile,
-        })
-        .await
-        .expect("store"),
-    );
-    let client = Arc::new(
-        BigCommerceClient::new(&ClientOptions {
-            base_url: sim.base_url(),
-            ..ClientOptions::default()
-        })
-        .expect("client"),
-    );
-    let rec = Arc::new(Reconciler::new(
-        store.clone(),
-        client.clone(),
-        ReconcilerConfig {
-            owner: "watch".into(),
-            concurrency: 4,
-            reverify_interval: Duration::from_secs(3600),
-            on_revoked: OnRevoked::Keep,
-            allow_empty: false,
-            prune: true,
-        },
-    ));
-    let config = DaemonConfig {
-        dir: watched.to_path_buf(),
-        validate: ValidateOptions::default(),
-        secrets_dir: Some(secrets.clone()),
-        watch: WatchOptions {
-            debounce: Duration::from_millis(150),
-            resync_interval: Duration::from_secs(3600),
-            poll: None,
-        },
-        listen: "127.0.0.1:0".parse().expect("a"),
-        status_token: None,
-        status_hosts: Vec::new(),
-    };
-    let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
-    let base = format!("http://{}", daemon.addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        daemon
-            .run(config, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("daemon runs");
-    });
+    let world = World::builder(&common::one_store("Demo", &["tok-watch-1"]))
+        .owner("watch")
+        .secret("good", "tok-watch-1")
+        .secret("bad", "tok-watch-wrong")
+        .build()
+        .await;
     Running {
-        sim,
-        store,
-        base,
-        stop: Some(tx),
-        task,
+        watch: Watch::start(world, watched).await,
         _tmp: tmp,
-        secrets,
     }
 }
 
 impl Running {
-    async fn get(&self, path: &str) -> (u16, String) {
-        bccreds::tls::install_crypto_provider();
-        let r = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .expect("endpoint");
-        (r.status().as_u16(), r.text().await.unwrap_or_default())
-    }
-
-    async fn status(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/status").await.1).expect("json")
-    }
-
-    async fn metric(&self, line_prefix: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(line_prefix)
-                    .map(|v| v.trim().parse().unwrap_or(-1.0))
-            })
-            .unwrap_or(0.0)
-    }
-
-    async fn passes(&self) -> f64 {
-        self.metric("bccreds_passes_total ").await
-    }
-
     async fn updated(&self) -> f64 {
         self.metric("bccreds_results_total{result=\"updated\"} ")
             .await
     }
 
     async fn labels(&self) -> Vec<String> {
-        self.store
-            .list(&ListQuery::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|r| r.label)
-            .collect()
+        self.world.labels().await
     }
 
     /// Waits (bounded) until `check` holds on the store's labels.
@@ -175,14 +75,8 @@ impl Running {
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
-            .await
-            .expect("stops")
-            .expect("no panic");
+    async fn stop(self) {
+        self.watch.stop().await;
     }
 }
 
@@ -191,7 +85,10 @@ async fn the_store_follows_create_edit_and_delete() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     assert_eq!(d.get("/readyz").await.0, 200);
@@ -219,10 +116,16 @@ async fn the_store_follows_create_edit_and_delete() {
         "{text}"
     );
 
-    fs::write(dir.join("b.yaml"), manifest("b", "Beta", "good")).expect("w");
+    Manifest::new("b")
+        .label("Beta")
+        .token(Source::file("good"))
+        .write(dir.join("b.yaml"));
     d.wait_labels("the new file", |l| l == ["Alpha", "Beta"])
         .await;
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Two")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     d.wait_labels("the edit", |l| l == ["Alpha Two", "Beta"])
         .await;
     fs::remove_file(dir.join("b.yaml")).expect("rm");
@@ -231,11 +134,10 @@ async fn the_store_follows_create_edit_and_delete() {
     // An editor's save: write a temporary file, then rename it over the manifest.
     d.wait_passes(d.passes().await).await;
     let updated = d.updated().await;
-    fs::write(
-        dir.join(".a.yaml.swp"),
-        manifest("a", "Alpha Saved", "good"),
-    )
-    .expect("w");
+    Manifest::new("a")
+        .label("Alpha Saved")
+        .token(Source::file("good"))
+        .write(dir.join(".a.yaml.swp"));
     fs::rename(dir.join(".a.yaml.swp"), dir.join("a.yaml")).expect("rename");
     d.wait_labels("the editor's save", |l| l == ["Alpha Saved"])
         .await;
@@ -247,7 +149,10 @@ async fn the_store_follows_create_edit_and_delete() {
     );
 
     // A wrong token keeps the old row and shows in /status.
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Three", "bad")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Three")
+        .token(Source::file("bad"))
+        .write(dir.join("a.yaml"));
     for _ in 0..200 {
         let s = d.status().await;
         if s["credentials"][0]["conditions"]
@@ -298,7 +203,6 @@ async fn the_store_follows_create_edit_and_delete() {
         "{problem}"
     );
     assert_eq!(d.labels().await, ["Alpha Saved"]);
-    let _ = d.secrets.clone();
     d.stop().await;
 }
 
@@ -320,7 +224,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     fs::create_dir(&dir).expect("mkdir");
     let v1 = dir.join("..2026_11_26_12_00_00.1");
     fs::create_dir(&v1).expect("mkdir");
-    fs::write(v1.join("shop.yaml"), manifest("shop", "Shop", "good")).expect("w");
+    Manifest::new("shop")
+        .label("Shop")
+        .token(Source::file("good"))
+        .write(v1.join("shop.yaml"));
     std::os::unix::fs::symlink("..2026_11_26_12_00_00.1", dir.join("..data")).expect("link");
     std::os::unix::fs::symlink("..data/shop.yaml", dir.join("shop.yaml")).expect("link");
     let d = start(&dir, tmp).await;
@@ -329,7 +236,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     let (passes, updated) = (d.passes().await, d.updated().await);
     let v2 = dir.join("..2026_11_26_12_05_00.2");
     fs::create_dir(&v2).expect("mkdir");
-    fs::write(v2.join("shop.yaml"), manifest("shop", "Shop v2", "good")).expect("w");
+    Manifest::new("shop")
+        .label("Shop v2")
+        .token(Source::file("good"))
+        .write(v2.join("shop.yaml"));
     swap_symlink(&dir.join("..data"), Path::new("..2026_11_26_12_05_00.2"));
     fs::remove_dir_all(&v1).expect("rm old");
     d.wait_labels("the ConfigMap swap", |l| l == ["Shop v2"])
@@ -348,11 +258,10 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
     let root = tmp.path().join("git");
     for (tree, label) in [("aaa", "Synced"), ("bbb", "Synced v2")] {
         fs::create_dir_all(root.join(".worktrees").join(tree)).expect("mkdir");
-        fs::write(
-            root.join(".worktrees").join(tree).join("shop.yaml"),
-            manifest("shop", label, "good"),
-        )
-        .expect("w");
+        Manifest::new("shop")
+            .label(label)
+            .token(Source::file("good"))
+            .write(root.join(".worktrees").join(tree).join("shop.yaml"));
     }
     let link = root.join("current");
     std::os::unix::fs::symlink(root.join(".worktrees/aaa"), &link).expect("link");
@@ -377,7 +286,10 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     d.wait_passes(1.0).await;
@@ -398,10 +310,12 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
         "an empty directory deletes nothing"
     );
     // Back with files: the watch follows again.
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Again", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Again")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     d.wait_labels("the recreated directory", |l| l == ["Alpha Again"])
         .await;
-    let _ = &d.sim;
     d.stop().await;
 }
 
@@ -410,7 +324,10 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     let (code, page) = d.get("/").await;
@@ -429,7 +346,10 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
         "text/event-stream"
     );
     let edited = std::time::Instant::now();
-    fs::write(dir.join("a.yaml"), manifest("a", "Alpha Two", "good")).expect("w");
+    Manifest::new("a")
+        .label("Alpha Two")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
     let mut seen = String::new();
     while !seen.contains("event: pass") {
         let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
@@ -454,11 +374,10 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let dir = tmp.path().join("manifests");
     fs::create_dir(&dir).expect("mkdir");
     for i in 0..FILES {
-        fs::write(
-            dir.join(format!("m{i:03}.yaml")),
-            manifest(&format!("m{i}"), &format!("M{i:03}"), "good"),
-        )
-        .expect("w");
+        Manifest::new(&format!("m{i}"))
+            .label(&format!("M{i:03}"))
+            .token(Source::file("good"))
+            .write(dir.join(format!("m{i:03}.yaml")));
     }
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l.len() == FILES).await;
@@ -468,7 +387,10 @@ async fn an_edit_parses_only_the_file_that_changed() {
     let unchanged = "bccreds_results_total{result=\"unchanged\"} ";
     let unchanged_before = d.metric(unchanged).await;
     assert_eq!(unchanged_before, 0.0);
-    fs::write(dir.join("m007.yaml"), manifest("m7", "Edited", "good")).expect("w");
+    Manifest::new("m7")
+        .label("Edited")
+        .token(Source::file("good"))
+        .write(dir.join("m007.yaml"));
     d.wait_labels("the edit", |l| l.iter().any(|x| x == "Edited"))
         .await;
     assert_eq!(d.metric(parsed).await, FILES as f64 + 1.0);

@@ -7,117 +7,33 @@ mod common;
 mod store_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bccreds::daemon::{Daemon, DaemonConfig};
-use bccreds::reconcile::{OnRevoked, Reconciler, ReconcilerConfig};
-use bccreds::simulator::{Fixture, Simulator};
 use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
-use bccreds::validate::ValidateOptions;
-use bccreds::verify::{BigCommerceClient, ClientOptions};
-use bccreds::watch::WatchOptions;
+use common::{Manifest, Source, Watch, World};
 use store_support::{each_engine, Engine, TestDb, TEST_APP_KEY};
 
-const FIXTURE: &str = "stores:\n  - hash: abc123\n    name: Demo\ntokens:\n  - {token: tok-first-1a2b, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n  - {token: tok-second-3c4d, store: abc123, scopes: [store_v2_information_read_only, store_v2_products_read_only]}\n";
-
-fn manifest(name: &str, token_file: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: {name}\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    file: {token_file}\n"
-    )
+fn fixture() -> String {
+    common::one_store("Demo", &["tok-first-1a2b", "tok-second-3c4d"])
 }
 
-async fn simulator() -> Simulator {
-    Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("a"),
-    )
+/// A world for a watch, on `store` (when given) instead of its own SQLite store.
+async fn world(store: Option<Store>) -> World {
+    let builder = World::builder(&fixture()).owner("watch");
+    match store {
+        Some(store) => builder.store(store),
+        None => builder,
+    }
+    .build()
     .await
-    .expect("sim")
 }
 
-/// An in-process `watch` of `dir` with resync off; the sender stops it.
-async fn watch(
-    sim: &Simulator,
-    store_url: &str,
-    encryption: Encryption,
-    dir: &Path,
-    secrets: &Path,
-) -> (Arc<Store>, tokio::sync::oneshot::Sender<()>) {
-    let store = Arc::new(
-        Store::connect(StoreOptions {
-            url: store_url.to_string(),
-            table_prefix: String::new(),
-            encryption,
-        })
-        .await
-        .expect("store"),
-    );
-    let client = Arc::new(
-        BigCommerceClient::new(&ClientOptions {
-            base_url: sim.base_url(),
-            ..ClientOptions::default()
-        })
-        .expect("client"),
-    );
-    let rec = Arc::new(Reconciler::new(
-        store.clone(),
-        client.clone(),
-        ReconcilerConfig {
-            owner: "watch".into(),
-            concurrency: 4,
-            reverify_interval: Duration::from_secs(3600),
-            on_revoked: OnRevoked::Keep,
-            allow_empty: false,
-            prune: true,
-        },
-    ));
-    let config = DaemonConfig {
-        dir: dir.to_path_buf(),
-        validate: ValidateOptions::default(),
-        secrets_dir: Some(secrets.to_path_buf()),
-        watch: WatchOptions {
-            debounce: Duration::from_millis(150),
-            resync_interval: Duration::from_secs(3600),
-            poll: None,
-        },
-        listen: "127.0.0.1:0".parse().expect("a"),
-        status_token: None,
-        status_hosts: Vec::new(),
-    };
-    let daemon = Daemon::bind(&config, rec, client).await.expect("bind");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = daemon
-            .run(config, async {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    (store, tx)
-}
-
-async fn token_of(store: &Store, label: &str) -> Option<String> {
-    let rows = store.list(&ListQuery::default()).await.ok()?;
-    let id = rows.iter().find(|r| r.label == label)?.id;
-    Some(
-        store
-            .get(id)
-            .await
-            .ok()??
-            .data
-            .access_token
-            .expose()
-            .to_string(),
-    )
-}
-
-/// Seconds until `store` holds `token` for `label`, failing after `secs`.
-async fn until_token(store: &Store, label: &str, token: &str, secs: u64) -> f64 {
+/// Seconds until `world`'s store holds `token` for `label`, failing after `secs`.
+async fn until_token(world: &World, label: &str, token: &str, secs: u64) -> f64 {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(secs) {
-        if token_of(store, label).await.as_deref() == Some(token) {
+        if world.token_of(label).await.as_deref() == Some(token) {
             return start.elapsed().as_secs_f64();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -127,10 +43,8 @@ async fn until_token(store: &Store, label: &str, token: &str, secs: u64) -> f64 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_secret_file_and_a_data_swap_reach_the_store_within_two_seconds() {
-    let sim = simulator().await;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (dir, secrets) = (tmp.path().join("m"), tmp.path().join("secrets"));
-    fs::create_dir_all(&dir).expect("mkdir");
+    let w = world(None).await;
+    let (dir, secrets) = (w.manifests(), w.secrets());
     // A mounted Secret: files are links into `..data`, itself a link to a timestamped directory.
     let mounted = secrets.join("mounted");
     fs::create_dir_all(mounted.join("..2026_01")).expect("mkdir");
@@ -138,15 +52,18 @@ async fn a_rewritten_secret_file_and_a_data_swap_reach_the_store_within_two_seco
     std::os::unix::fs::symlink("..2026_01", mounted.join("..data")).expect("link");
     std::os::unix::fs::symlink("..data/token", mounted.join("token")).expect("link");
     fs::write(secrets.join("plain"), "tok-first-1a2b").expect("w");
-    fs::write(dir.join("a.yaml"), manifest("plain", "plain")).expect("w");
-    fs::write(dir.join("b.yaml"), manifest("mounted", "mounted/token")).expect("w");
-    let url = format!("sqlite://{}", tmp.path().join("s.db").display());
-    let (store, stop) = watch(&sim, &url, Encryption::KeyFile, &dir, &secrets).await;
-    until_token(&store, "plain", "tok-first-1a2b", 10).await;
-    until_token(&store, "mounted", "tok-first-1a2b", 10).await;
+    Manifest::new("plain")
+        .token(Source::file("plain"))
+        .write(dir.join("a.yaml"));
+    Manifest::new("mounted")
+        .token(Source::file("mounted/token"))
+        .write(dir.join("b.yaml"));
+    let d = Watch::start(w, &dir).await;
+    until_token(&d.world, "plain", "tok-first-1a2b", 10).await;
+    until_token(&d.world, "mounted", "tok-first-1a2b", 10).await;
 
     fs::write(secrets.join("plain"), "tok-second-3c4d").expect("w");
-    let took = until_token(&store, "plain", "tok-second-3c4d", 2).await;
+    let took = until_token(&d.world, "plain", "tok-second-3c4d", 2).await;
     eprintln!("rewritten secret file stored after {took:.2} s");
 
     // kubelet's update: a new timestamped directory, a temporary link, renamed over `..data`.
@@ -155,9 +72,9 @@ async fn a_rewritten_secret_file_and_a_data_swap_reach_the_store_within_two_seco
     std::os::unix::fs::symlink("..2026_02", mounted.join("..data_tmp")).expect("link");
     fs::rename(mounted.join("..data_tmp"), mounted.join("..data")).expect("swap");
     fs::remove_dir_all(mounted.join("..2026_01")).expect("rm old");
-    let took = until_token(&store, "mounted", "tok-second-3c4d", 2).await;
+    let took = until_token(&d.world, "mounted", "tok-second-3c4d", 2).await;
     eprintln!("..data swap stored after {took:.2} s");
-    let _ = stop.send(());
+    d.stop().await;
 }
 
 /// A TCP proxy to a database that the test can take down (every connection cut, new ones
@@ -207,13 +124,6 @@ async fn a_pass_that_failed_on_a_database_outage_is_retried_when_it_returns() {
             // A SQLite file does not go down; the server engines do.
             return db;
         }
-        let sim = simulator().await;
-        let tmp = tempfile::tempdir().expect("tmp");
-        let (dir, secrets) = (tmp.path().join("m"), tmp.path().join("secrets"));
-        fs::create_dir_all(&dir).expect("mkdir");
-        fs::create_dir_all(&secrets).expect("mkdir");
-        fs::write(secrets.join("tok"), "tok-first-1a2b").expect("w");
-        fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
         let mut url = url::Url::parse(&db.url).expect("url");
         let target = format!(
             "{}:{}",
@@ -223,26 +133,40 @@ async fn a_pass_that_failed_on_a_database_outage_is_retried_when_it_returns() {
         let proxy = Proxy::start(target).await;
         url.set_port(Some(proxy.port)).expect("port");
         let key = bccreds::crypto::AppKey::parse(TEST_APP_KEY).expect("key");
-        let encryption = Encryption::Key {
-            key,
-            previous: Vec::new(),
-        };
-        let (store, stop) = watch(&sim, url.as_str(), encryption, &dir, &secrets).await;
-        until_token(&store, "alpha", "tok-first-1a2b", 10).await;
+        let store = Store::connect(StoreOptions {
+            url: url.to_string(),
+            table_prefix: String::new(),
+            encryption: Encryption::Key {
+                key,
+                previous: Vec::new(),
+            },
+        })
+        .await
+        .expect("store");
+        let w = world(Some(store)).await;
+        w.secret("tok", "tok-first-1a2b");
+        let dir = w.manifests();
+        Manifest::new("alpha")
+            .token(Source::file("tok"))
+            .write(dir.join("a.yaml"));
+        let d = Watch::start(w, &dir).await;
+        until_token(&d.world, "alpha", "tok-first-1a2b", 10).await;
 
         proxy.set_down(true);
-        fs::write(dir.join("b.yaml"), manifest("beta", "tok")).expect("w");
+        Manifest::new("beta")
+            .token(Source::file("tok"))
+            .write(dir.join("b.yaml"));
         // Long enough for the pass (and the pool's 10 s wait for a connection) to fail.
         tokio::time::sleep(Duration::from_secs(13)).await;
         proxy.set_down(false);
         let back = Instant::now();
-        let took = until_token(&store, "beta", "tok-first-1a2b", 5).await;
+        let took = until_token(&d.world, "beta", "tok-first-1a2b", 5).await;
         eprintln!(
             "[{:?}] beta stored {took:.2} s after the database returned ({:.2} s)",
             db.engine,
             back.elapsed().as_secs_f64()
         );
-        let _ = stop.send(());
+        d.stop().await;
         db
     })
     .await;
@@ -250,14 +174,16 @@ async fn a_pass_that_failed_on_a_database_outage_is_retried_when_it_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watching_dot_survives_the_directory_being_deleted_and_recreated() {
-    let sim = simulator().await;
+    let sim = common::simulator(&fixture()).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let dir: PathBuf = tmp.path().join("m");
     let secrets = tmp.path().join("secrets");
     fs::create_dir_all(&dir).expect("mkdir");
     fs::create_dir_all(&secrets).expect("mkdir");
     fs::write(secrets.join("tok"), "tok-first-1a2b").expect("w");
-    fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::file("tok"))
+        .write(dir.join("a.yaml"));
     let db = tmp.path().join("s.db");
     let mut child = common::bccreds()
         .current_dir(&dir)
@@ -316,8 +242,12 @@ async fn watching_dot_survives_the_directory_being_deleted_and_recreated() {
     fs::remove_dir_all(&dir).expect("rm");
     tokio::time::sleep(Duration::from_millis(500)).await;
     fs::create_dir_all(&dir).expect("mkdir");
-    fs::write(dir.join("a.yaml"), manifest("alpha", "tok")).expect("w");
-    fs::write(dir.join("b.yaml"), manifest("beta", "tok")).expect("w");
+    Manifest::new("alpha")
+        .token(Source::file("tok"))
+        .write(dir.join("a.yaml"));
+    Manifest::new("beta")
+        .token(Source::file("tok"))
+        .write(dir.join("b.yaml"));
     wait(vec!["alpha", "beta"]).await;
     let _ = child.kill();
     let _ = child.wait();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bccreds::simulator::{Fixture, Simulator};
+use common::{Manifest, Source};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Every wait is bounded; generous, as the machine may be busy compiling.
@@ -37,8 +37,8 @@ struct Credential {
     store: &'static str,
     env: &'static str,
     token: &'static str,
-    /// Extra spec lines.
-    extra: &'static str,
+    /// What the manifest says besides the fields above.
+    extra: fn(Manifest) -> Manifest,
 }
 
 const MAPPED: Credential = Credential {
@@ -48,7 +48,12 @@ const MAPPED: Credential = Credential {
     store: "web001",
     env: "BC_WEB_MAPPED_TOKEN",
     token: "tok-WEB-LEAK-1",
-    extra: "  defaultLocale: en_US\n  defaultCurrency: USD\n  localeMapping:\n    en_US: en\n    fr_FR: fr\n  currencyMapping:\n    USD: USD\n",
+    extra: |m| {
+        m.default_locale("en_US")
+            .default_currency("USD")
+            .locale_mapping(&[("en_US", "en"), ("fr_FR", "fr")])
+            .currency_mapping(&[("USD", "USD")])
+    },
 };
 const INACTIVE: Credential = Credential {
     file: "plain.yaml",
@@ -57,7 +62,7 @@ const INACTIVE: Credential = Credential {
     store: "web002",
     env: "BC_WEB_PLAIN_TOKEN",
     token: "tok-WEB-LEAK-2",
-    extra: "  active: false\n",
+    extra: |m| m.active(false),
 };
 const SCRIPT: Credential = Credential {
     file: "script.yaml",
@@ -66,7 +71,7 @@ const SCRIPT: Credential = Credential {
     store: "web003",
     env: "BC_WEB_SCRIPT_TOKEN",
     token: "tok-WEB-LEAK-3",
-    extra: "",
+    extra: |m| m,
 };
 const BROKEN: Credential = Credential {
     file: "broken.yaml",
@@ -75,7 +80,7 @@ const BROKEN: Credential = Credential {
     store: "web004",
     env: "BC_WEB_BROKEN_TOKEN",
     token: "tok-WEB-LEAK-4",
-    extra: "",
+    extra: |m| m,
 };
 const ALL: [&Credential; 4] = [&MAPPED, &INACTIVE, &SCRIPT, &BROKEN];
 /// What the browser script writes into the inactive credential's manifest (watch mode).
@@ -97,21 +102,6 @@ fn fixture() -> String {
         );
     }
     out
-}
-
-fn manifest(c: &Credential) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {}\nspec:\n  label: {}\n  apiUrl: https://api.bigcommerce.com/stores/{}/\n  accessToken:\n    env: {}\n{}",
-        c.name,
-        if c.label.contains('<') {
-            format!("\"{}\"", c.label)
-        } else {
-            c.label.to_string()
-        },
-        c.store,
-        c.env,
-        c.extra
-    )
 }
 
 /// What the browser script needs to know about the store's rows.
@@ -361,18 +351,17 @@ fn the_credentials_page_works_in_a_real_browser() {
         .enable_all()
         .build()
         .expect("runtime");
-    let sim = rt
-        .block_on(Simulator::start(
-            Fixture::from_yaml(&fixture(), "web-browser fixture").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        ))
-        .expect("simulator");
+    let sim = rt.block_on(common::simulator(&fixture()));
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let manifests = tmp.path().join("manifests");
     fs::create_dir(&manifests).expect("mkdir");
     for c in ALL {
-        fs::write(manifests.join(c.file), manifest(c)).expect("write manifest");
+        let manifest = Manifest::new(c.name)
+            .label(c.label)
+            .store(c.store)
+            .token(Source::env(c.env));
+        (c.extra)(manifest).write(manifests.join(c.file));
     }
     let store = format!("sqlite://{}", tmp.path().join("s.db").display());
 

@@ -8,8 +8,7 @@ mod store_support;
 
 use std::path::Path;
 
-use bccreds::simulator::{Fixture, Simulator};
-use common::serve;
+use common::{serve, Manifest, Source};
 
 const FIXTURE: &str = r#"
 stores:
@@ -30,43 +29,30 @@ const SECRETS: [&str; 3] = [
     "tok-WEBPAGE-LEAK-revoked",
 ];
 
-fn manifest(name: &str, label: &str, token_env: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  name: {name}\nspec:\n  label: '{label}'\n  apiUrl: https://api.bigcommerce.com/stores/abc123/\n  accessToken:\n    env: {token_env}\n{extra}"
-    )
-}
-
 /// A store with three credentials applied: one with mappings and a client secret, one whose
 /// label is markup, and one whose token was revoked after it was stored.
 async fn store(dir: &Path) -> String {
-    let sim = Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("simulator");
+    let sim = common::simulator(FIXTURE).await;
     let m = dir.join("m");
     std::fs::create_dir(&m).expect("mkdir");
-    std::fs::write(
-        m.join("a.yaml"),
-        manifest(
-            "mapped",
-            "Mapped Shop",
-            "BC_GOOD",
-            "  clientId: client-1\n  clientSecret:\n    env: BC_CS\n  defaultLocale: en_US\n  defaultCurrency: USD\n  localeMapping: {en_US: en, fr_FR: fr}\n  currencyMapping: {USD: USD}\n",
-        ),
-    )
-    .expect("write");
-    std::fs::write(
-        m.join("b.yaml"),
-        manifest("markup", "<script>alert(1)</script> Shop", "BC_GOOD", ""),
-    )
-    .expect("write");
-    std::fs::write(
-        m.join("c.yaml"),
-        manifest("revoked", "Revoked Shop", "BC_LATER", ""),
-    )
-    .expect("write");
+    Manifest::new("mapped")
+        .label("Mapped Shop")
+        .token(Source::env("BC_GOOD"))
+        .client_id("client-1")
+        .client_secret(Source::env("BC_CS"))
+        .default_locale("en_US")
+        .default_currency("USD")
+        .locale_mapping(&[("en_US", "en"), ("fr_FR", "fr")])
+        .currency_mapping(&[("USD", "USD")])
+        .write(m.join("a.yaml"));
+    Manifest::new("markup")
+        .label("<script>alert(1)</script> Shop")
+        .token(Source::env("BC_GOOD"))
+        .write(m.join("b.yaml"));
+    Manifest::new("revoked")
+        .label("Revoked Shop")
+        .token(Source::env("BC_LATER"))
+        .write(m.join("c.yaml"));
     let store = format!("sqlite://{}", dir.join("s.db").display());
     let apply = |later: &str| {
         let out = common::bccreds()

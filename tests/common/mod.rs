@@ -1,5 +1,20 @@
-//! Helpers shared by the integration tests: running the built binary and reading its output.
+//! Helpers shared by the integration tests: running the built binary and reading its output, the
+//! manifest template, the simulator, the reconciler's world and the watch daemon.
 #![allow(dead_code)]
+
+pub mod daemon;
+pub mod manifest;
+pub mod sim;
+pub mod world;
+
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use {
+    daemon::Watch,
+    manifest::{Manifest, Source},
+    sim::{one_store, simulator, start_fixture},
+    world::World,
+};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

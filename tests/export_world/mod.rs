@@ -9,7 +9,7 @@ use std::process::Output;
 
 use bccreds::crypto::{AppKey, Encrypter};
 use bccreds::secret::SecretValue;
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
 
 use crate::store_support::{Engine, TestDb, TEST_APP_KEY};
 
@@ -109,13 +109,9 @@ pub const COLUMNS: [&str; 14] = [
     "updated_at",
 ];
 
+/// The simulator serving the export fixture.
 pub async fn simulator() -> Simulator {
-    Simulator::start(
-        Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("simulator")
+    crate::common::simulator(FIXTURE).await
 }
 
 pub fn quote(text: &str) -> String {

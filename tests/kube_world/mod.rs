@@ -1,18 +1,18 @@
-//! A world for controller tests: the fake API server, the BigCommerce simulator and a SQLite
-//! store, with helpers to start controllers and to write and read objects.
+//! A world for controller tests: the fake API server beside the common world (the BigCommerce
+//! simulator and a SQLite store), with helpers to start controllers and to write and read objects.
 #![allow(dead_code)]
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::world::sqlite_store;
 use crate::fake_apiserver::FakeApiServer;
 use bccreds::controller::lease::LeaseConfig;
 use bccreds::controller::{Controller, ControllerConfig, SecretAccess};
 use bccreds::model::BigCommerceCredential;
-use bccreds::reconcile::{OnRevoked, Reconciler, ReconcilerConfig};
-use bccreds::simulator::{Fixture, Simulator};
-use bccreds::store::{Encryption, ListQuery, Store, StoreOptions};
-use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use bccreds::reconcile::Reconciler;
+use bccreds::verify::{BigCommerceClient, RetryPolicy};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::{json, Value};
@@ -72,42 +72,39 @@ pub fn free_addr() -> std::net::SocketAddr {
         .expect("addr")
 }
 
+/// The fake API server and the common world; `w.sim` and `w.store` are the common world's.
 pub struct World {
     pub api: FakeApiServer,
-    pub sim: Simulator,
-    pub store: Arc<Store>,
+    world: crate::common::World,
     pub store_url: String,
     /// The reconciler of the last controller started.
     pub rec: std::sync::Mutex<Option<Arc<Reconciler<BigCommerceClient>>>>,
-    _tmp: tempfile::TempDir,
+}
+
+impl Deref for World {
+    type Target = crate::common::World;
+
+    fn deref(&self) -> &crate::common::World {
+        &self.world
+    }
 }
 
 impl World {
     pub async fn new() -> World {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let sim = Simulator::start(
-            Fixture::from_yaml(&fixture(), "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("a"),
-        )
-        .await
-        .expect("sim");
-        let store_url = format!("sqlite://{}", tmp.path().join("s.db").display());
-        let store = Arc::new(
-            Store::connect(StoreOptions {
-                url: store_url.clone(),
-                table_prefix: String::new(),
-                encryption: Encryption::KeyFile,
+        let world = crate::common::World::builder(&fixture())
+            .owner("k8s")
+            .retry(RetryPolicy {
+                max_retries: 1,
+                base_delay: Duration::from_millis(10),
+                ..RetryPolicy::default()
             })
-            .await
-            .expect("store"),
-        );
+            .build()
+            .await;
         World {
             api: FakeApiServer::start().await,
-            sim,
-            store,
-            store_url,
+            store_url: world.sqlite_url(),
+            world,
             rec: std::sync::Mutex::new(None),
-            _tmp: tmp,
         }
     }
 
@@ -139,40 +136,10 @@ impl World {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<Result<(), String>>,
     ) {
-        let bigcommerce = Arc::new(
-            BigCommerceClient::new(&ClientOptions {
-                base_url: self.sim.base_url(),
-                retry: RetryPolicy {
-                    max_retries: 1,
-                    base_delay: Duration::from_millis(10),
-                    ..RetryPolicy::default()
-                },
-                ..ClientOptions::default()
-            })
-            .expect("client"),
-        );
-        // Each replica has its own connection pool, as separate processes would.
-        let store = Arc::new(
-            Store::connect(StoreOptions {
-                url: self.store_url.clone(),
-                table_prefix: String::new(),
-                encryption: Encryption::KeyFile,
-            })
-            .await
-            .expect("store"),
-        );
-        let rec = Arc::new(Reconciler::new(
-            store,
-            bigcommerce.clone(),
-            ReconcilerConfig {
-                owner: "k8s".into(),
-                concurrency: 4,
-                reverify_interval: Duration::from_secs(3600),
-                on_revoked: OnRevoked::Keep,
-                allow_empty: false,
-                prune: true,
-            },
-        ));
+        // Each replica has its own client and connection pool, as separate processes would.
+        let bigcommerce = Arc::new(self.new_client());
+        let store = Arc::new(sqlite_store(&self.store_url).await);
+        let rec = Arc::new(self.reconciler(store, bigcommerce.clone()));
         *self.rec.lock().expect("lock") = Some(rec.clone());
         let controller = Controller {
             kube: kube::Config::new(self.api.url().parse().expect("a valid URL")),
@@ -269,31 +236,6 @@ impl World {
                     c["reason"].as_str().unwrap_or("").to_string(),
                 )
             })
-    }
-
-    pub async fn rows(&self) -> Vec<String> {
-        self.store
-            .list(&ListQuery::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|r| r.label)
-            .collect()
-    }
-
-    pub async fn token_of(&self, label: &str) -> Option<String> {
-        let rows = self.store.list(&ListQuery::default()).await.expect("list");
-        let id = rows.iter().find(|r| r.label == label)?.id;
-        Some(
-            self.store
-                .get(id)
-                .await
-                .expect("get")?
-                .data
-                .access_token
-                .expose()
-                .to_string(),
-        )
     }
 }
 

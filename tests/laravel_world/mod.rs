@@ -9,18 +9,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
-use bccreds::reconcile::{OnRevoked, PassReport, Reconciler, ReconcilerConfig};
-use bccreds::simulator::{Fixture, Simulator};
-use bccreds::source::FileSource;
-use bccreds::validate::ValidateOptions;
-use bccreds::verify::{BigCommerceClient, ClientOptions, RetryPolicy};
+use bccreds::reconcile::{PassReport, Reconciler};
+use bccreds::verify::BigCommerceClient;
 use serde_json::{json, Value};
 
 use crate::store_support::{Engine, TestDb, TEST_APP_KEY};
@@ -210,75 +206,29 @@ pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A manifest; `meta` and `spec` are extra indented YAML lines for metadata and spec.
-pub fn manifest(
-    name: &str,
-    label: &str,
-    hash: &str,
-    token_file: &str,
-    meta: &str,
-    spec: &str,
-) -> String {
-    let token = if token_file.is_empty() {
-        String::new()
-    } else {
-        format!("  accessToken:\n    file: {token_file}\n")
-    };
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\n\
-         metadata:\n  name: {name}\n  namespace: shop\n{meta}\
-         spec:\n  label: {label}\n  apiUrl: https://api.bigcommerce.com/stores/{hash}/\n\
-         {token}{spec}"
-    )
-}
+/// The common world with the Laravel fixture and its secret files. Its own SQLite store is not
+/// the test's: bccreds reaches the test database through `db` and the `--store` flag.
+pub struct World(crate::common::World);
 
-/// The simulator, a manifest directory and a secrets directory.
-pub struct World {
-    pub sim: Simulator,
-    pub dir: tempfile::TempDir,
+impl Deref for World {
+    type Target = crate::common::World;
+
+    fn deref(&self) -> &crate::common::World {
+        &self.0
+    }
 }
 
 impl World {
     pub async fn new() -> World {
-        let sim = Simulator::start(
-            Fixture::from_yaml(FIXTURE, "t").expect("fixture"),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
-        let world = World { sim, dir };
-        for (file, value) in [
-            ("prod", "tok-prod-1"),
-            ("prod-2", "tok-prod-2"),
-            ("outlet", "tok-outlet"),
-            ("prod-secret", "secret-prod"),
-        ] {
-            world.secret(file, value);
-        }
-        world
-    }
-
-    pub fn manifests(&self) -> PathBuf {
-        self.dir.path().join("manifests")
-    }
-
-    pub fn secrets(&self) -> PathBuf {
-        self.dir.path().join("secrets")
-    }
-
-    pub fn secret(&self, file: &str, value: &str) {
-        fs::write(self.secrets().join(file), value).expect("secret");
-    }
-
-    pub fn write(&self, file: &str, text: &str) {
-        fs::write(self.manifests().join(file), text).expect("write manifest");
-    }
-
-    pub fn remove(&self, file: &str) {
-        fs::remove_file(self.manifests().join(file)).expect("rm manifest");
+        let world = crate::common::World::builder(FIXTURE)
+            .owner(OWNER)
+            .secret("prod", "tok-prod-1")
+            .secret("prod-2", "tok-prod-2")
+            .secret("outlet", "tok-outlet")
+            .secret("prod-secret", "secret-prod")
+            .build()
+            .await;
+        World(world)
     }
 
     /// Runs `bccreds COMMAND --store … --table-prefix … --app-key … ARGS…`.
@@ -382,42 +332,20 @@ impl World {
     }
 
     /// An in-process reconciler on `db`, as `bccreds watch` and `bccreds controller` keep one.
-    pub async fn reconciler(&self, db: &TestDb, prefix: &str) -> Reconciler<BigCommerceClient> {
+    pub async fn reconciler_on(&self, db: &TestDb, prefix: &str) -> Reconciler<BigCommerceClient> {
         let store = Arc::new(db.store(prefix).await);
-        let client = BigCommerceClient::new(&ClientOptions {
-            base_url: self.sim.base_url(),
-            retry: RetryPolicy {
-                base_delay: Duration::from_millis(5),
-                ..RetryPolicy::default()
-            },
-            ..ClientOptions::default()
-        })
-        .expect("client");
-        Reconciler::new(
-            store,
-            Arc::new(client),
-            ReconcilerConfig {
-                owner: OWNER.into(),
-                concurrency: 4,
-                reverify_interval: Duration::from_secs(3600),
-                on_revoked: OnRevoked::Keep,
-                allow_empty: false,
-                prune: true,
-            },
-        )
+        self.reconciler(store, self.client.clone())
     }
 
-    pub async fn pass(
+    /// One pass of `rec` over the manifests; panics naming `what` and the engine when it fails.
+    pub async fn pass_with(
         &self,
         rec: &Reconciler<BigCommerceClient>,
         db: &TestDb,
         what: &str,
     ) -> PassReport {
-        let scan = FileSource::new(vec![self.manifests()], ValidateOptions::default())
-            .with_secrets_dir(Some(self.secrets()))
-            .scan();
         let engine = db.engine;
-        rec.apply(&scan)
+        rec.apply(&self.scan())
             .await
             .unwrap_or_else(|err| panic!("[{engine:?}] reconciler pass ({what}) failed: {err}"))
     }

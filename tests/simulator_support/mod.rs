@@ -1,10 +1,10 @@
-//! Helpers shared by the simulator's integration tests: a fixture, an in-process simulator and
-//! a reqwest client.
+//! Helpers shared by the simulator's integration tests: a fixture and a reqwest client (the
+//! simulator itself starts through `common::simulator`).
 #![allow(dead_code)]
 
 use std::time::Duration;
 
-use bccreds::simulator::{Fixture, LoggedRequest, Simulator};
+use bccreds::simulator::{LoggedRequest, Simulator};
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 
@@ -51,13 +51,6 @@ pub const RATE_HEADERS: [&str; 4] = [
     "x-rate-limit-requests-quota",
     "x-rate-limit-requests-left",
 ];
-
-pub async fn start(yaml: &str) -> Simulator {
-    let fixture = Fixture::from_yaml(yaml, "test.yaml").expect("fixture");
-    Simulator::start(fixture, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("simulator starts")
-}
 
 pub fn client() -> Client {
     bccreds::tls::install_crypto_provider();
