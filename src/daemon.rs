@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::model::Reason;
+use crate::probe::{self, Live, Probe, Wanted};
 use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler, Scan};
 use crate::secret::SecretValue;
-use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
+use crate::server::{reconciler_metrics, MetricsText, Server, ServerOptions};
 use crate::source::FileSource;
 use crate::store::StoreError;
 use crate::validate::ValidateOptions;
@@ -100,10 +101,10 @@ impl Probe for State {
         out.finish()
     }
 
-    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
+    fn live(&self, wanted: Option<&Wanted>) -> Option<Live> {
         let last_pass = {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            last.at.map(|at| crate::web::LastPass {
+            last.at.map(|at| probe::LastPass {
                 at,
                 summary: last
                     .report
@@ -112,7 +113,7 @@ impl Probe for State {
                 error: last.error.clone(),
             })
         };
-        Some(crate::web::Live {
+        Some(Live {
             last_pass,
             statuses: wanted
                 .map_or_else(Vec::new, |w| self.rec.statuses_matching(|s| w.matches(s))),

@@ -10,7 +10,8 @@ use clap::Args;
 use super::options::{AccessArgs, StoreReadArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::cli::out::errln;
-use crate::server::{Probe, Server, ServerOptions};
+use crate::probe::Probe;
+use crate::server::{Server, ServerOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::query::{Column, ListQuery};
-use super::view::{ConditionView, Detail, LastPass, Live};
+use super::view::{ConditionView, Detail};
 use crate::model::ConditionStatus;
+use crate::probe::{LastPass, Live};
 use crate::store::{ListedCredential, Page};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {

@@ -6,49 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{ConditionStatus, Reason, StoreInfo};
-use crate::reconcile::CredentialStatus;
+use crate::probe::{Live, Wanted};
 use crate::store::{Ownership, StoredCredential};
-
-/// The last pass of a reconciler, as the page headline shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LastPass {
-    /// When it ended.
-    pub at: DateTime<Utc>,
-    /// `3 created, 0 updated, …`.
-    pub summary: String,
-    /// Why it could not complete, if it could not.
-    pub error: Option<String>,
-}
-
-/// The credential whose status a detail page shows: its row, and its manifest's key when
-/// bccreds manages it.
-#[derive(Clone, Debug)]
-pub struct Wanted {
-    /// The row.
-    pub id: i64,
-    /// `namespace/name` of its manifest.
-    pub source_key: Option<String>,
-}
-
-impl Wanted {
-    /// Whether `status` is this credential's.
-    pub fn matches(&self, status: &CredentialStatus) -> bool {
-        status.credential_id == Some(self.id)
-            || self
-                .source_key
-                .as_ref()
-                .is_some_and(|k| *k == format!("{}/{}", status.namespace, status.name))
-    }
-}
-
-/// What a running reconciler adds to the pages.
-#[derive(Clone, Debug, Default)]
-pub struct Live {
-    /// The last pass, once there was one.
-    pub last_pass: Option<LastPass>,
-    /// The status of the credential a detail page asked for (none for the list).
-    pub statuses: Vec<CredentialStatus>,
-}
 
 /// One condition row.
 #[derive(Clone, Debug, PartialEq, Eq)]
