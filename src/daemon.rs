@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use crate::model::Reason;
-use crate::probe::{self, Live, Probe, Wanted};
+use crate::probe::{self, Live, PassStatus, Probe, StatusDocument, Wanted};
 use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler, Scan};
 use crate::secret::SecretValue;
 use crate::server::{reconciler_metrics, MetricsText, Server, ServerOptions};
@@ -73,16 +72,18 @@ impl Probe for State {
 
     fn status(&self) -> serde_json::Value {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        json!({
-            "credentials": self.rec.statuses(),
-            "problems": self.rec.problems(),
-            "lastPass": {
-                "at": last.at,
-                "trigger": last.trigger,
-                "error": last.error,
-                "summary": last.report.as_ref().map(|r| r.summary),
-            },
-        })
+        StatusDocument {
+            credentials: self.rec.statuses(),
+            problems: Some(self.rec.problems()),
+            last_pass: Some(PassStatus {
+                at: last.at,
+                trigger: last.trigger.map(str::to_string),
+                error: last.error.clone(),
+                summary: last.report.as_ref().map(|r| r.summary),
+            }),
+            leader: None,
+        }
+        .to_json()
     }
 
     fn metrics(&self) -> String {

@@ -2,18 +2,20 @@
 //! what the credentials page adds from a live reconciler.
 //!
 //! `server` serves it and `web` renders it; `daemon.rs`, `controller/` and `cli/serve.rs`
-//! implement [`Probe`]. It lives apart from both `server` and `web` so that neither needs the
-//! other's internals.
+//! implement [`Probe`]; `bccreds status` reads the [`StatusDocument`] back. It lives apart from
+//! both `server` and `web` so that neither needs the other's internals.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use crate::reconcile::CredentialStatus;
+use crate::diagnostic::Diagnostic;
+use crate::reconcile::{CredentialStatus, Summary};
 
 /// What the endpoints serve; implemented by the daemon's and the controller's state.
 pub trait Probe: Send + Sync + 'static {
     /// Ready: the first full pass has completed and the store is reachable.
     fn ready(&self) -> Result<(), String>;
-    /// Per-manifest conditions as a JSON document.
+    /// Per-manifest conditions as a JSON document (a [`StatusDocument`]).
     fn status(&self) -> serde_json::Value;
     /// Prometheus text exposition (format 0.0.4).
     fn metrics(&self) -> String;
@@ -27,6 +29,49 @@ pub trait Probe: Send + Sync + 'static {
     fn passes(&self) -> Option<u64> {
         None
     }
+}
+
+/// The `/status` document, as `watch`, `controller` and `serve` write it and `bccreds status`
+/// reads it. The fields a mode does not have are left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDocument {
+    /// Every credential's conditions.
+    pub credentials: Vec<CredentialStatus>,
+    /// Manifests the last scan could not read (`watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<Diagnostic>>,
+    /// The last pass (`watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pass: Option<PassStatus>,
+    /// Whether this replica holds the lease (`controller`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<bool>,
+}
+
+impl StatusDocument {
+    /// The document as JSON, for [`Probe::status`].
+    pub fn to_json(&self) -> serde_json::Value {
+        // Invariant: every field serialises infallibly (plain structs, string-keyed maps), so the
+        // fallback is never taken; it keeps a broken derive from panicking a probe.
+        serde_json::to_value(self).unwrap_or_else(|e| {
+            tracing::error!("the status document does not serialise: {e}");
+            serde_json::Value::Null
+        })
+    }
+}
+
+/// `watch`'s last pass in the status document; every field null until there was one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PassStatus {
+    /// When it ended.
+    pub at: Option<DateTime<Utc>>,
+    /// What started it (`start`, `change`, `resync` …).
+    pub trigger: Option<String>,
+    /// Why it could not complete, if it could not.
+    pub error: Option<String>,
+    /// Its counts.
+    pub summary: Option<Summary>,
 }
 
 /// The last pass of a reconciler, as the page headline shows it.

@@ -13,7 +13,7 @@ use kube::Client;
 use super::health::{observed_client, ApiHealth};
 use super::lease::{self, LeaseConfig};
 use super::run::{run_controllers, ControllerConfig};
-use crate::probe::{LastPass, Live, Probe, Wanted};
+use crate::probe::{LastPass, Live, Probe, StatusDocument, Wanted};
 use crate::reconcile::Reconciler;
 use crate::secret::SecretValue;
 use crate::server::{reconciler_metrics, MetricsText, Server, ServerOptions};
@@ -47,10 +47,12 @@ impl Probe for ControllerProbe {
     }
 
     fn status(&self) -> serde_json::Value {
-        serde_json::json!({
-            "leader": self.leader.load(Ordering::SeqCst),
-            "credentials": self.rec.statuses(),
-        })
+        StatusDocument {
+            credentials: self.rec.statuses(),
+            leader: Some(self.leader.load(Ordering::SeqCst)),
+            ..StatusDocument::default()
+        }
+        .to_json()
     }
 
     fn live(&self, wanted: Option<&Wanted>) -> Option<Live> {
