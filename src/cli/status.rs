@@ -358,7 +358,7 @@ mod tests {
         }
     }
 
-    fn credential(ready: &str) -> serde_json::Value {
+    fn credential(ready: impl serde::Serialize) -> serde_json::Value {
         serde_json::json!({
             "namespace": "shop", "name": "a", "label": "A",
             "conditions": [{
@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn the_document_a_daemon_writes_reads_back_as_the_same_types() {
         let written = read(&serde_json::json!({
-            "credentials": [credential("True")],
+            "credentials": [credential(ConditionStatus::True)],
             "problems": [{"file": "m/a.yaml", "line": 3, "column": 1, "path": "$.spec",
                           "message": "bad"}],
             "lastPass": {"at": null, "trigger": "start", "error": null, "summary": null},
@@ -404,14 +404,14 @@ mod tests {
         };
         assert!(all_ready(&doc(vec![])));
         assert!(all_ready(&doc(vec![
-            credential("True"),
-            credential("True")
+            credential(ConditionStatus::True),
+            credential(ConditionStatus::True)
         ])));
         assert!(!all_ready(&doc(vec![
-            credential("True"),
-            credential("False")
+            credential(ConditionStatus::True),
+            credential(ConditionStatus::False)
         ])));
-        assert!(!all_ready(&doc(vec![credential("Unknown")])));
+        assert!(!all_ready(&doc(vec![credential(ConditionStatus::Unknown)])));
         let pending = serde_json::json!({"namespace": "shop", "name": "b", "conditions": []});
         assert!(!all_ready(&doc(vec![pending])));
     }

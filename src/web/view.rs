@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{ConditionStatus, Reason, StoreInfo};
+use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
 use crate::probe::{Live, Wanted};
 use crate::store::{Ownership, StoredCredential};
 
@@ -13,10 +13,11 @@ use crate::store::{Ownership, StoredCredential};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConditionView {
     /// `Ready`, `Verified`, `Stored`.
-    pub type_: String,
+    pub type_: ConditionType,
     /// True/False/Unknown.
     pub status: ConditionStatus,
-    /// The reason.
+    /// The reason, as text: the store's last result may name a reason this version does not
+    /// know, and the page shows it as it is.
     pub reason: String,
     /// The message.
     pub message: String,
@@ -92,7 +93,7 @@ impl Detail {
                 .conditions
                 .iter()
                 .map(|c| ConditionView {
-                    type_: c.type_.as_str().to_string(),
+                    type_: c.type_,
                     status: c.status,
                     reason: c.reason.as_str().to_string(),
                     message: c.message.clone(),
@@ -132,14 +133,17 @@ impl Detail {
 /// Ready as the store alone tells it: the last result recorded on the ownership row.
 fn stored_ready(own: &Ownership) -> ConditionView {
     let (status, reason) = match own.last_result.as_deref() {
-        None => (ConditionStatus::Unknown, "NotVerified".to_string()),
+        None => (
+            ConditionStatus::Unknown,
+            Reason::NotVerified.as_str().to_string(),
+        ),
         Some(text) => (
             Reason::parse(text).map_or(ConditionStatus::False, Reason::verified_status),
             text.to_string(),
         ),
     };
     ConditionView {
-        type_: "Ready".into(),
+        type_: ConditionType::Ready,
         status,
         reason,
         message: own.last_message.clone().unwrap_or_default(),
