@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use crate::model::Reason;
+use crate::probe::{self, Live, PassStatus, Probe, StatusDocument, Wanted};
 use crate::reconcile::{Action, DesiredIndex, PassReport, Reconciler, Scan};
 use crate::secret::SecretValue;
-use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
+use crate::server::{reconciler_metrics, MetricsText, Server, ServerOptions};
 use crate::source::FileSource;
 use crate::store::StoreError;
 use crate::validate::ValidateOptions;
@@ -72,16 +72,18 @@ impl Probe for State {
 
     fn status(&self) -> serde_json::Value {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        json!({
-            "credentials": self.rec.statuses(),
-            "problems": self.rec.problems(),
-            "lastPass": {
-                "at": last.at,
-                "trigger": last.trigger,
-                "error": last.error,
-                "summary": last.report.as_ref().map(|r| r.summary),
-            },
-        })
+        StatusDocument {
+            credentials: self.rec.statuses(),
+            problems: Some(self.rec.problems()),
+            last_pass: Some(PassStatus {
+                at: last.at,
+                trigger: last.trigger.map(str::to_string),
+                error: last.error.clone(),
+                summary: last.report.as_ref().map(|r| r.summary),
+            }),
+            leader: None,
+        }
+        .to_json()
     }
 
     fn metrics(&self) -> String {
@@ -100,10 +102,10 @@ impl Probe for State {
         out.finish()
     }
 
-    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
+    fn live(&self, wanted: Option<&Wanted>) -> Option<Live> {
         let last_pass = {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            last.at.map(|at| crate::web::LastPass {
+            last.at.map(|at| probe::LastPass {
                 at,
                 summary: last
                     .report
@@ -112,7 +114,7 @@ impl Probe for State {
                 error: last.error.clone(),
             })
         };
-        Some(crate::web::Live {
+        Some(Live {
             last_pass,
             statuses: wanted
                 .map_or_else(Vec::new, |w| self.rec.statuses_matching(|s| w.matches(s))),

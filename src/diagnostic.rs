@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::yaml::{Pos, Segment};
 
 /// One problem, printed as `FILE:LINE:COL: JSON.PATH: message`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// The file, as reached from the paths given on the command line.
     pub file: String,

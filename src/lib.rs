@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod manifest;
 pub mod model;
+pub mod probe;
 pub mod reconcile;
 pub mod redact;
 pub mod schema;

@@ -1,23 +1,67 @@
 //! A secret value that cannot be printed by accident.
 
 use std::fmt;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use zeroize::Zeroizing;
 
 /// What every secret prints as, in Debug and Display alike.
 pub const MASK: &str = "**********";
 
+/// Secrets created or cloned and not yet dropped (zeroed), in this process.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// How many secrets exist now ([`SecretValue`]s, APP_KEYs and the keys derived from them):
+/// created and cloned, minus dropped. A command that zeroizes everything it read ends with the
+/// count it started with.
+pub fn live_secrets() -> isize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// One count in [`live_secrets`] for as long as the secret holding it lives: every type that
+/// holds secret material has one beside its zeroized buffer, so a copy counts too.
+pub(crate) struct Tally(());
+
+impl Tally {
+    /// One more live secret.
+    pub(crate) fn new() -> Tally {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Tally(())
+    }
+}
+
+impl Clone for Tally {
+    fn clone(&self) -> Tally {
+        Tally::new()
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+// The tally takes no part in what a secret is equal to.
+impl PartialEq for Tally {
+    fn eq(&self, _: &Tally) -> bool {
+        true
+    }
+}
+
+impl Eq for Tally {}
+
 /// A secret value (token, client secret) held from the moment it is read.
 ///
 /// Debug and Display print [`MASK`]; the value is zeroed on drop; only [`SecretValue::expose`]
 /// gives the plaintext, so every use of it is easy to find.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(Zeroizing<String>);
+pub struct SecretValue(Zeroizing<String>, Tally);
 
 impl SecretValue {
     /// Wraps a plaintext value.
     pub fn new(value: impl Into<String>) -> Self {
-        SecretValue(Zeroizing::new(value.into()))
+        SecretValue(Zeroizing::new(value.into()), Tally::new())
     }
 
     /// The plaintext, for the few places that must send or store it.

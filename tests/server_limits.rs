@@ -35,7 +35,8 @@ impl Probe for Fake {
     fn status(&self) -> serde_json::Value {
         serde_json::json!({"credentials": [{
             "namespace": "shop", "name": "eu", "label": "EU store",
-            "conditions": [{"type": "Ready", "status": "True", "reason": "Verified", "message": "ok"}],
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Verified", "message": "ok",
+                            "lastTransitionTime": "2026-01-02T03:04:05Z"}],
         }]})
     }
 

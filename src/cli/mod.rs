@@ -151,6 +151,10 @@ pub fn command() -> clap::Command {
         })
 }
 
+/// With this set to `1`, every command ends with `live secrets at exit: N` on stderr (see
+/// [`crate::secret::live_secrets`]).
+pub const LIVE_SECRETS_VAR: &str = "BCCREDS_DEBUG_LIVE_SECRETS";
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = match command()
@@ -192,6 +196,11 @@ pub fn run() -> ExitCode {
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
     };
+    // The command and its arguments are dropped by now, and with them every secret they read;
+    // tests set the variable and expect 0.
+    if std::env::var_os(LIVE_SECRETS_VAR).is_some_and(|v| v == "1") {
+        crate::cli::out::errln!("live secrets at exit: {}", crate::secret::live_secrets());
+    }
     ExitCode::from(code)
 }
 

@@ -10,7 +10,8 @@ use clap::Args;
 use super::options::{AccessArgs, StoreReadArgs};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::cli::out::errln;
-use crate::server::{Probe, Server, ServerOptions};
+use crate::probe::{Probe, StatusDocument};
+use crate::server::{Server, ServerOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -32,7 +33,7 @@ impl Probe for StoreOnly {
     }
 
     fn status(&self) -> serde_json::Value {
-        serde_json::json!({ "credentials": [] })
+        StatusDocument::default().to_json()
     }
 
     fn metrics(&self) -> String {

@@ -5,6 +5,9 @@ use clap::Args;
 
 use super::table::{fits, render, render_with_notes, terminal_width, Column, Shrink};
 use super::{Output, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::model::{ConditionStatus, ConditionType};
+use crate::probe::StatusDocument;
+use crate::reconcile::{Condition, CredentialStatus};
 use crate::secret::SecretValue;
 
 /// What `status --help` ends with.
@@ -103,68 +106,49 @@ fn refusal(shown: &str, code: reqwest::StatusCode, sent_token: bool) -> Option<S
 /// message goes on its own lines under its row.
 const MIN_MESSAGE: usize = 30;
 
-fn text<'a>(value: &'a serde_json::Value, key: &str) -> &'a str {
-    value[key].as_str().unwrap_or("")
-}
-
-fn conditions(credential: &serde_json::Value) -> &[serde_json::Value] {
-    credential["conditions"]
-        .as_array()
-        .map_or(&[], Vec::as_slice)
-}
-
-fn condition<'a>(credential: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
-    conditions(credential).iter().find(|c| c["type"] == type_)
+fn condition(credential: &CredentialStatus, type_: ConditionType) -> Option<&Condition> {
+    credential.conditions.iter().find(|c| c.type_ == type_)
 }
 
 /// `status reason` of one condition, `-` without it.
-fn status_and_reason(credential: &serde_json::Value, type_: &str) -> String {
-    condition(credential, type_).map_or_else(
-        || "-".to_string(),
-        |c| {
-            format!("{} {}", text(c, "status"), text(c, "reason"))
-                .trim()
-                .to_string()
-        },
-    )
+fn status_and_reason(credential: &CredentialStatus, type_: ConditionType) -> String {
+    condition(credential, type_)
+        .map_or_else(|| "-".to_string(), |c| format!("{} {}", c.status, c.reason))
 }
 
-fn name(credential: &serde_json::Value) -> String {
-    format!(
-        "{}/{}",
-        text(credential, "namespace"),
-        text(credential, "name")
-    )
+fn name(credential: &CredentialStatus) -> String {
+    format!("{}/{}", credential.namespace, credential.name)
 }
 
-fn credentials(doc: &serde_json::Value) -> &[serde_json::Value] {
-    doc["credentials"].as_array().map_or(&[], Vec::as_slice)
+fn label(credential: &CredentialStatus) -> String {
+    credential.label.clone().unwrap_or_default()
 }
 
-/// A transition time at second precision, as it was sent when it does not parse.
-fn time(value: &serde_json::Value) -> String {
-    let raw = value.as_str().unwrap_or("-");
-    chrono::DateTime::parse_from_rfc3339(raw).map_or_else(
-        |_| raw.to_string(),
-        |t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        },
-    )
+/// A transition time at second precision.
+fn time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The `/status` answer read into the types the daemon wrote it from, and kept as it was sent
+/// for `--output json|yaml`. A body that is not such a document is an error saying what is wrong
+/// and where (serde's message: the document holds no secret).
+fn read_status(body: &[u8]) -> Result<(serde_json::Value, StatusDocument), String> {
+    let doc = serde_json::from_slice::<StatusDocument>(body).map_err(|e| e.to_string())?;
+    let raw = serde_json::from_slice::<serde_json::Value>(body).map_err(|e| e.to_string())?;
+    Ok((raw, doc))
 }
 
 /// Whether every credential is Ready (true when there is none): what the exit code says. File
 /// problems are shown, but a tree without manifests is no failure of a credential.
-pub fn all_ready(doc: &serde_json::Value) -> bool {
-    credentials(doc)
-        .iter()
-        .all(|c| condition(c, "Ready").is_some_and(|r| r["status"] == "True"))
+pub fn all_ready(doc: &StatusDocument) -> bool {
+    doc.credentials.iter().all(|c| {
+        condition(c, ConditionType::Ready).is_some_and(|r| r.status == ConditionStatus::True)
+    })
 }
 
 /// One line per credential: its conditions, and the Ready message in the width left (wrapped),
 /// or under the row when too little is left.
-fn summary_table(doc: &serde_json::Value, width: usize) -> String {
+fn summary_table(doc: &StatusDocument, width: usize) -> String {
     let columns = [
         Column {
             header: "Name",
@@ -191,17 +175,18 @@ fn summary_table(doc: &serde_json::Value, width: usize) -> String {
             shrink: Shrink::Wrap(MIN_MESSAGE),
         },
     ];
-    let rows: Vec<Vec<String>> = credentials(doc)
+    let rows: Vec<Vec<String>> = doc
+        .credentials
         .iter()
         .map(|c| {
-            let ready = condition(c, "Ready");
+            let ready = condition(c, ConditionType::Ready);
             vec![
                 name(c),
-                text(c, "label").to_string(),
-                status_and_reason(c, "Verified"),
-                status_and_reason(c, "Stored"),
-                ready.map_or("-", |r| text(r, "status")).to_string(),
-                ready.map_or("", |r| text(r, "message")).to_string(),
+                label(c),
+                status_and_reason(c, ConditionType::Verified),
+                status_and_reason(c, ConditionType::Stored),
+                ready.map_or("-", |r| r.status.as_str()).to_string(),
+                ready.map_or("", |r| r.message.as_str()).to_string(),
             ]
         })
         .collect();
@@ -216,7 +201,7 @@ fn summary_table(doc: &serde_json::Value, width: usize) -> String {
 }
 
 /// One line per condition, nothing cut: `--wide`.
-fn wide_table(doc: &serde_json::Value) -> String {
+fn wide_table(doc: &StatusDocument) -> String {
     let fixed = |header| Column {
         header,
         shrink: Shrink::Fixed,
@@ -231,20 +216,20 @@ fn wide_table(doc: &serde_json::Value) -> String {
         fixed("Message"),
     ];
     let mut rows = Vec::new();
-    for c in credentials(doc) {
-        let (name, label) = (name(c), text(c, "label").to_string());
-        if conditions(c).is_empty() {
+    for c in &doc.credentials {
+        let (name, label) = (name(c), label(c));
+        if c.conditions.is_empty() {
             rows.push(vec![name.clone(), label.clone(), "-".into()]);
         }
-        for k in conditions(c) {
+        for k in &c.conditions {
             rows.push(vec![
                 name.clone(),
                 label.clone(),
-                text(k, "type").to_string(),
-                text(k, "status").to_string(),
-                text(k, "reason").to_string(),
-                time(&k["lastTransitionTime"]),
-                text(k, "message").to_string(),
+                k.type_.to_string(),
+                k.status.to_string(),
+                k.reason.to_string(),
+                time(&k.last_transition_time),
+                k.message.clone(),
             ]);
         }
     }
@@ -253,26 +238,19 @@ fn wide_table(doc: &serde_json::Value) -> String {
 
 /// The status document as a table and a list of file problems, `width` wide (`--wide`: as
 /// wide as the whole messages).
-pub fn render_status(doc: &serde_json::Value, width: usize, wide: bool) -> String {
-    let mut out = if credentials(doc).is_empty() {
+pub fn render_status(doc: &StatusDocument, width: usize, wide: bool) -> String {
+    let mut out = if doc.credentials.is_empty() {
         "No credentials reported.\n".to_string()
     } else if wide {
         wide_table(doc)
     } else {
         summary_table(doc, width)
     };
-    if let Some(problems) = doc["problems"].as_array().filter(|p| !p.is_empty()) {
+    if let Some(problems) = doc.problems.as_ref().filter(|p| !p.is_empty()) {
         out.push_str("\nProblems:\n");
         for p in problems {
-            let line = format!(
-                "{}:{}:{}: {}: {}",
-                text(p, "file"),
-                p["line"],
-                p["column"],
-                text(p, "path"),
-                text(p, "message")
-            );
-            out.push_str(&format!("  {}\n", crate::redact::escape_controls(&line)));
+            // Diagnostic's Display escapes the file, path and message.
+            out.push_str(&format!("  {p}\n"));
         }
     }
     out
@@ -319,7 +297,7 @@ pub fn run(args: &StatusArgs) -> u8 {
                 if !code.is_success() {
                     return Err(Failure::Unreachable(format!("{shown} answered {code}")));
                 }
-                response.json::<serde_json::Value>().await.map_err(|e| {
+                response.bytes().await.map_err(|e| {
                     Failure::Unreachable(format!(
                         "{shown}: {}",
                         crate::redact::redact_url(&e.to_string())
@@ -327,18 +305,18 @@ pub fn run(args: &StatusArgs) -> u8 {
                 })
             })
         });
-    let fetched = fetched.and_then(|doc| {
-        if doc["credentials"].is_array() {
-            Ok(doc)
-        } else {
-            Err(Failure::Unreachable(format!(
-                "{shown} did not answer with a status document"
-            )))
-        }
+    let fetched = fetched.and_then(|body| {
+        read_status(&body).map_err(|e| {
+            Failure::Unreachable(format!(
+                "{shown} did not answer with a status document: {e}"
+            ))
+        })
     });
     match fetched {
-        Ok(doc) => {
-            match args.output.document(&doc) {
+        Ok((raw, doc)) => {
+            // JSON and YAML print the document as it was sent, fields this version does not
+            // know included.
+            match args.output.document(&raw) {
                 Some(Ok(text)) => out!("{text}"),
                 Some(Err(e)) => {
                     errln!("error: {e}");
@@ -378,6 +356,89 @@ mod tests {
             assert!(e.contains("--status-token"), "{e}");
             assert!(bad.trim().is_empty() || !e.contains(bad), "{e}");
         }
+    }
+
+    fn credential(ready: impl serde::Serialize) -> serde_json::Value {
+        serde_json::json!({
+            "namespace": "shop", "name": "a", "label": "A",
+            "conditions": [{
+                "type": "Ready", "status": ready, "reason": "UpToDate", "message": "ok",
+                "lastTransitionTime": "2026-01-02T03:04:05.5Z",
+            }],
+        })
+    }
+
+    fn read(doc: &serde_json::Value) -> Result<StatusDocument, String> {
+        read_status(doc.to_string().as_bytes()).map(|(_, doc)| doc)
+    }
+
+    #[test]
+    fn the_document_a_daemon_writes_reads_back_as_the_same_types() {
+        let written = read(&serde_json::json!({
+            "credentials": [credential(ConditionStatus::True)],
+            "problems": [{"file": "m/a.yaml", "line": 3, "column": 1, "path": "$.spec",
+                          "message": "bad"}],
+            "lastPass": {"at": null, "trigger": "start", "error": null, "summary": null},
+        }))
+        .expect("a status document");
+        let (raw, again) = read_status(written.to_json().to_string().as_bytes()).expect("again");
+        assert_eq!(again, written);
+        assert_eq!(raw, written.to_json());
+        let ready = &written.credentials[0].conditions[0];
+        assert_eq!(
+            (ready.type_, ready.status),
+            (ConditionType::Ready, ConditionStatus::True)
+        );
+        // The controller's document, with its leader flag and no problems.
+        let controller = StatusDocument {
+            leader: Some(true),
+            ..StatusDocument::default()
+        };
+        assert_eq!(read(&controller.to_json()), Ok(controller));
+    }
+
+    #[test]
+    fn only_ready_true_is_ready() {
+        let doc = |credentials: Vec<serde_json::Value>| {
+            read(&serde_json::json!({ "credentials": credentials })).expect("a document")
+        };
+        assert!(all_ready(&doc(vec![])));
+        assert!(all_ready(&doc(vec![
+            credential(ConditionStatus::True),
+            credential(ConditionStatus::True)
+        ])));
+        assert!(!all_ready(&doc(vec![
+            credential(ConditionStatus::True),
+            credential(ConditionStatus::False)
+        ])));
+        assert!(!all_ready(&doc(vec![credential(ConditionStatus::Unknown)])));
+        let pending = serde_json::json!({"namespace": "shop", "name": "b", "conditions": []});
+        assert!(!all_ready(&doc(vec![pending])));
+    }
+
+    #[test]
+    fn a_malformed_document_is_an_error_that_says_what_is_wrong() {
+        for (doc, says) in [
+            (
+                serde_json::json!({"items": []}),
+                "missing field `credentials`",
+            ),
+            (serde_json::json!({"credentials": {}}), "invalid type: map"),
+            (
+                serde_json::json!({"credentials": [credential("Maybe")]}),
+                "unknown variant `Maybe`",
+            ),
+            (
+                serde_json::json!({"credentials": [{"namespace": "shop", "name": "a"}]}),
+                "missing field `conditions`",
+            ),
+        ] {
+            let e = read(&doc).expect_err("malformed");
+            assert!(e.contains(says), "{doc}: {e}");
+            assert!(e.contains("line 1 column"), "{e}");
+        }
+        let e = read_status(b"<html>").expect_err("not JSON");
+        assert!(e.contains("expected value"), "{e}");
     }
 
     #[test]

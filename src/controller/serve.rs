@@ -13,9 +13,10 @@ use kube::Client;
 use super::health::{observed_client, ApiHealth};
 use super::lease::{self, LeaseConfig};
 use super::run::{run_controllers, ControllerConfig};
+use crate::probe::{LastPass, Live, Probe, StatusDocument, Wanted};
 use crate::reconcile::Reconciler;
 use crate::secret::SecretValue;
-use crate::server::{reconciler_metrics, MetricsText, Probe, Server, ServerOptions};
+use crate::server::{reconciler_metrics, MetricsText, Server, ServerOptions};
 use crate::verify::BigCommerceClient;
 
 /// How long running reconciles get to finish after the stop signal.
@@ -46,24 +47,22 @@ impl Probe for ControllerProbe {
     }
 
     fn status(&self) -> serde_json::Value {
-        serde_json::json!({
-            "leader": self.leader.load(Ordering::SeqCst),
-            "credentials": self.rec.statuses(),
-        })
+        StatusDocument {
+            credentials: self.rec.statuses(),
+            leader: Some(self.leader.load(Ordering::SeqCst)),
+            ..StatusDocument::default()
+        }
+        .to_json()
     }
 
-    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
+    fn live(&self, wanted: Option<&Wanted>) -> Option<Live> {
         // A pass here reconciles one object: the page shows the latest one.
-        let last_pass = self
-            .rec
-            .metrics()
-            .last_pass
-            .map(|(at, summary)| crate::web::LastPass {
-                at,
-                summary: summary.to_string(),
-                error: None,
-            });
-        Some(crate::web::Live {
+        let last_pass = self.rec.metrics().last_pass.map(|(at, summary)| LastPass {
+            at,
+            summary: summary.to_string(),
+            error: None,
+        });
+        Some(Live {
             last_pass,
             statuses: wanted
                 .map_or_else(Vec::new, |w| self.rec.statuses_matching(|s| w.matches(s))),

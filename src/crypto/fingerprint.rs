@@ -12,19 +12,20 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::{AppKey, Encrypter, KEY_LEN};
+use crate::secret::Tally;
 
 /// Domain separation: this key is never the encryption key itself.
 const CONTEXT: &[u8] = b"bccreds secret fingerprint v1";
 
 /// A fingerprint key, derived from one APP_KEY; zeroed on drop and never printed.
 #[derive(Clone)]
-struct FingerprintKey(Zeroizing<[u8; KEY_LEN]>);
+struct FingerprintKey(Zeroizing<[u8; KEY_LEN]>, Tally);
 
 impl FingerprintKey {
     fn derive(app_key: &AppKey) -> FingerprintKey {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(&hmac(app_key.bytes(), CONTEXT));
-        FingerprintKey(key)
+        FingerprintKey(key, Tally::new())
     }
 
     fn fingerprint(&self, digest: &str) -> String {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-use crate::secret::{SecretValue, MASK};
+use crate::secret::{SecretValue, Tally, MASK};
 
 /// Length of an AES-256 key, which is what Laravel's `AES-256-CBC` cipher requires.
 pub const KEY_LEN: usize = 32;
@@ -86,7 +86,7 @@ pub enum KeyError {
 
 /// A 32-byte Laravel application key, zeroed on drop and never printed.
 #[derive(Clone)]
-pub struct AppKey(Zeroizing<[u8; KEY_LEN]>);
+pub struct AppKey(Zeroizing<[u8; KEY_LEN]>, Tally);
 
 impl AppKey {
     /// Parses `base64:...` (base64 of 32 bytes) or a raw 32-byte string, as in Laravel's APP_KEY.
@@ -110,7 +110,7 @@ impl AppKey {
             }
             key.copy_from_slice(text.as_bytes());
         }
-        Ok(AppKey(key))
+        Ok(AppKey(key, Tally::new()))
     }
 
     /// A fresh random key from the operating system's generator.
@@ -120,7 +120,7 @@ impl AppKey {
     pub fn generate() -> AppKey {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         fill_random(&mut key[..]);
-        AppKey(key)
+        AppKey(key, Tally::new())
     }
 
     /// The `base64:...` form, for writing a key file or an `.env`.

@@ -10,7 +10,7 @@ use super::desired::SourceKey;
 use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
 
 /// One condition (Verified, Stored or Ready).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// `Verified`, `Stored` or `Ready`.
@@ -121,7 +121,7 @@ pub fn ready_condition(conditions: &[Condition]) -> NewCondition {
 }
 
 /// What `/status` shows for one credential; never a secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialStatus {
     /// Namespace.

@@ -194,7 +194,7 @@ impl fmt::Display for ItemReport {
 }
 
 /// Counts of a pass, as the summary line prints them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Rows created.
     pub created: usize,

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::secret::SecretValue;
+use crate::web::{PageAccess, PageGuard};
 
 /// What `/status` answers without a token on a listener that is not loopback.
 pub const STATUS_REFUSED: &str = "/status is not served on a non-loopback listener without a \
@@ -132,25 +133,13 @@ fn host_name(host: &str) -> &str {
 
 /// The prefix of the cookie that carries the page's access, once `?token=` has been given; the
 /// listener's port follows, since browsers share a host's cookies across its ports.
-pub(crate) const PAGE_COOKIE: &str = "bccreds_page";
+const PAGE_COOKIE: &str = "bccreds_page";
 
-/// How the web page is let in.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum PageAccess {
-    /// Serve it.
-    Allowed,
-    /// The right `?token=` was given: set this cookie (`name=value; attributes`) and redirect
-    /// to the URL without the token.
-    SetCookie(String),
-    /// Refused, with the status and why.
-    Refused(StatusCode, &'static str),
-}
-
-impl StatusAccess {
+impl PageGuard for StatusAccess {
     /// Whether a page request may be served: on a listener with a token, the token comes as a
     /// bearer header, as the cookie, or once as `?token=` (which then becomes the cookie), since
     /// a browser cannot send a header by itself.
-    pub(crate) fn page(&self, headers: &HeaderMap, query_token: Option<&str>) -> PageAccess {
+    fn page(&self, headers: &HeaderMap, query_token: Option<&str>) -> PageAccess {
         match self {
             StatusAccess::Open { hosts } if addressed_locally(headers, hosts) => {
                 PageAccess::Allowed

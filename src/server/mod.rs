@@ -9,7 +9,7 @@
 //! `--status-token` when one is set, and is refused without one on a listener that is not
 //! loopback.
 
-pub(crate) mod access;
+mod access;
 mod conn;
 pub mod metrics;
 mod reconciler_metrics;
@@ -31,6 +31,8 @@ pub use access::{MISDIRECTED, STATUS_REFUSED, STATUS_UNAUTHORIZED};
 pub use conn::{ServerLimits, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_GRACE};
 pub use metrics::MetricsText;
 pub use reconciler_metrics::reconciler_metrics;
+// What the server serves is defined beside it, in `crate::probe`, since the page reads it too.
+pub use crate::probe::Probe;
 
 use crate::secret::SecretValue;
 use access::StatusAccess;
@@ -43,26 +45,6 @@ const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 /// How much longer than the grace period [`Server::shutdown`] waits for the server's own stop
 /// before it aborts the server.
 const SHUTDOWN_SLACK: Duration = Duration::from_millis(500);
-
-/// What the endpoints serve; implemented by the daemon's state.
-pub trait Probe: Send + Sync + 'static {
-    /// Ready: the first full pass has completed and the store is reachable.
-    fn ready(&self) -> Result<(), String>;
-    /// Per-manifest conditions as a JSON document.
-    fn status(&self) -> serde_json::Value;
-    /// Prometheus text exposition (format 0.0.4).
-    fn metrics(&self) -> String;
-    /// What the credentials page adds from a running reconciler (the last pass, and the status
-    /// of the credential `wanted` names, if any); None without one (`serve`).
-    fn live(&self, wanted: Option<&crate::web::Wanted>) -> Option<crate::web::Live> {
-        let _ = wanted;
-        None
-    }
-    /// A number that changes whenever a pass ends, for the page's events; None without one.
-    fn passes(&self) -> Option<u64> {
-        None
-    }
-}
 
 /// How the server listens and who may read `/status`.
 #[derive(Clone, Debug, Default)]

@@ -20,10 +20,9 @@ use axum::Router;
 use serde::Deserialize;
 
 pub use query::{Column, ListQuery, RawQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-pub use view::{ConditionView, Detail, LastPass, Live, Wanted};
+pub use view::{ConditionView, Detail};
 
-use crate::server::access::{PageAccess, StatusAccess};
-use crate::server::Probe;
+use crate::probe::{Live, Probe, Wanted};
 use crate::store::Store;
 
 /// The Content-Security-Policy of every page: only our own stylesheet and script, no inline
@@ -42,22 +41,42 @@ const EVENT_POLL: Duration = Duration::from_millis(500);
 /// (`server::MAX_CONNECTIONS`) must leave room for the kubelet's and Prometheus' requests.
 pub const MAX_EVENT_STREAMS: usize = 64;
 
+/// How a page request is let in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PageAccess {
+    /// Serve it.
+    Allowed,
+    /// The right `?token=` was given: set this cookie (`name=value; attributes`) and redirect
+    /// to the URL without the token.
+    SetCookie(String),
+    /// Refused, with the status and why.
+    Refused(StatusCode, &'static str),
+}
+
+/// Who may see the page: the listener's own rules (its token, its names), which the server
+/// holds and passes in, so that the page needs nothing else of the server.
+pub(crate) trait PageGuard: Send + Sync + 'static {
+    /// How a request with `headers` and `?token=` (percent-decoded) is let in.
+    fn page(&self, headers: &HeaderMap, query_token: Option<&str>) -> PageAccess;
+}
+
 /// What the page handlers share.
 #[derive(Clone)]
 struct PageState {
     store: Arc<Store>,
     probe: Arc<dyn Probe>,
-    access: Arc<StatusAccess>,
+    access: Arc<dyn PageGuard>,
     streams: Arc<tokio::sync::Semaphore>,
     live_calls: Arc<tokio::sync::Semaphore>,
     store_reads: Arc<tokio::sync::Semaphore>,
 }
 
-/// The page routes over `store` (opened without a key), with `probe` for live status.
+/// The page routes over `store` (opened without a key), with `probe` for live status and
+/// `access` deciding who sees them.
 pub(crate) fn router(
     store: Arc<Store>,
     probe: Arc<dyn Probe>,
-    access: Arc<StatusAccess>,
+    access: Arc<dyn PageGuard>,
 ) -> Router {
     Router::new()
         .route("/", get(list))

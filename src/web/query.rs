@@ -136,12 +136,10 @@ impl ListQuery {
                 "inactive" => Some(false),
                 _ => None,
             },
-            ready: match text(&raw.ready).as_str() {
-                "true" => Some(ConditionStatus::True),
-                "false" => Some(ConditionStatus::False),
-                "unknown" => Some(ConditionStatus::Unknown),
-                _ => None,
-            },
+            ready: ConditionStatus::ALL
+                .iter()
+                .copied()
+                .find(|s| ready_key(*s) == text(&raw.ready)),
             managed: match text(&raw.managed).as_str() {
                 "yes" => Some(true),
                 "no" => Some(false),
@@ -214,7 +212,7 @@ impl ListQuery {
             pairs.push(("status", if active { "active" } else { "inactive" }.into()));
         }
         if let Some(ready) = self.ready {
-            pairs.push(("ready", ready.as_str().to_lowercase()));
+            pairs.push(("ready", ready_key(ready)));
         }
         if let Some(managed) = self.managed {
             pairs.push(("managed", if managed { "yes" } else { "no" }.into()));
@@ -233,6 +231,12 @@ impl ListQuery {
             .collect();
         format!("?{}", encoded.join("&"))
     }
+}
+
+/// How `ready=` and the page's classes spell a condition status: its name in lower case, so that
+/// a link keeps working whatever case the status is shown in.
+pub fn ready_key(status: ConditionStatus) -> String {
+    status.as_str().to_ascii_lowercase()
 }
 
 fn encode(text: &str) -> String {

@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 
-use super::query::{Column, ListQuery};
-use super::view::{ConditionView, Detail, LastPass, Live};
+use super::query::{ready_key, Column, ListQuery};
+use super::view::{ConditionView, Detail};
 use crate::model::ConditionStatus;
+use crate::probe::{LastPass, Live};
 use crate::store::{ListedCredential, Page};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {
@@ -45,7 +46,7 @@ fn time(t: Option<DateTime<Utc>>) -> Markup {
 fn ready_badge(ready: Option<ConditionStatus>) -> Markup {
     match ready {
         Some(s) => {
-            html! { span class={ "badge ready-" (s.as_str().to_lowercase()) } { (s.as_str()) } }
+            html! { span class={ "badge ready-" (ready_key(s)) } { (s.as_str()) } }
         }
         None => html! { span.muted { "-" } },
     }
@@ -86,7 +87,6 @@ fn option(value: &str, text: &str, selected: bool) -> Markup {
 }
 
 fn filters(q: &ListQuery) -> Markup {
-    let ready = q.ready.map(|s| s.as_str().to_lowercase());
     html! {
         form id="filters" method="get" action="/" role="search" {
             div.field.grow {
@@ -104,10 +104,10 @@ fn filters(q: &ListQuery) -> Markup {
             div.field {
                 label for="filter-ready" { "Ready" }
                 select name="ready" id="filter-ready" {
-                    (option("", "Any", ready.is_none()))
-                    (option("true", "True", ready.as_deref() == Some("true")))
-                    (option("false", "False", ready.as_deref() == Some("false")))
-                    (option("unknown", "Unknown", ready.as_deref() == Some("unknown")))
+                    (option("", "Any", q.ready.is_none()))
+                    @for s in ConditionStatus::ALL {
+                        (option(&ready_key(*s), s.as_str(), q.ready == Some(*s)))
+                    }
                 }
             }
             div.field {

@@ -5,59 +5,19 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{ConditionStatus, Reason, StoreInfo};
-use crate::reconcile::CredentialStatus;
+use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
+use crate::probe::{Live, Wanted};
 use crate::store::{Ownership, StoredCredential};
-
-/// The last pass of a reconciler, as the page headline shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LastPass {
-    /// When it ended.
-    pub at: DateTime<Utc>,
-    /// `3 created, 0 updated, …`.
-    pub summary: String,
-    /// Why it could not complete, if it could not.
-    pub error: Option<String>,
-}
-
-/// The credential whose status a detail page shows: its row, and its manifest's key when
-/// bccreds manages it.
-#[derive(Clone, Debug)]
-pub struct Wanted {
-    /// The row.
-    pub id: i64,
-    /// `namespace/name` of its manifest.
-    pub source_key: Option<String>,
-}
-
-impl Wanted {
-    /// Whether `status` is this credential's.
-    pub fn matches(&self, status: &CredentialStatus) -> bool {
-        status.credential_id == Some(self.id)
-            || self
-                .source_key
-                .as_ref()
-                .is_some_and(|k| *k == format!("{}/{}", status.namespace, status.name))
-    }
-}
-
-/// What a running reconciler adds to the pages.
-#[derive(Clone, Debug, Default)]
-pub struct Live {
-    /// The last pass, once there was one.
-    pub last_pass: Option<LastPass>,
-    /// The status of the credential a detail page asked for (none for the list).
-    pub statuses: Vec<CredentialStatus>,
-}
 
 /// One condition row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConditionView {
     /// `Ready`, `Verified`, `Stored`.
-    pub type_: String,
+    pub type_: ConditionType,
     /// True/False/Unknown.
     pub status: ConditionStatus,
-    /// The reason.
+    /// The reason, as text: the store's last result may name a reason this version does not
+    /// know, and the page shows it as it is.
     pub reason: String,
     /// The message.
     pub message: String,
@@ -133,7 +93,7 @@ impl Detail {
                 .conditions
                 .iter()
                 .map(|c| ConditionView {
-                    type_: c.type_.as_str().to_string(),
+                    type_: c.type_,
                     status: c.status,
                     reason: c.reason.as_str().to_string(),
                     message: c.message.clone(),
@@ -173,11 +133,14 @@ impl Detail {
 /// Ready as the store alone tells it: the last result recorded on the ownership row.
 fn stored_ready(own: &Ownership) -> ConditionView {
     let (status, reason) = match own.last_result {
-        None => (ConditionStatus::Unknown, Reason::NotVerified.to_string()),
-        Some(reason) => (reason.verified_status(), reason.to_string()),
+        None => (
+            ConditionStatus::Unknown,
+            Reason::NotVerified.as_str().to_string(),
+        ),
+        Some(reason) => (reason.verified_status(), reason.as_str().to_string()),
     };
     ConditionView {
-        type_: "Ready".into(),
+        type_: ConditionType::Ready,
         status,
         reason,
         message: own.last_message.clone().unwrap_or_default(),
