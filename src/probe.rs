@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
+use crate::model::SourceKey;
 use crate::reconcile::{CredentialStatus, Summary};
 
 /// What the endpoints serve; implemented by the daemon's and the controller's state.
@@ -91,8 +92,8 @@ pub struct LastPass {
 pub struct Wanted {
     /// The row.
     pub id: i64,
-    /// `namespace/name` of its manifest.
-    pub source_key: Option<String>,
+    /// Its manifest.
+    pub source_key: Option<SourceKey>,
 }
 
 impl Wanted {
@@ -102,7 +103,7 @@ impl Wanted {
             || self
                 .source_key
                 .as_ref()
-                .is_some_and(|k| *k == format!("{}/{}", status.namespace, status.name))
+                .is_some_and(|k| k.namespace == status.namespace && k.name == status.name)
     }
 }
 

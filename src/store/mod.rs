@@ -41,8 +41,8 @@ pub use migrate::schema_sql;
 pub use page::{Page, PageQuery};
 pub use rekey::RekeyReport;
 pub use types::{
-    CredentialData, ListQuery, ListedCredential, OwnedRows, Ownership, SecretUpdate, SortColumn,
-    StoredCredential, StoredData, UnoPimCodes,
+    CredentialData, CredentialFields, ListQuery, ListedCredential, OwnedRows, Ownership,
+    SecretUpdate, SortColumn, StoredCredential, StoredData, UnoPimCodes,
 };
 
 /// The credential table's name without a prefix.

@@ -264,7 +264,7 @@ async fn detail(
     };
     let wanted = Wanted {
         id: number,
-        source_key: own.as_ref().map(|o| o.source_key.to_string()),
+        source_key: own.as_ref().map(|o| o.source_key.clone()),
     };
     let live = live(&state, Some(wanted)).await;
     let detail = Detail::new(row, own, live.as_ref());

@@ -1,13 +1,11 @@
 //! What the pages show, reduced from stored rows and the reconciler's status so that no secret
 //! ever reaches a template: secrets become "set" / "not set" here, before rendering.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
-use crate::model::{ConditionStatus, ConditionType, Reason, StoreInfo};
+use crate::model::{ConditionStatus, ConditionType, Reason};
 use crate::probe::{Live, Wanted};
-use crate::store::{Ownership, StoredCredential};
+use crate::store::{CredentialFields, Ownership, StoredCredential};
 
 /// One condition row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,38 +23,15 @@ pub struct ConditionView {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// The non-secret columns of a row.
-#[derive(Clone, Debug)]
-pub struct PageData {
-    /// Label.
-    pub label: String,
-    /// API URL.
-    pub api_url: String,
-    /// Client ID (not a secret).
-    pub client_id: Option<String>,
-    /// Active.
-    pub active: bool,
-    /// Default locale.
-    pub default_locale: Option<String>,
-    /// Default currency.
-    pub default_currency: Option<String>,
-    /// Locale mapping.
-    pub locale_mapping: BTreeMap<String, String>,
-    /// Currency mapping.
-    pub currency_mapping: BTreeMap<String, String>,
-    /// Store info as last verified.
-    pub store_info: Option<StoreInfo>,
-}
+/// A row's columns as a page may show them: each secret only as whether it is set (never its
+/// value, length or hash).
+pub type PageData = CredentialFields<bool, bool>;
 
 /// Everything the detail page shows.
 #[derive(Clone, Debug)]
 pub struct Detail {
     /// The columns.
     pub data: PageData,
-    /// Whether an access token is stored (never its value, length or hash).
-    pub access_token_set: bool,
-    /// Whether a client secret is stored.
-    pub client_secret_set: bool,
     /// The owning reconciler.
     pub owner: Option<String>,
     /// The manifest: file path, or namespace/name.
@@ -81,11 +56,14 @@ impl Detail {
             created_at,
             updated_at,
         } = row;
-        let access_token_set = !data.access_token.is_empty();
-        let client_secret_set = data.client_secret.as_ref().is_some_and(|s| !s.is_empty());
+        // The secrets go before anything else is built from the row.
+        let data: PageData = data.map_secrets(
+            |secret| secret.is_some_and(|s| !s.is_empty()),
+            |token| !token.is_empty(),
+        );
         let wanted = Wanted {
             id,
-            source_key: own.as_ref().map(|o| o.source_key.to_string()),
+            source_key: own.as_ref().map(|o| o.source_key.clone()),
         };
         let status = live.and_then(|l| l.statuses.iter().find(|s| wanted.matches(s)));
         let conditions = match (status, &own) {
@@ -104,19 +82,7 @@ impl Detail {
             (None, None) => Vec::new(),
         };
         Detail {
-            data: PageData {
-                label: data.label,
-                api_url: data.api_url,
-                client_id: data.client_id,
-                active: data.active,
-                default_locale: data.default_locale,
-                default_currency: data.default_currency,
-                locale_mapping: data.locale_mapping,
-                currency_mapping: data.currency_mapping,
-                store_info: data.store_info,
-            },
-            access_token_set,
-            client_secret_set,
+            data,
             owner: own.as_ref().map(|o| o.owner_id.clone()),
             source: own.as_ref().map(|o| match &o.source_path {
                 Some(path) => format!("{path} ({})", o.source_key),
