@@ -10,37 +10,19 @@ use std::fs;
 use std::path::Path;
 
 use bccreds::secret::{live_secrets, SecretValue};
-use bccreds::simulator::{Fixture, Simulator};
+use bccreds::simulator::Simulator;
+use common::manifest::{Manifest, Source};
 
 const ENV_TOKEN: &str = "tok-ZEROIZE-env-51c2";
 const FILE_TOKEN: &str = "tok-ZEROIZE-file-8a0e";
 const DOC_TOKEN: &str = "tok-ZEROIZE-doc-77d3";
 
 async fn simulator() -> Simulator {
-    let tokens: String = [ENV_TOKEN, FILE_TOKEN, DOC_TOKEN]
-        .iter()
-        .map(|t| {
-            format!(
-                "  - token: {t}\n    store: abc123\n    scopes: [store_v2_information_read_only, \
-                 store_v2_products_read_only]\n"
-            )
-        })
-        .collect();
-    let fixture = format!("stores:\n  - hash: abc123\n    name: Demo\ntokens:\n{tokens}");
-    Simulator::start(
-        Fixture::from_yaml(&fixture, "t").expect("fixture"),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
+    common::simulator(&common::one_store(
+        "Demo",
+        &[ENV_TOKEN, FILE_TOKEN, DOC_TOKEN],
+    ))
     .await
-    .expect("the simulator starts")
-}
-
-fn manifest(name: &str, secrets: &str) -> String {
-    format!(
-        "apiVersion: bigcommerce.unopim.io/v1alpha1\nkind: BigCommerceCredential\nmetadata:\n  \
-         name: {name}\n  namespace: shop\nspec:\n  label: {name}\n  \
-         apiUrl: https://api.bigcommerce.com/stores/abc123/\n{secrets}"
-    )
 }
 
 /// Four credentials: a token from the environment, one from a `file:` source, one (with a
@@ -53,20 +35,26 @@ fn tree(root: &Path) {
     let files = [
         (
             "env.yaml",
-            manifest("env", "  accessToken:\n    env: BC_ENV_TOKEN\n"),
+            Manifest::new("env")
+                .namespace("shop")
+                .token(Source::env("BC_ENV_TOKEN"))
+                .render(),
         ),
         (
             "file.yaml",
-            manifest("file", "  accessToken:\n    file: token\n"),
+            Manifest::new("file")
+                .namespace("shop")
+                .token(Source::file("token"))
+                .render(),
         ),
         (
             "doc.yaml",
-            manifest(
-                "doc",
-                "  clientId: client-1\n  \
-                 clientSecret:\n    secretKeyRef: {name: bc, key: secret}\n  \
-                 accessToken:\n    secretKeyRef: {name: bc, key: token}\n",
-            ),
+            Manifest::new("doc")
+                .namespace("shop")
+                .client_id("client-1")
+                .client_secret(Source::secret("bc", "secret"))
+                .token(Source::secret("bc", "token"))
+                .render(),
         ),
         (
             "bc-secret.yaml",
@@ -77,7 +65,10 @@ fn tree(root: &Path) {
         ),
         (
             "rejected.yaml",
-            manifest("rejected", "  accessToken:\n    env: BC_WRONG_TOKEN\n"),
+            Manifest::new("rejected")
+                .namespace("shop")
+                .token(Source::env("BC_WRONG_TOKEN"))
+                .render(),
         ),
     ];
     for (name, text) in files {
