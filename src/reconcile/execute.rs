@@ -4,10 +4,11 @@
 
 use futures_util::stream::{self, StreamExt};
 
+use super::desired::Desired;
 use super::outcome::{is_bad_input, remembered, settle, Outcome};
 use super::report::ItemReport;
 use super::step::{Refusal, Step};
-use super::verification::verify_with_bigcommerce;
+use super::verification::{token_for, verify_with_bigcommerce};
 use super::OnRevoked;
 use crate::crypto::FingerprintMatch;
 use crate::store::{OwnershipRefresh, Store};
@@ -55,16 +56,10 @@ pub(super) async fn verify_only<V: Verifier>(
 ) -> Vec<ItemReport> {
     run_all(steps, concurrency, |step| async move {
         let outcome = match &step {
-            Step::Verify { desired, .. } => match super::verification::token_for(desired, None) {
-                // `bccreds verify` runs once: nothing retries a transient failure.
-                Ok(token) => Outcome::Checked(
-                    verify_with_bigcommerce(verifier, desired, token, false)
-                        .await
-                        .1,
-                ),
-                Err(message) => Outcome::NoToken(message),
-            },
+            // `bccreds verify` runs once: nothing retries a transient failure.
+            Step::Verify { desired, .. } => check(verifier, desired, false).await,
             Step::NotVerifiable { .. } => Outcome::NotVerifiable,
+            // A verify-only plan has no other steps that act; a refusal is only reported.
             _ => Outcome::Refused,
         };
         settle(step, outcome)
@@ -74,9 +69,10 @@ pub(super) async fn verify_only<V: Verifier>(
 
 async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: &Step) -> Outcome {
     match step {
-        Step::Create { .. } | Step::Adopt { .. } | Step::Update { .. } | Step::Repair { .. } => {
-            super::write::write(exec, step).await
-        }
+        Step::Create { desired, .. }
+        | Step::Adopt { desired, .. }
+        | Step::Update { desired, .. }
+        | Step::Repair { desired, .. } => super::write::write(exec, step, desired).await,
         Step::Reverify { desired, owned, .. } => {
             let outcome = super::reverify::reverify(exec, desired, owned).await;
             bookkeeping(exec, step).await;
@@ -108,8 +104,20 @@ async fn run_step<V: Verifier>(exec: &Executor<'_, V>, step: &Step) -> Outcome {
             remember_bad_input(exec, step).await;
             Outcome::Refused
         }
-        // Planned only for a verify-only pass, which runs them itself.
-        Step::Verify { .. } | Step::NotVerifiable { .. } => Outcome::NotVerifiable,
+        Step::Verify { desired, .. } => check(exec.verifier, desired, exec.retried).await,
+        Step::NotVerifiable { .. } => Outcome::NotVerifiable,
+    }
+}
+
+/// Asks BigCommerce about a manifest and writes nothing.
+async fn check<V: Verifier>(verifier: &V, desired: &Desired, retried: bool) -> Outcome {
+    match token_for(desired, None) {
+        Ok(token) => Outcome::Checked(
+            verify_with_bigcommerce(verifier, desired, token, retried)
+                .await
+                .1,
+        ),
+        Err(message) => Outcome::NoToken(message),
     }
 }
 

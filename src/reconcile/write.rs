@@ -13,11 +13,11 @@ use crate::store::{CredentialData, Ownership, StoreError, StoredCredential};
 use crate::verify::{Outcome as Verdict, VerifiedStore, Verifier};
 
 /// A Create, Adopt, Update or Repair step.
-pub(super) async fn write<V: Verifier>(exec: &Executor<'_, V>, step: &Step) -> Outcome {
-    let Some(desired) = step.desired() else {
-        // The executor sends only write steps here, and each carries its desired state.
-        return Outcome::NotVerifiable;
-    };
+pub(super) async fn write<V: Verifier>(
+    exec: &Executor<'_, V>,
+    step: &Step,
+    desired: &Desired,
+) -> Outcome {
     // An adoption compares the manifest with the row as it is now, and verifies the row's own
     // token when the manifest keeps it.
     let adopted = match step {
