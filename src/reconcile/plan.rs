@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::desired::{Coverage, Desired, Entry, Scan, SourceKey};
 use super::step::{Guard, Head, Held, Owned, Refusal, Step};
 use crate::crypto::{FingerprintMatch, SecretFingerprints};
-use crate::model::{DeletionPolicy, Field, Reason};
+use crate::model::{label_key, DeletionPolicy, Field, Reason};
 use crate::store::{
     ColumnError, CredentialData, ListedCredential, Ownership, SecretUpdate, StoredCredential,
     StoredData,
@@ -376,11 +376,11 @@ fn creation(
     mut head: Head,
     message: &str,
 ) -> Step {
-    let wanted = desired.data.label.to_lowercase();
+    let wanted = label_key(&desired.data.label);
     let taken = input
         .all_rows
         .iter()
-        .find(|r| r.label.to_lowercase() == wanted && !owned_ids.contains(&r.id));
+        .find(|r| label_key(&r.label) == wanted && !owned_ids.contains(&r.id));
     let desired = Box::new(desired.clone());
     match taken {
         Some(row) if row.owner_id.is_none() && desired.adopt => {

@@ -86,7 +86,7 @@ impl TreeIndex {
             ..TreeIndex::default()
         };
         for cred in &report.credentials {
-            let label = cred.resource.spec.label.to_lowercase();
+            let label = crate::model::label_key(&cred.resource.spec.label);
             let key = key_text(cred);
             index.key_of_label.insert(label.clone(), key.clone());
             index.label_of.insert(key, label);
@@ -134,7 +134,7 @@ impl FileSource {
         for (_, _, report) in &fresh {
             for cred in &report.credentials {
                 let key = key_text(cred);
-                let label = cred.resource.spec.label.to_lowercase();
+                let label = crate::model::label_key(&cred.resource.spec.label);
                 let owner = self.index.key_of_label.get(&label);
                 if owner.is_some_and(|k| *k != key)
                     || taken.insert(label, key.clone()).is_some_and(|k| k != key)
@@ -160,7 +160,7 @@ impl FileSource {
         for (file, now, report) in fresh {
             for cred in &report.credentials {
                 let key = key_text(cred);
-                let label = cred.resource.spec.label.to_lowercase();
+                let label = crate::model::label_key(&cred.resource.spec.label);
                 if let Some(old) = self.index.label_of.insert(key.clone(), label.clone()) {
                     self.index.key_of_label.remove(&old);
                 }
@@ -327,6 +327,15 @@ mod tests {
             labels(&t.source.scan_changed(&[a]).expect("clean again")),
             ["A3"]
         );
+    }
+
+    #[test]
+    fn an_edit_compares_labels_as_the_tree_check_does() {
+        // "a " is "a" to the tree check (and to MySQL's collation): an edit taking it clashes.
+        let mut t = Tree::new();
+        let b = t.write("b.yaml", &manifest("b", "\"A \""));
+        assert!(t.source.scan_changed(&[b]).is_none());
+        assert_eq!(t.source.scan().problems.len(), 2, "the clash, both ends");
     }
 
     fn refused(scan: &Scan) -> Vec<String> {

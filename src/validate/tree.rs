@@ -163,7 +163,7 @@ impl Identity {
     fn key(&self, field: Field) -> Option<String> {
         match field {
             Field::Name => self.name.clone(),
-            Field::Label => self.label.as_ref().map(|l| l.trim_end().to_lowercase()),
+            Field::Label => self.label.as_deref().map(crate::model::label_key),
         }
     }
 
