@@ -419,3 +419,38 @@ async fn an_edit_parses_only_the_file_that_changed() {
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_invalid_manifest_leaves_the_status_with_its_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    fs::create_dir(&dir).expect("mkdir");
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
+    Manifest::new("bad")
+        .label("Bad")
+        .api_url("http://nope/")
+        .token(Source::file("good"))
+        .write(dir.join("bad.yaml"));
+    let d = start(&dir, tmp).await;
+    d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
+    d.wait_passes(1.0).await;
+    let names = |status: &serde_json::Value| -> Vec<String> {
+        status["credentials"]
+            .as_array()
+            .expect("credentials")
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(names(&d.status().await), ["a", "bad"]);
+
+    let before = d.passes().await;
+    fs::remove_file(dir.join("bad.yaml")).expect("rm");
+    d.wait_passes(before + 1.0).await;
+    // As a restart would show it: the failing manifest went with its file.
+    assert_eq!(names(&d.status().await), ["a"]);
+    d.stop().await;
+}

@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::desired::{Coverage, EntryDigest, Scan};
+use super::desired::{Coverage, EntryDigest, Scan, SourceKey};
 use super::report::PassReport;
 
-/// The fingerprint of every entry of the last pass that did not fail, by key.
+/// The digest of every entry of the last pass, by key; `None` for an entry that failed, which
+/// every later pass tries again, and whose removal still needs a full pass.
 #[derive(Debug, Default)]
 pub struct DesiredIndex {
-    seen: HashMap<String, EntryDigest>,
+    seen: HashMap<SourceKey, Option<EntryDigest>>,
     /// Whether a complete pass was recorded: before one, only a full pass will do.
     ready: bool,
 }
@@ -23,11 +24,11 @@ impl DesiredIndex {
         if !self.ready || scan.coverage != Coverage::Complete {
             return None;
         }
-        let mut keys: HashSet<String> = HashSet::with_capacity(scan.entries.len());
+        let mut keys: HashSet<&SourceKey> = HashSet::with_capacity(scan.entries.len());
         let mut changed = Vec::new();
         for entry in &scan.entries {
-            let key = entry.key().to_string();
-            if self.seen.get(&key) != Some(&entry.digest()) {
+            let key = entry.key();
+            if self.seen.get(key) != Some(&Some(entry.digest())) {
                 changed.push(entry.clone());
             }
             keys.insert(key);
@@ -44,7 +45,8 @@ impl DesiredIndex {
     }
 
     /// Records `scan` after a pass (full, or of its changes) that reported `report`. Entries
-    /// that failed are left out, so that the next change tries them again as a full pass would.
+    /// that failed are kept without a digest, so that the next change tries them again as a full
+    /// pass would, and their removal is noticed.
     pub fn record(&mut self, scan: &Scan, report: &PassReport) {
         self.clear();
         if scan.coverage == Coverage::Complete {
@@ -56,19 +58,16 @@ impl DesiredIndex {
     /// Records a pass of some entries (the scan of a few changed files): only their
     /// fingerprints change.
     pub fn record_entries(&mut self, scan: &Scan, report: &PassReport) {
-        let failed: HashSet<String> = report
+        let failed: HashSet<&SourceKey> = report
             .items
             .iter()
             .filter(|i| i.failed())
-            .map(|i| i.key.to_string())
+            .map(|i| &i.key)
             .collect();
         for entry in &scan.entries {
-            let key = entry.key().to_string();
-            if failed.contains(&key) {
-                self.seen.remove(&key);
-            } else {
-                self.seen.insert(key, entry.digest());
-            }
+            let key = entry.key();
+            let digest = (!failed.contains(key)).then(|| entry.digest());
+            self.seen.insert(key.clone(), digest);
         }
     }
 
@@ -90,7 +89,7 @@ mod tests {
     use super::*;
     use crate::model::Reason;
     use crate::reconcile::Entry;
-    use crate::reconcile::{Invalid, SourceKey};
+    use crate::reconcile::Invalid;
 
     fn invalid(name: &str, message: &str) -> Entry {
         Entry::Invalid(Invalid {
@@ -177,6 +176,9 @@ mod tests {
         };
         index.record(&first, &report);
         assert_eq!(names(&index.changes(&first).expect("a delta")), ["b"]);
+        // The failed entry's file deleted: its status and problems go only with a full pass.
+        let without_b = scan(vec![invalid("a", "x")], Coverage::Complete);
+        assert!(index.changes(&without_b).is_none(), "b is gone");
         index.clear();
         assert!(index.changes(&first).is_none());
     }
