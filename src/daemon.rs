@@ -238,13 +238,17 @@ impl Daemon {
                 {
                     tracing::info!(credential = %crate::redact::escape_controls(&item.key.to_string()), action = %item.action, reason = %item.reason, "{}", crate::redact::escape_controls(&item.message));
                 }
-                // A row the store refused to write is retried like a pass that could not
-                // start; a failed verification is not (BigCommerce would say the same again).
-                let store_failed = report.items.iter().any(|i| i.reason == Reason::StoreError);
+                // A row the store refused to write, or a verification that reached no verdict
+                // (BigCommerce unreachable, rate limited), is retried like a pass that could
+                // not start, as its message promises; a verdict is not (BigCommerce would say
+                // the same again).
+                let retried = report.items.iter().any(|i| {
+                    i.reason == Reason::StoreError || (i.failed() && i.reason.is_transient())
+                });
                 last.error = None;
                 last.report = Some(report);
                 self.state.first_pass_done.store(true, Ordering::SeqCst);
-                !store_failed
+                !retried
             }
             Err(e) => {
                 tracing::error!("pass failed: {e}");
@@ -258,7 +262,8 @@ impl Daemon {
     ///
     /// The manifest tree and the secrets directory are both watched: a rotated secret file (or
     /// a mounted Secret's `..data` swap) starts a pass within the debounce. A pass that fails
-    /// (the store is down) is retried with backoff until one succeeds.
+    /// (the store is down), or that leaves a verification without a verdict (BigCommerce
+    /// unreachable or rate limiting), is retried with backoff until one succeeds.
     pub async fn run(
         self,
         config: DaemonConfig,

@@ -454,3 +454,34 @@ async fn a_deleted_invalid_manifest_leaves_the_status_with_its_file() {
     assert_eq!(names(&d.status().await), ["a"]);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_retried_without_a_resync() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    fs::create_dir(&dir).expect("mkdir");
+    // Every attempt of the first verification fails (four, with the client's retries); then
+    // BigCommerce answers again. Resync is an hour away.
+    let fixture = format!(
+        "stores:\n  - hash: abc123\n    name: Demo\n    faults: [{{path: v2/store, status: 500, times: 4}}]\n\
+         tokens:\n  - {{token: tok-watch-1, store: abc123, scopes: {}}}\n",
+        common::sim::SCOPES
+    );
+    let world = World::builder(&fixture)
+        .owner("watch")
+        .secret("good", "tok-watch-1")
+        .build()
+        .await;
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
+        .write(dir.join("a.yaml"));
+    let d = Running {
+        watch: Watch::start(world, &dir).await,
+        _tmp: tmp,
+    };
+    // The first pass fails Unreachable and says it will be retried; the retry stores it.
+    d.wait_labels("the retry after the outage", |l| l == ["Alpha"])
+        .await;
+    d.stop().await;
+}
