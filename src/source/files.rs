@@ -31,13 +31,13 @@ pub struct FileSource {
     pub(super) cache: Option<FileCache>,
     /// Built entries kept between scans with the cache: a credential whose file, Secret
     /// documents and secret files did not change is not resolved and hashed again.
-    built: HashMap<String, Built>,
+    pub(super) built: HashMap<String, Built>,
     /// What the last full scan knew of the tree, for scans of a few changed files.
     pub(super) index: super::incremental::TreeIndex,
 }
 
 /// A credential's entry as the last scan built it, and what it was built from.
-struct Built {
+pub(super) struct Built {
     /// The stamps of its `file:` secrets (None: missing), taken before they were read.
     secret_files: Vec<(PathBuf, Option<FileStamp>)>,
     entry: Entry,
@@ -243,7 +243,9 @@ impl FileSource {
         if let Entry::Desired(d) = &mut entry {
             d.source_path = Some(absolute(&self.cwd, Path::new(&cred.doc.file)));
         }
-        match secret_files {
+        // An entry that failed (a secret file unreadable for a moment during a rotation) is
+        // built again next time, whatever the stamps say.
+        match secret_files.filter(|_| matches!(entry, Entry::Desired(_))) {
             Some(secret_files) => {
                 let built = Built {
                     secret_files,

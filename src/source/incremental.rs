@@ -338,6 +338,64 @@ mod tests {
         assert_eq!(t.source.scan().problems.len(), 2, "the clash, both ends");
     }
 
+    #[test]
+    fn a_chmod_changes_the_stamp() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = Tree::new();
+        let a = t.path("a.yaml");
+        let before = super::super::tree::stamp(&a);
+        // File times move in clock ticks of a few milliseconds.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_ne!(
+            super::super::tree::stamp(&a),
+            before,
+            "a chmod can make a file readable"
+        );
+    }
+
+    #[test]
+    fn a_file_that_could_not_be_read_is_read_again_by_the_next_scan() {
+        let t = Tree::new();
+        // Every manifest is over the size limit: none can be read.
+        let options = ValidateOptions {
+            max_file_size: 16,
+            ..ValidateOptions::default()
+        };
+        let mut source = FileSource::new(vec![t.dir.path().join("m")], options)
+            .with_secrets_dir(Some(t.dir.path().to_path_buf()))
+            .cached();
+        let parsed = source.parse_counter().expect("a cache");
+        assert_eq!(source.scan().coverage, Coverage::Incomplete);
+        let first = parsed.load(Ordering::Relaxed);
+        source.scan();
+        assert_eq!(
+            parsed.load(Ordering::Relaxed),
+            first * 2,
+            "each unreadable file is read again"
+        );
+    }
+
+    #[test]
+    fn an_entry_whose_secret_could_not_be_read_is_built_again_by_the_next_scan() {
+        let mut t = Tree::new();
+        t.write(
+            "a.yaml",
+            &manifest("a", "a").replace("file: tok", "file: later"),
+        );
+        let scan = t.source.scan();
+        assert!(
+            scan.entries.iter().any(|e| matches!(e, Entry::Invalid(_))),
+            "{scan:?}"
+        );
+        assert!(
+            !t.source.built.contains_key("default/a"),
+            "a failed entry is not kept for the next scan"
+        );
+        std::fs::write(t.dir.path().join("later"), "t").expect("secret");
+        assert_eq!(labels(&t.source.scan()), ["a", "b", "c"]);
+    }
+
     fn refused(scan: &Scan) -> Vec<String> {
         scan.entries
             .iter()

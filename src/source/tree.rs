@@ -12,13 +12,15 @@ use crate::diagnostic::Diagnostic;
 use crate::validate::{validate_text, Report, ValidateOptions};
 use crate::yaml::Pos;
 
-/// What identifies a file's content cheaply: a rename-based save changes the inode, an edit in
-/// place the size or the modification time.
+/// What identifies a file's content, and whether it can be read, cheaply: a rename-based save
+/// changes the inode, an edit in place the size or the modification time, and a `chmod` (a
+/// file written under umask 077, then opened up) the status-change time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    changed: (i64, i64),
 }
 
 pub(super) fn stamp(path: &Path) -> Option<FileStamp> {
@@ -28,6 +30,7 @@ pub(super) fn stamp(path: &Path) -> Option<FileStamp> {
         len: meta.len(),
         modified: meta.modified().ok(),
         inode: meta.ino(),
+        changed: (meta.ctime(), meta.ctime_nsec()),
     })
 }
 
@@ -99,7 +102,10 @@ pub fn read_tree(
                         cache.secrets_changed |= !fresh.secrets.is_empty()
                             || was.is_some_and(|(_, r)| !r.secrets.is_empty());
                         cache.changed.insert(file.display().to_string());
-                        match now {
+                        // A file that could not be read is read again next time, whatever its
+                        // stamp says: the cause (permissions, a vanished mount) need not show in
+                        // it.
+                        match now.filter(|_| fresh.unreadable_files == 0) {
                             Some(now) => {
                                 cache.files.insert(file.clone(), (now, fresh.clone()));
                             }
