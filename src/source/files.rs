@@ -38,6 +38,8 @@ pub struct FileSource {
 
 /// A credential's entry as the last scan built it, and what it was built from.
 pub(super) struct Built {
+    /// The manifest file it was built from.
+    file: String,
     /// The stamps of its `file:` secrets (None: missing), taken before they were read.
     secret_files: Vec<(PathBuf, Option<FileStamp>)>,
     entry: Entry,
@@ -188,18 +190,26 @@ impl FileSource {
             let (namespace, name) = cred.key();
             let key = SourceKey { namespace, name };
             let entry = match &cred.conflict {
-                Some(message) => Entry::Invalid(Invalid {
-                    key,
-                    label: Some(cred.resource.spec.label.clone()),
-                    generation: None,
-                    reason: Reason::InvalidSpec,
-                    message: message.clone(),
-                }),
+                Some(message) => {
+                    // What was built before the clash is not what the file says after it.
+                    self.built.remove(&key.to_string());
+                    Entry::Invalid(Invalid {
+                        key,
+                        label: Some(cred.resource.spec.label.clone()),
+                        generation: None,
+                        reason: Reason::InvalidSpec,
+                        message: message.clone(),
+                    })
+                }
                 None => {
                     let key_text = key.to_string();
                     let unchanged = changed.is_some_and(|c| !c.contains(&cred.doc.file));
                     match self.built.get(&key_text) {
-                        Some(built) if unchanged && still_same(&built.secret_files) => {
+                        Some(built)
+                            if unchanged
+                                && built.file == cred.doc.file
+                                && still_same(&built.secret_files) =>
+                        {
                             built.entry.clone()
                         }
                         _ => self.build_entry(cred, key, &secrets),
@@ -248,6 +258,7 @@ impl FileSource {
         match secret_files.filter(|_| matches!(entry, Entry::Desired(_))) {
             Some(secret_files) => {
                 let built = Built {
+                    file: cred.doc.file.clone(),
                     secret_files,
                     entry: entry.clone(),
                 };

@@ -396,6 +396,38 @@ mod tests {
         assert_eq!(labels(&t.source.scan()), ["a", "b", "c"]);
     }
 
+    #[test]
+    fn a_clash_leaves_no_entry_behind_for_after_it_is_fixed() {
+        // b takes a's label (both fail), then a's label is fixed: b is what its file says.
+        let mut t = Tree::new();
+        t.write("b.yaml", &manifest("b", "a"));
+        assert_eq!(t.source.scan().problems.len(), 2);
+        t.write("a.yaml", &manifest("a", "A fixed"));
+        assert_eq!(labels(&t.source.scan()), ["A fixed", "a", "c"]);
+
+        // A second file declares b (both fail), then the first is deleted: b is the second's.
+        let mut t = Tree::new();
+        t.write("b2.yaml", &manifest("b", "b"));
+        assert!(!t.source.scan().problems.is_empty());
+        std::fs::remove_file(t.path("b.yaml")).expect("rm");
+        let scan = t.source.scan();
+        let b = scan
+            .entries
+            .iter()
+            .find_map(|e| match e {
+                Entry::Desired(d) if d.key.name == "b" => Some(d),
+                _ => None,
+            })
+            .expect("b");
+        assert!(
+            b.source_path
+                .as_deref()
+                .is_some_and(|p| p.ends_with("b2.yaml")),
+            "{:?}",
+            b.source_path
+        );
+    }
+
     fn refused(scan: &Scan) -> Vec<String> {
         scan.entries
             .iter()
