@@ -39,12 +39,32 @@ where
     items
 }
 
-/// Runs the steps of a pass.
+/// Runs the steps of a pass. Releases commit before claims: deletions run first, so that the
+/// labels they free are free for the creates and updates that take them; label changes that
+/// still wait for each other are settled after the rest (`labels.rs`).
 pub(super) async fn run<V: Verifier>(exec: &Executor<'_, V>, steps: Vec<Step>) -> Vec<ItemReport> {
-    run_all(steps, exec.concurrency, |step| async move {
+    let (removals, others): (Vec<Step>, Vec<Step>) = steps
+        .into_iter()
+        .partition(|s| matches!(s, Step::Remove { .. }));
+    let mut done = run_each(exec, removals).await;
+    done.extend(run_each(exec, others).await);
+    super::labels::settle_moves(exec, &mut done).await;
+    let mut items: Vec<ItemReport> = done
+        .into_iter()
+        .map(|(step, outcome)| settle(step, outcome))
+        .collect();
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    items
+}
+
+/// Runs `steps`, at most the executor's concurrency at once.
+async fn run_each<V: Verifier>(exec: &Executor<'_, V>, steps: Vec<Step>) -> Vec<(Step, Outcome)> {
+    stream::iter(steps.into_iter().map(|step| async move {
         let outcome = run_step(exec, &step).await;
-        settle(step, outcome)
-    })
+        (step, outcome)
+    }))
+    .buffer_unordered(exec.concurrency.max(1))
+    .collect()
     .await
 }
 

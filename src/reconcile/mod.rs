@@ -8,6 +8,7 @@ mod delta;
 mod desired;
 mod diff;
 mod execute;
+mod labels;
 mod outcome;
 #[cfg(test)]
 mod outcome_tests;
@@ -232,7 +233,11 @@ impl<V: Verifier> Reconciler<V> {
             concurrency: self.config.concurrency,
             retried: self.retried,
         };
-        let items = execute::run(&exec, steps).await;
+        // Boxed as a trait object: the pass's future is deep (steps, label moves, the store's
+        // transactions), and every caller's future would otherwise carry its whole type.
+        let run: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<ItemReport>> + Send + '_>> =
+            Box::pin(execute::run(&exec, steps));
+        let items = run.await;
         report::record(&mut lock(&self.book), &items, scan, Utc::now());
         let report = report::pass_report(items);
         if scan.coverage != Coverage::Entries {

@@ -65,6 +65,26 @@ pub(super) async fn write<V: Verifier>(
     .await
 }
 
+/// Writes again a step BigCommerce already verified, after the store refused its label: a
+/// label another step of the pass has released since may be free now.
+pub(super) async fn store_verified<V: Verifier>(
+    exec: &Executor<'_, V>,
+    step: &Step,
+    desired: &Desired,
+    verified: &VerifiedStore,
+    verification: Verification,
+) -> Outcome {
+    let own = ownership(
+        exec.store.fingerprints(),
+        exec.owner,
+        step.row_id().unwrap_or_default(),
+        desired,
+        &verification,
+        Utc::now(),
+    );
+    store(exec, step, desired, None, verified, &own, verification).await
+}
+
 /// Writes the verified credential as the step says.
 async fn store<V: Verifier>(
     exec: &Executor<'_, V>,

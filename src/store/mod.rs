@@ -16,6 +16,7 @@ mod ops;
 mod owned;
 mod page;
 mod rekey;
+mod rewrite;
 mod rows;
 mod types;
 

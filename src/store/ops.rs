@@ -107,17 +107,6 @@ macro_rules! create_row {
 }
 pub(super) use create_row;
 
-/// What a rewrite of an existing row is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rewrite {
-    /// A row this owner manages.
-    Update,
-    /// A row nobody manages yet.
-    Adopt,
-    /// A row this owner manages that could not be read.
-    Repair,
-}
-
 /// The credential table's columns a create writes, in its bind order; with `id`, every column
 /// bccreds needs (the migration checks an existing table for them).
 pub(crate) const WRITTEN_COLUMNS: [&str; 13] = [
@@ -137,7 +126,7 @@ pub(crate) const WRITTEN_COLUMNS: [&str; 13] = [
 ];
 
 /// Now, to the second, as Laravel's timestamps are.
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     now.with_nanosecond(0).unwrap_or(now)
 }
@@ -149,7 +138,7 @@ pub(super) fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
 impl Store {
     /// SQL finding another row with the same label (its id, owner and label as stored); MySQL
     /// compares case-insensitively, so all do.
-    fn conflict_sql(&self, excluding: bool) -> String {
+    pub(super) fn conflict_sql(&self, excluding: bool) -> String {
         let d = self.dialect;
         let mut sql = Sql::new(d);
         let mut text = format!(
@@ -289,181 +278,6 @@ impl Store {
         }
     }
 
-    /// Updates a credential this owner manages, keeping secrets marked `Keep`.
-    pub async fn update(
-        &self,
-        id: i64,
-        data: &CredentialData,
-        own: &Ownership,
-    ) -> Result<(), StoreError> {
-        self.rewrite(id, data, own, Rewrite::Update).await
-    }
-
-    /// Overwrites a row this owner manages that could not be read: an update that also
-    /// restamps `created_at`, the one column an update leaves alone.
-    pub async fn repair(
-        &self,
-        id: i64,
-        data: &CredentialData,
-        own: &Ownership,
-    ) -> Result<(), StoreError> {
-        self.rewrite(id, data, own, Rewrite::Repair).await
-    }
-
-    /// Takes over an existing row nobody manages, as `bigcommerce.unopim.io/adopt` asks.
-    pub async fn adopt(
-        &self,
-        id: i64,
-        data: &CredentialData,
-        own: &Ownership,
-    ) -> Result<(), StoreError> {
-        self.rewrite(id, data, own, Rewrite::Adopt).await
-    }
-
-    async fn rewrite(
-        &self,
-        id: i64,
-        data: &CredentialData,
-        own: &Ownership,
-        kind: Rewrite,
-    ) -> Result<(), StoreError> {
-        self.writable()?;
-        let seal = |u: &SecretUpdate| match u {
-            SecretUpdate::Set(v) => Some(self.seal(v)),
-            SecretUpdate::Keep => None,
-        };
-        let (client_secret, token) = (seal(&data.client_secret), seal(&data.access_token));
-        let sql = self.rewrite_sql(data, kind);
-        let stamp = now();
-        let result = with_pool!(self, pool => { async {
-            let mut tx = pool.begin_with(self.dialect.begin_sql()).await?;
-            let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql.owner.as_str())).bind(id).fetch_optional(&mut *tx).await?;
-            may_rewrite(kind, owner.as_deref(), own, &data.label, id)?;
-            let existing: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql.conflict.as_str()))
-                .bind(&data.label)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((_, other, taken_by)) = existing {
-                return Err(StoreError::LabelConflict { label: data.label.clone(), owner: other, taken_by });
-            }
-            let mut query = sqlx::query(AssertSqlSafe(sql.update.as_str()))
-                .bind(&data.label)
-                .bind(&data.api_url)
-                .bind(&data.client_id);
-            for sealed in client_secret.iter().chain(token.iter()) {
-                query = query.bind(sealed);
-            }
-            query = query
-                .bind(data.active)
-                .bind(&data.default_locale)
-                .bind(&data.default_currency)
-                .bind(Json(&data.locale_mapping))
-                .bind(Json(&data.currency_mapping))
-                .bind(stamp);
-            if let Some(info) = &data.store_info {
-                query = query.bind(Json(info));
-            }
-            if kind == Rewrite::Repair {
-                query = query.bind(stamp);
-            }
-            let done = query.bind(id).execute(&mut *tx).await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(id));
-            }
-            self.injected_failure()?;
-            if owner.is_none() {
-                insert_ownership!(self, tx, id, own);
-            } else {
-                sqlx::query(AssertSqlSafe(sql.update_own.as_str()))
-                    .bind(own.source_key.to_string())
-                    .bind(&own.spec_sha256)
-                    .bind(&own.secret_sha256)
-                    .bind(naive(own.last_verified_at))
-                    .bind(own.last_result.map(|r| r.as_str()))
-                    .bind(&own.last_message)
-                    .bind(own.deletion_policy.as_str())
-                    .bind(&own.source_path)
-                    .bind(id)
-                    .bind(&own.owner_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        }.await });
-        self.label_taken(result, &data.label).await
-    }
-
-    /// The statements of a rewrite: the row's columns (secrets only where set), its owner, the
-    /// label check and the ownership row.
-    fn rewrite_sql(&self, data: &CredentialData, kind: Rewrite) -> RewriteSql {
-        let d = self.dialect;
-        let q = |c: &str| d.ident(c);
-        let mut sql = Sql::new(d);
-        let mut columns = vec!["label", "apiUrl", "clientId"];
-        if matches!(data.client_secret, SecretUpdate::Set(_)) {
-            columns.push("clientSecret");
-        }
-        if matches!(data.access_token, SecretUpdate::Set(_)) {
-            columns.push("accessToken");
-        }
-        columns.extend([
-            "status",
-            "defaultLocale",
-            "defaultCurrency",
-            "localeMapping",
-            "currencyMapping",
-            "updated_at",
-        ]);
-        if data.store_info.is_some() {
-            columns.push("storeInfo");
-        }
-        if kind == Rewrite::Repair {
-            columns.push("created_at");
-        }
-        let sets: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{} = {}", q(c), sql.p()))
-            .collect();
-        let own_sets: Vec<String> = [
-            "source_key",
-            "spec_sha256",
-            "secret_sha256",
-            "last_verified_at",
-            "last_result",
-            "last_message",
-            "deletion_policy",
-            "source_path",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = {}", d.param(i + 1)))
-        .collect();
-        RewriteSql {
-            update: format!(
-                "UPDATE {} SET {} WHERE {} = {}",
-                q(&self.tables.credentials),
-                sets.join(", "),
-                q("id"),
-                sql.p()
-            ),
-            owner: format!(
-                "SELECT owner_id FROM {} WHERE credential_id = {}",
-                q(&self.tables.ownership),
-                d.param(1)
-            ),
-            conflict: self.conflict_sql(true),
-            update_own: format!(
-                "UPDATE {} SET {} WHERE credential_id = {} AND owner_id = {}",
-                q(&self.tables.ownership),
-                own_sets.join(", "),
-                d.param(9),
-                d.param(10)
-            ),
-        }
-    }
-
     /// Deletes a credential this owner manages, with its ownership row.
     pub async fn delete(&self, owner: &str, id: i64) -> Result<(), StoreError> {
         self.writable()?;
@@ -553,38 +367,5 @@ impl Store {
             d.ident(&self.tables.ownership),
             d.params(1, 10)
         )
-    }
-}
-
-/// The statements of one rewrite.
-struct RewriteSql {
-    update: String,
-    owner: String,
-    conflict: String,
-    update_own: String,
-}
-
-/// Whether `own` may rewrite row `id`, which `owner` manages (`None`: nobody): an update needs
-/// the row to be its own, an adoption a row nobody else manages.
-fn may_rewrite(
-    kind: Rewrite,
-    owner: Option<&str>,
-    own: &Ownership,
-    label: &str,
-    id: i64,
-) -> Result<(), StoreError> {
-    match (kind == Rewrite::Adopt, owner) {
-        (false, Some(o)) if o == own.owner_id => Ok(()),
-        (true, None) => Ok(()),
-        (true, Some(o)) if o != own.owner_id => Err(StoreError::LabelConflict {
-            label: label.to_string(),
-            owner: Some(o.to_string()),
-            taken_by: None,
-        }),
-        (true, Some(_)) => Ok(()),
-        _ => Err(StoreError::NotOwned {
-            id,
-            owner: own.owner_id.clone(),
-        }),
     }
 }
