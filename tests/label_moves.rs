@@ -1,6 +1,6 @@
 //! Labels that move between credentials in one pass: a chain of label changes, a rename of
-//! `metadata.name` alone, and a swap all land in one pass on every engine, whatever order the
-//! steps run in.
+//! `metadata.name` alone (which keeps the row and its id), and a swap all land in one pass on
+//! every engine, whatever order the steps run in.
 
 mod common;
 mod store_support;
@@ -65,11 +65,22 @@ async fn renaming_metadata_name_alone_moves_the_credential_in_one_pass() {
         let w = world(&db, "", 1).await;
         w.put(&credential("a", "Alpha", "a"));
         assert_eq!(counts(&w.pass().await), [1, 0, 0, 0]);
+        let id = |rows: Vec<bccreds::store::ListedCredential>| {
+            rows.iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        let before = id(w.store.list(&Default::default()).await.expect("list"));
         w.remove("a.yaml");
         w.put(&credential("a2", "Alpha", "a"));
         let renamed = w.pass().await;
-        assert_eq!(renamed.summary.failed, 0, "{renamed:?}");
+        // The new name takes the row over: the connector's references to its id still hold.
+        assert_eq!(counts(&renamed), [0, 1, 0, 0], "{renamed:?}");
         assert_eq!(labels(&w).await, ["Alpha"]);
+        assert_eq!(
+            id(w.store.list(&Default::default()).await.expect("list")),
+            before
+        );
+        let names: Vec<String> = w.rec.statuses().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a2"]);
         let again = w.pass().await;
         assert_eq!(again.summary.unchanged, 1, "{again:?}");
         db

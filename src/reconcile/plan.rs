@@ -144,7 +144,75 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
         }
     }
     steps.extend(prune(input, &seen));
-    steps
+    renames(input, steps)
+}
+
+/// A pass that deletes one name's row and creates another name with the same label and API
+/// URL is a rename of `metadata.name`: the new name takes the row over and it keeps its id,
+/// which the connector's other tables reference.
+fn renames(input: &PlanInput<'_>, steps: Vec<Step>) -> Vec<Step> {
+    let owns = |key: &SourceKey| input.owned.iter().any(|(o, _)| &o.source_key == key);
+    let mut steps: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    let freed: Vec<usize> = (0..steps.len())
+        .filter(|&i| {
+            matches!(&steps[i], Some(Step::Remove { policy: DeletionPolicy::Delete, held, .. }) if held.row.is_some())
+        })
+        .collect();
+    if freed.is_empty() {
+        return steps.into_iter().flatten().collect();
+    }
+    for i in 0..steps.len() {
+        if !matches!(&steps[i], Some(Step::Create { head, .. }) if !owns(&head.key)) {
+            continue;
+        }
+        if let Some(create) = steps[i].take() {
+            steps[i] = Some(take_over(&mut steps, &freed, create));
+        }
+    }
+    steps.into_iter().flatten().collect()
+}
+
+/// The Update that takes over a freed row with the same label and API URL, if there is one;
+/// else the Create as it was.
+fn take_over(steps: &mut [Option<Step>], freed: &[usize], create: Step) -> Step {
+    let Step::Create { mut head, desired } = create else {
+        return create;
+    };
+    let same = |step: &Option<Step>| match step {
+        Some(Step::Remove { held, .. }) => held.row.as_ref().is_some_and(|row| {
+            label_key(&row.data.label) == label_key(&desired.data.label)
+                && row.data.api_url == desired.data.api_url
+        }),
+        _ => false,
+    };
+    let Some(&slot) = freed.iter().find(|&&i| same(&steps[i])) else {
+        return Step::Create { head, desired };
+    };
+    let Some(Step::Remove {
+        held: Held {
+            ownership,
+            row: Some(row),
+        },
+        head: old,
+        ..
+    }) = steps[slot].take()
+    else {
+        // Unreachable: `same` matched only a Remove with a row.
+        return Step::Create { head, desired };
+    };
+    (head.reason, head.message) = (
+        Reason::Changed,
+        format!(
+            "renamed from {}: verify and update row {}, which keeps its id",
+            old.key, row.id
+        ),
+    );
+    Step::Update {
+        head,
+        desired,
+        owned: Owned { ownership, row },
+        drifted: Vec::new(),
+    }
 }
 
 /// The rows of manifests that are gone: only rows the scan's paths declared are this pass's

@@ -464,3 +464,33 @@ fn a_stored_fingerprint_under_an_old_key_or_a_plain_digest_is_the_same_secret() 
     };
     assert_eq!(plan_with(fingerprints.current(&changed)).0, Action::Update);
 }
+
+#[test]
+fn a_rename_of_metadata_name_takes_the_row_over() {
+    let old = desired("a", "A");
+    let row = owned(1, &old, 5);
+    // The same label (case aside) and API URL under a new name: one update of row 1.
+    let steps = run(
+        vec![entry(desired("a2", "a"))],
+        true,
+        std::slice::from_ref(&row),
+        &[],
+        false,
+    );
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(
+        (
+            steps[0].key().name.as_str(),
+            steps[0].action(),
+            steps[0].row_id()
+        ),
+        ("a2", Action::Update, Some(1))
+    );
+    assert!(steps[0].head().message.contains("renamed from shop/a"));
+    // Another API URL is another credential: delete and create.
+    let mut elsewhere = desired("a2", "A");
+    elsewhere.data.api_url = "https://api.bigcommerce.com/stores/xyz/".into();
+    let steps = run(vec![entry(elsewhere)], true, &[row], &[], false);
+    let actions: Vec<Action> = steps.iter().map(Step::action).collect();
+    assert_eq!(actions, [Action::Create, Action::Delete]);
+}
