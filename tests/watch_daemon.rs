@@ -485,3 +485,25 @@ async fn an_outage_is_retried_without_a_resync() {
         .await;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_linked_from_outside_the_tree_is_watched() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&dir).expect("mkdir");
+    fs::create_dir(&outside).expect("mkdir");
+    let manifest = |label: &str| Manifest::new("a").label(label).token(Source::file("good"));
+    manifest("Alpha").write(outside.join("prod.yaml"));
+    std::os::unix::fs::symlink(outside.join("prod.yaml"), dir.join("a.yaml")).expect("link");
+    let d = start(&dir, tmp).await;
+    d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
+    // Edited in place, then saved as editors do (a new file renamed over the target).
+    manifest("Alpha 2").write(outside.join("prod.yaml"));
+    d.wait_labels("the edit in place", |l| l == ["Alpha 2"])
+        .await;
+    manifest("Alpha 3").write(outside.join(".prod.yaml.swp"));
+    fs::rename(outside.join(".prod.yaml.swp"), outside.join("prod.yaml")).expect("rename");
+    d.wait_labels("the saved edit", |l| l == ["Alpha 3"]).await;
+    d.stop().await;
+}

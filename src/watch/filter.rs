@@ -38,6 +38,11 @@ pub(crate) trait Lookup {
     fn entry(&self, path: &Path) -> Entry;
     /// Whether `path` is (was, until this event) a watched directory.
     fn watched_dir(&self, path: &Path) -> bool;
+    /// Whether `path`, outside the tree, is the file a manifest of the tree links to.
+    fn links_here(&self, path: &Path) -> bool {
+        let _ = path;
+        false
+    }
 }
 
 /// Which files of the tree matter.
@@ -115,9 +120,14 @@ fn relevance(
         // The root itself: created, removed, swapped or renamed.
         return Relevance::Structure;
     }
-    // Anything else outside the root is a sibling seen through the parent's watch.
+    // Outside the root: a file a manifest links to, or a sibling seen through the parent's
+    // watch.
     let Ok(rel) = path.strip_prefix(root) else {
-        return Relevance::None;
+        return if look.links_here(path) {
+            Relevance::File
+        } else {
+            Relevance::None
+        };
     };
     let names: Vec<&OsStr> = rel
         .components()
@@ -151,7 +161,7 @@ fn is_internal(name: &OsStr) -> bool {
 }
 
 /// The rescan's notion of a manifest file name (`manifest::files`).
-fn is_manifest_name(name: &OsStr) -> bool {
+pub(crate) fn is_manifest_name(name: &OsStr) -> bool {
     matches!(
         Path::new(name).extension().and_then(|e| e.to_str()),
         Some("yaml") | Some("yml")

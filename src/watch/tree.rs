@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use notify::{RecursiveMode, Watcher};
 use walkdir::WalkDir;
 
-use super::filter::{Entry, Lookup};
+use super::filter::{is_manifest_name, Entry, Lookup};
 
 /// The notify watcher doing the actual watching (inotify, or polling).
 pub(crate) type Backend = Box<dyn Watcher + Send>;
@@ -68,6 +68,9 @@ pub(crate) struct Tree {
     root_lost: bool,
     /// The root came back since the last [`Tree::take_recovered`].
     recovered: bool,
+    /// The files outside the tree that its manifests link to (canonical paths); their
+    /// directories are watched too, since edits of a linked file happen there.
+    targets: HashSet<PathBuf>,
 }
 
 impl Tree {
@@ -82,6 +85,7 @@ impl Tree {
             state: RootState::Initial,
             root_lost: false,
             recovered: false,
+            targets: HashSet::new(),
         }
     }
 
@@ -184,7 +188,8 @@ impl Tree {
             self.recovered = true;
         }
 
-        let wanted = self.walk();
+        let (wanted, targets) = self.walk();
+        self.targets = targets;
         let keep: HashSet<&PathBuf> = wanted.iter().map(|(p, _)| p).collect();
         let stale: Vec<PathBuf> = self
             .dirs
@@ -223,10 +228,12 @@ impl Tree {
         report
     }
 
-    /// The directories a rescan would enter, each inode once (the first path in name order).
-    fn walk(&self) -> Vec<(PathBuf, Option<DirId>)> {
+    /// The directories a rescan would enter, each inode once (the first path in name order),
+    /// then the directories of files outside the tree that manifests link to, with those files.
+    fn walk(&self) -> (Vec<(PathBuf, Option<DirId>)>, HashSet<PathBuf>) {
         let mut wanted = Vec::new();
         let mut seen = HashSet::new();
+        let mut linked = Vec::new();
         let mut entries = WalkDir::new(&self.root)
             .follow_links(true)
             .sort_by_file_name()
@@ -243,12 +250,31 @@ impl Tree {
                     }
                     wanted.push((entry.into_path(), id));
                 }
+                Ok(entry) if entry.path_is_symlink() && is_manifest_name(entry.file_name()) => {
+                    if let Ok(target) = fs::canonicalize(entry.path()) {
+                        linked.push(target);
+                    }
+                }
                 Ok(_) => {}
                 // Symlink loops and unreadable directories: the rescan reports them.
                 Err(e) => tracing::debug!("not watching below: {e}"),
             }
         }
-        wanted
+        let root = fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        let mut targets = HashSet::new();
+        for target in linked {
+            if target.starts_with(&root) {
+                continue;
+            }
+            if let Some(dir) = target.parent() {
+                let id = fs::metadata(dir).ok().and_then(|m| identity(&m));
+                if id.is_none_or(|id| seen.insert(id)) {
+                    wanted.push((dir.to_path_buf(), id));
+                }
+            }
+            targets.insert(target);
+        }
+        (wanted, targets)
     }
 }
 
@@ -264,6 +290,10 @@ impl Lookup for Tree {
 
     fn watched_dir(&self, path: &Path) -> bool {
         self.dirs.contains_key(path)
+    }
+
+    fn links_here(&self, path: &Path) -> bool {
+        self.targets.contains(path)
     }
 }
 
@@ -335,6 +365,24 @@ mod tests {
             added(&log, base.path()),
             ["", "/m", "/m/a", "/m/a/b", "/m/linked"]
         );
+    }
+
+    #[test]
+    fn a_manifest_linked_from_outside_has_its_directory_watched() {
+        let base = tempfile::tempdir().unwrap();
+        let root = base.path().join("m");
+        let outside = base.path().join("elsewhere");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("prod.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.join("prod.yaml"), root.join("a.yaml")).unwrap();
+        let log = Recorder::default();
+        let mut tree = Tree::new(root.clone(), None, Box::new(log.clone()));
+        tree.sync();
+        assert_eq!(added(&log, base.path()), ["/elsewhere", "/m"]);
+        let target = fs::canonicalize(outside.join("prod.yaml")).unwrap();
+        assert!(tree.links_here(&target));
+        assert!(!tree.links_here(&outside.join("other.yaml")));
     }
 
     #[test]
