@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Manifest, Source, Watch, World};
@@ -23,6 +23,21 @@ impl Deref for Running {
     fn deref(&self) -> &Watch {
         &self.watch
     }
+}
+
+/// A temporary directory with an empty `manifests` tree in it.
+fn manifests_dir() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("manifests");
+    fs::create_dir(&dir).expect("mkdir");
+    (tmp, dir)
+}
+
+/// `a`, labelled "Alpha", with the good token.
+fn alpha() -> Manifest {
+    Manifest::new("a")
+        .label("Alpha")
+        .token(Source::file("good"))
 }
 
 /// Watches `watched` (under `tmp`) with the secret files `good` and `bad`.
@@ -82,13 +97,8 @@ impl Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_follows_create_edit_and_delete() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
-    Manifest::new("a")
-        .label("Alpha")
-        .token(Source::file("good"))
-        .write(dir.join("a.yaml"));
+    let (tmp, dir) = manifests_dir();
+    alpha().write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     assert_eq!(d.get("/readyz").await.0, 200);
@@ -283,13 +293,8 @@ async fn configmap_gitsync_and_editor_saves_each_give_exactly_one_update() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
-    Manifest::new("a")
-        .label("Alpha")
-        .token(Source::file("good"))
-        .write(dir.join("a.yaml"));
+    let (tmp, dir) = manifests_dir();
+    alpha().write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     d.wait_passes(1.0).await;
@@ -321,13 +326,8 @@ async fn a_vanished_directory_deletes_nothing_and_is_watched_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_is_told_of_each_pass_and_shows_its_result() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
-    Manifest::new("a")
-        .label("Alpha")
-        .token(Source::file("good"))
-        .write(dir.join("a.yaml"));
+    let (tmp, dir) = manifests_dir();
+    alpha().write(dir.join("a.yaml"));
     let d = start(&dir, tmp).await;
     d.wait_labels("the first pass", |l| l == ["Alpha"]).await;
     let (code, page) = d.get("/").await;
@@ -370,9 +370,7 @@ async fn the_page_is_told_of_each_pass_and_shows_its_result() {
 async fn an_edit_parses_only_the_file_that_changed() {
     // Few enough to stay inside the simulated store's request quota.
     const FILES: usize = 12;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
+    let (tmp, dir) = manifests_dir();
     for i in 0..FILES {
         Manifest::new(&format!("m{i}"))
             .label(&format!("M{i:03}"))
@@ -422,13 +420,8 @@ async fn an_edit_parses_only_the_file_that_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_invalid_manifest_leaves_the_status_with_its_file() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
-    Manifest::new("a")
-        .label("Alpha")
-        .token(Source::file("good"))
-        .write(dir.join("a.yaml"));
+    let (tmp, dir) = manifests_dir();
+    alpha().write(dir.join("a.yaml"));
     Manifest::new("bad")
         .label("Bad")
         .api_url("http://nope/")
@@ -457,9 +450,7 @@ async fn a_deleted_invalid_manifest_leaves_the_status_with_its_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_retried_without_a_resync() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("manifests");
-    fs::create_dir(&dir).expect("mkdir");
+    let (tmp, dir) = manifests_dir();
     // Every attempt of the first verification fails (four, with the client's retries); then
     // BigCommerce answers again. Resync is an hour away.
     let fixture = format!(

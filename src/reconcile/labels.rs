@@ -50,7 +50,7 @@ pub(super) async fn settle_moves<V: Verifier>(
             let Some(desired) = step.desired() else {
                 continue;
             };
-            let again = store_verified(exec, step, desired, &verified, verification).await;
+            let again = store_verified(exec, step, desired, None, &verified, verification).await;
             wrote |= waiting(step, &again).is_none();
             *outcome = again;
         }

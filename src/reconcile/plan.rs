@@ -1,7 +1,7 @@
 //! The planner: desired state against stored state gives one step per credential, with a
 //! reason. A pure function, so every rule is tested without a database or network.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -151,66 +151,66 @@ pub fn plan(input: &PlanInput<'_>) -> Vec<Step> {
 /// URL is a rename of `metadata.name`: the new name takes the row over and it keeps its id,
 /// which the connector's other tables reference.
 fn renames(input: &PlanInput<'_>, steps: Vec<Step>) -> Vec<Step> {
-    let owns = |key: &SourceKey| input.owned.iter().any(|(o, _)| &o.source_key == key);
+    // What a new name must share with a deleted row to take it over; labels are unique, so
+    // each is one row at most.
+    let same = |label: &str, api_url: &str| (label_key(label), api_url.to_string());
     let mut steps: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
-    let freed: Vec<usize> = (0..steps.len())
-        .filter(|&i| {
-            matches!(&steps[i], Some(Step::Remove { policy: DeletionPolicy::Delete, held, .. }) if held.row.is_some())
-        })
-        .collect();
+    let mut freed: HashMap<(String, String), usize> = HashMap::new();
+    for (i, step) in steps.iter().enumerate() {
+        if let Some(Step::Remove {
+            policy: DeletionPolicy::Delete,
+            held: Held { row: Some(row), .. },
+            ..
+        }) = step
+        {
+            freed.insert(same(&row.data.label, &row.data.api_url), i);
+        }
+    }
     if freed.is_empty() {
         return steps.into_iter().flatten().collect();
     }
+    let owned: HashSet<&SourceKey> = input.owned.iter().map(|(o, _)| &o.source_key).collect();
     for i in 0..steps.len() {
-        if !matches!(&steps[i], Some(Step::Create { head, .. }) if !owns(&head.key)) {
-            continue;
-        }
-        if let Some(create) = steps[i].take() {
-            steps[i] = Some(take_over(&mut steps, &freed, create));
+        let slot = match &steps[i] {
+            Some(Step::Create { head, desired }) if !owned.contains(&head.key) => {
+                freed.remove(&same(&desired.data.label, &desired.data.api_url))
+            }
+            _ => None,
+        };
+        let Some(slot) = slot else { continue };
+        match (steps[i].take(), steps[slot].take()) {
+            (
+                Some(Step::Create { head, desired }),
+                Some(Step::Remove {
+                    head: old,
+                    held:
+                        Held {
+                            ownership,
+                            row: Some(row),
+                        },
+                    ..
+                }),
+            ) => steps[i] = Some(take_over(head, desired, &old.key, Owned { ownership, row })),
+            // Unreachable: both were chosen by these shapes.
+            (create, remove) => (steps[i], steps[slot]) = (create, remove),
         }
     }
     steps.into_iter().flatten().collect()
 }
 
-/// The Update that takes over a freed row with the same label and API URL, if there is one;
-/// else the Create as it was.
-fn take_over(steps: &mut [Option<Step>], freed: &[usize], create: Step) -> Step {
-    let Step::Create { mut head, desired } = create else {
-        return create;
-    };
-    let same = |step: &Option<Step>| match step {
-        Some(Step::Remove { held, .. }) => held.row.as_ref().is_some_and(|row| {
-            label_key(&row.data.label) == label_key(&desired.data.label)
-                && row.data.api_url == desired.data.api_url
-        }),
-        _ => false,
-    };
-    let Some(&slot) = freed.iter().find(|&&i| same(&steps[i])) else {
-        return Step::Create { head, desired };
-    };
-    let Some(Step::Remove {
-        held: Held {
-            ownership,
-            row: Some(row),
-        },
-        head: old,
-        ..
-    }) = steps[slot].take()
-    else {
-        // Unreachable: `same` matched only a Remove with a row.
-        return Step::Create { head, desired };
-    };
+/// The Update by which a new name takes over the row of `old`, a name this pass deletes.
+fn take_over(mut head: Head, desired: Box<Desired>, old: &SourceKey, owned: Owned) -> Step {
     (head.reason, head.message) = (
         Reason::Changed,
         format!(
-            "renamed from {}: verify and update row {}, which keeps its id",
-            old.key, row.id
+            "renamed from {old}: verify and update row {}, which keeps its id",
+            owned.row.id
         ),
     );
     Step::Update {
         head,
         desired,
-        owned: Owned { ownership, row },
+        owned,
         drifted: Vec::new(),
     }
 }

@@ -9,7 +9,7 @@ use super::step::Step;
 use super::verification::{
     ownership, record_attempt, token_for, verify_with_bigcommerce, Verification,
 };
-use crate::store::{CredentialData, Ownership, StoreError, StoredCredential};
+use crate::store::{CredentialData, StoreError, StoredCredential};
 use crate::verify::{Outcome as Verdict, VerifiedStore, Verifier};
 
 /// A Create, Adopt, Update or Repair step.
@@ -45,36 +45,29 @@ pub(super) async fn write<V: Verifier>(
         }
         return Outcome::NotVerified(verification);
     };
-    let own = ownership(
-        exec.store.fingerprints(),
-        exec.owner,
-        step.row_id().unwrap_or_default(),
-        desired,
-        &verification,
-        now,
-    );
-    store(
+    store_verified(
         exec,
         step,
         desired,
         adopted.as_ref(),
         verified,
-        &own,
         verification,
     )
     .await
 }
 
-/// Writes again a step BigCommerce already verified, after the store refused its label: a
-/// label another step of the pass has released since may be free now.
+/// Writes the credential BigCommerce verified as the step says (`adopted`: the row an adoption
+/// takes over, as read before verifying). `labels.rs` calls it again for a write the store
+/// refused for its label, once a label another step released may be free.
 pub(super) async fn store_verified<V: Verifier>(
     exec: &Executor<'_, V>,
     step: &Step,
     desired: &Desired,
+    adopted: Option<&StoredCredential>,
     verified: &VerifiedStore,
     verification: Verification,
 ) -> Outcome {
-    let own = ownership(
+    let own = &ownership(
         exec.store.fingerprints(),
         exec.owner,
         step.row_id().unwrap_or_default(),
@@ -82,19 +75,6 @@ pub(super) async fn store_verified<V: Verifier>(
         &verification,
         Utc::now(),
     );
-    store(exec, step, desired, None, verified, &own, verification).await
-}
-
-/// Writes the verified credential as the step says.
-async fn store<V: Verifier>(
-    exec: &Executor<'_, V>,
-    step: &Step,
-    desired: &Desired,
-    adopted: Option<&StoredCredential>,
-    verified: &VerifiedStore,
-    own: &Ownership,
-    verification: Verification,
-) -> Outcome {
     let mut data: CredentialData = desired.data.clone();
     data.store_info = Some(verified.info.clone());
     let id = own.credential_id;
